@@ -1,0 +1,99 @@
+//! One invocation through helve's whole stack (context, panic safety, event decoding check,
+//! error mapping) against the same no-op handler as a bare `tower::service_fn`, side by side.
+//!
+//! Run with `cargo bench --bench invoke`. Besides criterion's timings it prints the heap
+//! allocations of one invocation on each side, counted by a counting global allocator.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    hint::black_box,
+    pin::pin,
+    task::{Context as TaskContext, Poll, Waker},
+};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use helve::{Context, Function, Payload, Settings};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use tower::Service;
+
+/// Polls a future that completes without waiting, as every future here does.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+fn lambda_context() -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+    context.deadline = 4_102_444_800_000;
+    context.invoked_function_arn =
+        "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned();
+    context.xray_trace_id = Some(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+    );
+    context
+}
+
+async fn noop(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    Ok(event)
+}
+
+fn bench_invoke(c: &mut Criterion) {
+    let payload = json!({"name": "Ada", "qty": 2});
+    let bare_event = LambdaEvent::new(payload.clone(), lambda_context());
+    let helve_event = LambdaEvent::new(Payload(Ok(payload)), lambda_context());
+
+    let mut bare =
+        tower::service_fn(
+            |event: LambdaEvent<Value>| async move { Ok::<_, Diagnostic>(event.payload) },
+        );
+    let settings = Settings::from_lookup(Some("bench"), |_| None).expect("valid settings");
+    let mut stack = Function::new(noop).into_service(settings, &());
+
+    // Warm up, so the context allocation helve reuses exists, then count one invocation each.
+    for _ in 0..3 {
+        let _ = ready(stack.call(helve_event.clone()));
+    }
+    let bare_allocs = allocation_counter::measure(|| {
+        let event = bare_event.clone();
+        black_box(ready(bare.call(event)).ok());
+    });
+    let helve_allocs = allocation_counter::measure(|| {
+        let event = helve_event.clone();
+        black_box(ready(stack.call(event)).ok());
+    });
+    println!(
+        "allocations per invocation (event clone included): bare service_fn {} ({} bytes), helve stack {} ({} bytes)",
+        bare_allocs.count_total,
+        bare_allocs.bytes_total,
+        helve_allocs.count_total,
+        helve_allocs.bytes_total
+    );
+
+    let mut group = c.benchmark_group("invoke");
+    group.bench_function("bare service_fn", |b| {
+        b.iter_batched(
+            || bare_event.clone(),
+            |event| ready(bare.call(event)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("helve stack", |b| {
+        b.iter_batched(
+            || helve_event.clone(),
+            |event| ready(stack.call(event)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_invoke);
+criterion_main!(benches);

@@ -1,0 +1,112 @@
+//! A greeting function: JSON in, JSON out. The smallest complete helve function, and the one
+//! the README's quick start runs.
+//!
+//! Run with
+//!
+//! ```text
+//! cargo run -p example-hello -- examples/hello/events/greeting.json
+//! ```
+//!
+//! Deploy with `sam build && sam deploy --guided` (see the README beside this file).
+
+use std::borrow::Cow;
+
+use helve::prelude::*;
+
+/// What the function builds once per execution environment and every invocation shares.
+#[derive(Debug)]
+struct App {
+    greeting: String,
+}
+
+/// Reads the configuration once, before the first invocation. A mistake here stops the
+/// function with an init error instead of failing every invocation.
+async fn setup() -> Result<App, HelloError> {
+    let greeting = match std::env::var("GREETING") {
+        Ok(greeting) if greeting.trim().is_empty() => {
+            return Err(HelloError::Config("GREETING must not be empty"));
+        }
+        Ok(greeting) => greeting,
+        Err(_) => "Hello".to_owned(),
+    };
+    Ok(App { greeting })
+}
+
+/// The event: `{"name": "Ada"}`.
+#[derive(Debug, Deserialize)]
+struct Greeting {
+    name: String,
+}
+
+/// The response: `{"message": "Hello, Ada!"}`.
+#[derive(Debug, Serialize, PartialEq)]
+struct Reply {
+    message: String,
+}
+
+/// What can go wrong, each with the stable `errorType` Lambda records.
+#[derive(Debug, thiserror::Error)]
+enum HelloError {
+    #[error("the name must not be empty")]
+    EmptyName,
+    #[error("{0}")]
+    Config(&'static str),
+}
+
+impl FunctionError for HelloError {
+    fn error_type(&self) -> Cow<'static, str> {
+        match self {
+            HelloError::EmptyName => "hello.EmptyName".into(),
+            HelloError::Config(_) => "hello.Config".into(),
+        }
+    }
+}
+
+#[helve::handler(init = setup, service = "hello")]
+async fn greet(event: Greeting, ctx: &Context, app: &App) -> Result<Reply, HelloError> {
+    let name = event.name.trim();
+    if name.is_empty() {
+        return Err(HelloError::EmptyName);
+    }
+    tracing::info!(
+        request_id = ctx.request_id(),
+        cold_start = ctx.cold_start(),
+        "greeting {name}"
+    );
+    Ok(Reply {
+        message: format!("{}, {name}!", app.greeting),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App {
+            greeting: "Hello".to_owned(),
+        }
+    }
+
+    fn event(file: &str) -> Greeting {
+        let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+        let json = std::fs::read_to_string(path).expect("the event file is readable");
+        serde_json::from_str(&json).expect("the event file is a greeting")
+    }
+
+    #[tokio::test]
+    async fn greets_by_name() {
+        let ctx = Context::builder().build();
+        let reply = greet(event("greeting.json"), &ctx, &app()).await.unwrap();
+        assert_eq!(reply.message, "Hello, Ada!");
+    }
+
+    #[tokio::test]
+    async fn an_empty_name_is_a_hello_empty_name_error() {
+        let ctx = Context::builder().build();
+        let error = greet(event("empty-name.json"), &ctx, &app())
+            .await
+            .unwrap_err();
+        assert_eq!(error.error_type(), "hello.EmptyName");
+    }
+}

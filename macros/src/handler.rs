@@ -1,0 +1,435 @@
+//! `#[helve::handler]`: parse the options, validate the function, expand to `main`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{
+    FnArg, ItemFn, LitStr, Pat, Path, ReturnType, Token, Type,
+    parse::{Parse, ParseStream},
+    spanned::Spanned,
+};
+
+mod kw {
+    syn::custom_keyword!(init);
+    syn::custom_keyword!(service);
+}
+
+/// Entry point: on any error, the errors and the user's function unchanged, so that one
+/// mistake gives one error and the function still resolves for rust-analyzer.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            let error = syn::Error::new(
+                error.span(),
+                "`#[helve::handler]` goes on an `async fn`; call other items from one",
+            );
+            return with_item(error, item);
+        }
+    };
+    let outcome = syn::parse2::<HandlerArgs>(args)
+        .and_then(|args| Handler::validate(&function, &args).map(|handler| (handler, args)));
+    match outcome {
+        Ok((handler, args)) => handler.expand(&function, &args),
+        Err(error) => {
+            let mut expanded = with_item(error, item);
+            expanded.extend(fallback_main(&function));
+            expanded
+        }
+    }
+}
+
+fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
+    let error = error.into_compile_error();
+    quote! { #error #item }
+}
+
+/// A stand-in `main` beside a function the attribute rejected, so the crate's only error is
+/// the one that says what to fix (not also "`main` function not found").
+fn fallback_main(function: &ItemFn) -> Option<TokenStream> {
+    let is_method = function
+        .sig
+        .inputs
+        .iter()
+        .any(|input| matches!(input, FnArg::Receiver(_)));
+    if is_method || function.sig.ident == "main" {
+        return None;
+    }
+    Some(quote! {
+        #[allow(dead_code)]
+        pub(crate) fn main() -> ::std::process::ExitCode {
+            ::std::process::ExitCode::FAILURE
+        }
+    })
+}
+
+/// `init = path, service = "name"`.
+#[derive(Default)]
+pub(crate) struct HandlerArgs {
+    init: Option<Path>,
+    service: Option<LitStr>,
+}
+
+impl Parse for HandlerArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = HandlerArgs::default();
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::init) {
+                let key: kw::init = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let path: Path = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`init` takes the path of an async fn, as `init = setup`",
+                    )
+                })?;
+                set_once(&mut args.init, path, key.span, "init")?;
+            } else if lookahead.peek(kw::service) {
+                let key: kw::service = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let name: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`service` takes a string literal, as `service = \"orders\"`",
+                    )
+                })?;
+                if name.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "`service` must not be empty; leave it out to use `POWERTOOLS_SERVICE_NAME`",
+                    ));
+                }
+                set_once(&mut args.service, name, key.span, "service")?;
+            } else {
+                return Err(lookahead.error());
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, span: Span, key: &str) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            span,
+            format!("`{key}` is given twice in `#[helve::handler]`; keep one"),
+        ));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// What each parameter of the user's function is.
+enum Param {
+    Event(Type),
+    ContextRef,
+    ContextOwned,
+    State(Type),
+}
+
+/// The user's function, understood.
+struct Handler {
+    params: Vec<Param>,
+    event: Type,
+    state: Option<Type>,
+    fallible: Option<(Type, Type)>,
+    response: Option<Type>,
+}
+
+impl Handler {
+    /// Checks the function; every problem found is reported at once.
+    fn validate(function: &ItemFn, args: &HandlerArgs) -> syn::Result<Self> {
+        let mut errors: Vec<syn::Error> = Vec::new();
+        let sig = &function.sig;
+
+        if sig.asyncness.is_none() {
+            errors.push(syn::Error::new(
+                sig.fn_token.span,
+                "`#[helve::handler]` needs an `async fn`; add `async` before `fn`",
+            ));
+        }
+        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            errors.push(syn::Error::new(
+                sig.generics.span(),
+                "`#[helve::handler]` doesn't support generic functions; call a generic fn from a concrete one",
+            ));
+        }
+        if let Some(unsafety) = sig.unsafety {
+            errors.push(syn::Error::new(
+                unsafety.span,
+                "`#[helve::handler]` doesn't support `unsafe fn`; call it from a safe `async fn`",
+            ));
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.push(syn::Error::new(
+                variadic.span(),
+                "`#[helve::handler]` doesn't support variadic functions",
+            ));
+        }
+        if sig.ident == "main" {
+            errors.push(syn::Error::new(
+                sig.ident.span(),
+                "`#[helve::handler]` writes `main` itself; give the handler another name",
+            ));
+        }
+
+        let mut params = Vec::new();
+        let mut event: Option<Type> = None;
+        let mut context_seen = false;
+        let mut state: Option<Type> = None;
+        for input in &sig.inputs {
+            let typed = match input {
+                FnArg::Receiver(receiver) => {
+                    errors.push(syn::Error::new(
+                        receiver.span(),
+                        "`#[helve::handler]` goes on a free function, not a method; call the method from a free `async fn`",
+                    ));
+                    continue;
+                }
+                FnArg::Typed(typed) => typed,
+            };
+            if let Pat::Ident(ident) = &*typed.pat {
+                if ident.by_ref.is_some() {
+                    errors.push(syn::Error::new(
+                        ident.span(),
+                        "`#[helve::handler]` parameters are taken by value; remove `ref`",
+                    ));
+                }
+            }
+            let param = match &*typed.ty {
+                Type::Reference(reference) => {
+                    if let Some(mutability) = reference.mutability {
+                        errors.push(syn::Error::new(
+                            mutability.span,
+                            "`#[helve::handler]` shares the context and state between invocations; take them as `&` without `mut` (use interior mutability for state that changes)",
+                        ));
+                        continue;
+                    }
+                    if is_context(&reference.elem) {
+                        Param::ContextRef
+                    } else {
+                        Param::State((*reference.elem).clone())
+                    }
+                }
+                Type::ImplTrait(impl_trait) => {
+                    errors.push(syn::Error::new(
+                        impl_trait.span(),
+                        "`#[helve::handler]` needs a concrete event type; replace `impl Trait` with the type to deserialize",
+                    ));
+                    continue;
+                }
+                ty if is_context(ty) => Param::ContextOwned,
+                ty => Param::Event(ty.clone()),
+            };
+            match &param {
+                Param::Event(ty) => {
+                    if event.is_some() {
+                        errors.push(syn::Error::new(
+                            ty.span(),
+                            "`#[helve::handler]` takes one event parameter; the others can be `&Context` and `&State` (a reference to the init function's state)",
+                        ));
+                        continue;
+                    }
+                    event = Some(ty.clone());
+                }
+                Param::ContextRef | Param::ContextOwned => {
+                    if context_seen {
+                        errors.push(syn::Error::new(
+                            typed.ty.span(),
+                            "the context is already a parameter of this handler; remove this one",
+                        ));
+                        continue;
+                    }
+                    context_seen = true;
+                }
+                Param::State(ty) => {
+                    if state.is_some() {
+                        errors.push(syn::Error::new(
+                            typed.ty.span(),
+                            "`#[helve::handler]` takes one state reference; put everything the init function builds in one struct",
+                        ));
+                        continue;
+                    }
+                    if args.init.is_none() {
+                        errors.push(syn::Error::new(
+                            typed.ty.span(),
+                            "a state parameter needs an init function: add `init = setup` to `#[helve::handler(...)]`, where `async fn setup() -> Result<State, E>`; for the event itself take it by value",
+                        ));
+                        continue;
+                    }
+                    state = Some(ty.clone());
+                }
+            }
+            params.push(param);
+        }
+        if event.is_none()
+            && !sig
+                .inputs
+                .iter()
+                .any(|input| matches!(input, FnArg::Receiver(_)))
+        {
+            errors.push(syn::Error::new(
+                sig.paren_token.span.join(),
+                "`#[helve::handler]` needs an event parameter taken by value, for example `event: serde_json::Value`",
+            ));
+        }
+
+        let (fallible, response) = match &sig.output {
+            ReturnType::Default => (None, None),
+            ReturnType::Type(_, ty) => match result_parts(ty) {
+                Some(Ok(parts)) => (Some(parts), None),
+                Some(Err(error)) => {
+                    errors.push(error);
+                    (None, None)
+                }
+                None => (None, Some((**ty).clone())),
+            },
+        };
+
+        if let Some(mut error) = errors.pop() {
+            for other in errors.into_iter().rev() {
+                let mut combined = other;
+                combined.combine(error);
+                error = combined;
+            }
+            return Err(error);
+        }
+        let event = event.ok_or_else(|| syn::Error::new(sig.span(), "no event parameter"))?;
+        Ok(Handler {
+            params,
+            event,
+            state,
+            fallible,
+            response,
+        })
+    }
+
+    fn expand(&self, function: &ItemFn, args: &HandlerArgs) -> TokenStream {
+        let name = &function.sig.ident;
+        let event_ty = &self.event;
+        let call_args = self.params.iter().map(|param| match param {
+            Param::Event(_) => quote!(__helve_event),
+            Param::ContextRef => quote!(&__helve_ctx),
+            Param::ContextOwned => quote!(__helve_ctx),
+            Param::State(_) => quote!(__helve_state),
+        });
+        let call = quote!(#name(#(#call_args),*).await);
+        let body = if self.fallible.is_some() {
+            call
+        } else {
+            quote!(::helve::__private::infallible(#call))
+        };
+
+        let state_ty = match (&self.state, &args.init) {
+            (Some(ty), _) => ty.to_token_stream(),
+            (None, Some(_)) => quote!(_),
+            (None, None) => quote!(()),
+        };
+        let init = args.init.as_ref().map(|path| quote!(.init(#path)));
+        let service = args.service.as_ref().map(|name| quote!(.service(#name)));
+
+        let event_check = quote_spanned! {event_ty.span()=>
+            ::helve::__private::assert_event::<#event_ty>();
+        };
+        let state_check = self.state.as_ref().map(|ty| {
+            quote_spanned! {ty.span()=>
+                ::helve::__private::assert_state::<#ty>();
+            }
+        });
+        let result_checks = match &self.fallible {
+            Some((ok, err)) => quote! {
+                #[allow(clippy::unit_arg)]
+                {
+                    ::helve::__private::assert_response::<#ok>();
+                }
+                ::helve::__private::assert_error::<#err>();
+            },
+            None => self
+                .response
+                .as_ref()
+                .map(|ty| {
+                    quote_spanned! {ty.span()=>
+                        ::helve::__private::assert_response::<#ty>();
+                    }
+                })
+                .unwrap_or_default(),
+        };
+
+        quote! {
+            #function
+
+            /// Runs the function: on Lambda, serves invocations; elsewhere, runs it once on an
+            /// event file (local mode). Written by `#[helve::handler]`.
+            pub(crate) fn main() -> ::std::process::ExitCode {
+                #event_check
+                #state_check
+                #result_checks
+                ::helve::__private::Function::new(
+                    |__helve_event: #event_ty,
+                     __helve_ctx: ::helve::__private::Context,
+                     __helve_state: &'static #state_ty| async move {
+                        #body
+                    },
+                )
+                #init
+                #service
+                .run()
+            }
+        }
+    }
+}
+
+/// The last path segment is `Context`: `Context`, `helve::Context`, `helve::prelude::Context`.
+fn is_context(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| segment.ident == "Context")
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+/// `Result<R, E>` → `(R, E)`; `None` for any other type. A `Result` alias with one argument
+/// (`io::Result<T>`, `type Result<T> = ...`) resolves its error type through the alias.
+fn result_parts(ty: &Type) -> Option<syn::Result<(Type, Type)>> {
+    let segment = last_segment(ty)?;
+    if segment.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return Some(Err(syn::Error::new(
+            segment.span(),
+            "`#[helve::handler]` needs the response type spelled out: `Result<R, E>`",
+        )));
+    };
+    let types: Vec<&Type> = arguments
+        .args
+        .iter()
+        .filter_map(|argument| match argument {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [ok, err] => Some(Ok(((*ok).clone(), (*err).clone()))),
+        [ok] => {
+            let ok = (*ok).clone();
+            let err: Type = syn::parse_quote_spanned! {ty.span()=>
+                <#ty as ::helve::__private::ResultParts>::Error
+            };
+            Some(Ok((ok, err)))
+        }
+        _ => Some(Err(syn::Error::new(
+            arguments.span(),
+            "`#[helve::handler]` expects `Result<R, E>` here",
+        ))),
+    }
+}

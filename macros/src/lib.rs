@@ -1,0 +1,58 @@
+//! The procedural macros of [helve](https://docs.rs/helve). Use them through the `helve`
+//! crate: `#[helve::handler]`.
+
+use proc_macro::TokenStream;
+
+mod handler;
+
+/// Turns an `async fn` into a Lambda function: the attribute keeps the function as it is, so
+/// tests call it by name, and writes `main` beside it.
+///
+/// ```ignore
+/// use helve::prelude::*;
+///
+/// struct App { greeting: String }
+///
+/// async fn setup() -> Result<App, helve::Error> {
+///     Ok(App { greeting: std::env::var("GREETING").unwrap_or_else(|_| "Hello".into()) })
+/// }
+///
+/// #[derive(Deserialize)]
+/// struct Greeting { name: String }
+///
+/// #[helve::handler(init = setup, service = "greeter")]
+/// async fn greet(event: Greeting, ctx: &Context, app: &App) -> Result<String, helve::Error> {
+///     Ok(format!("{}, {}! ({})", app.greeting, event.name, ctx.request_id()))
+/// }
+/// ```
+///
+/// # Parameters
+///
+/// In any order:
+/// - exactly one event, taken by value: any `serde::de::DeserializeOwned` type;
+/// - optionally the context, `&Context` or `Context`;
+/// - optionally the state built by the init function, `&State` (needs `init = ...`).
+///
+/// # Return type
+///
+/// `Result<R, E>` (any type whose last path segment is `Result`, so `io::Result` and your own
+/// `Result` aliases work), where `R: Serialize` and `E` is a `helve::FunctionError` or
+/// `helve::Error`; or a plain `R`, for handlers that cannot fail.
+///
+/// # Options
+///
+/// - `init = path`: an `async fn() -> Result<State, E>` run once per execution environment,
+///   before the first invocation; its failure is reported to Lambda as an init error.
+/// - `service = "name"`: the service name in logs and metrics (wins over
+///   `POWERTOOLS_SERVICE_NAME`).
+///
+/// # What it writes
+///
+/// A `main` (visible in the crate, so put the handler in `main.rs`) equivalent to
+/// `helve::Function::new(..).init(..).service(..).run()`: on Lambda it serves invocations,
+/// several at once when `AWS_LAMBDA_MAX_CONCURRENCY` says so; elsewhere it runs the handler
+/// once on an event file (local mode).
+#[proc_macro_attribute]
+pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(args.into(), item.into()).into()
+}

@@ -1,0 +1,8 @@
+struct Order {
+    sku: String,
+}
+
+#[helve::handler]
+async fn handle(event: Order) -> String {
+    event.sku
+}

@@ -1,0 +1,4 @@
+#[helve::handler]
+async fn handle() -> serde_json::Value {
+    serde_json::Value::Null
+}

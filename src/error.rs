@@ -1,0 +1,458 @@
+//! helve's errors, and how any error becomes the `errorType` and `errorMessage` that Lambda
+//! records for a failed invocation.
+//!
+//! Every error that reaches the Runtime API does so through [`FunctionError`]: it names a
+//! stable `errorType` (never a Rust type name, which changes with every refactor) and a message
+//! that carries the whole `source()` chain. helve's own errors use these types:
+//!
+//! | `errorType` | when |
+//! |---|---|
+//! | `helve.InvalidEvent` | the payload does not deserialize into the handler's event type; the handler is not called |
+//! | `helve.Panic` | the handler panicked; the next invocation runs normally |
+//! | `helve.InitError` | the init function failed or panicked (reported to `/runtime/init/error`) |
+//! | `helve.ConfigError` | a setting read from the environment is missing or invalid |
+//! | `helve.Error` | a [`helve::Error`](Error) made with [`Error::msg`] or from a boxed error |
+//! | `Sandbox.Timedout` | local mode only: the handler ran past `--timeout`, as Lambda reports it |
+
+use std::{borrow::Cow, error::Error as StdError, fmt};
+
+/// A boxed error, as `lambda_runtime` and most AWS SDK code return it.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// An error type of your own that a handler or init function can return: it names the stable
+/// `errorType` that Lambda records for the failed invocation.
+///
+/// Implement it for your error enums (the HTTP `ErrorStatus` derive will implement it for
+/// you when that feature lands). The message Lambda records is the error's `Display` followed
+/// by its whole `source()` chain. [`helve::Error`](Error) needs no implementation: it carries
+/// its `errorType` itself.
+///
+/// ```
+/// use std::borrow::Cow;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum OrderError {
+///     #[error("order {0} not found")]
+///     NotFound(String),
+///     #[error("the store is unavailable")]
+///     Store(#[source] std::io::Error),
+/// }
+///
+/// impl helve::FunctionError for OrderError {
+///     fn error_type(&self) -> Cow<'static, str> {
+///         match self {
+///             OrderError::NotFound(_) => "orders.NotFound".into(),
+///             OrderError::Store(_) => "orders.StoreUnavailable".into(),
+///         }
+///     }
+/// }
+/// ```
+pub trait FunctionError: StdError {
+    /// The `errorType` Lambda records: short, stable and documented, for example
+    /// `orders.NotFound`.
+    fn error_type(&self) -> Cow<'static, str>;
+
+    /// The `errorMessage` Lambda records. The default is the error's message followed by every
+    /// `source()` in its chain, separated by `: `.
+    fn error_message(&self) -> String
+    where
+        Self: Sized,
+    {
+        chain_message(self)
+    }
+}
+
+/// Writes an error and its whole `source()` chain as one line: `outer: middle: root cause`.
+///
+/// A source whose message is already the end of the previous one (as `#[error(transparent)]`
+/// and many wrappers produce) is not repeated.
+pub fn chain_message(error: &(dyn StdError + '_)) -> String {
+    let mut message = error.to_string();
+    let mut previous = message.clone();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !previous.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        previous = text;
+        source = cause.source();
+    }
+    message
+}
+
+/// What helve can report to Lambda as a failed invocation: every [`FunctionError`] and
+/// [`helve::Error`](Error). You implement [`FunctionError`]; this trait follows.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be reported to Lambda as a function error",
+    label = "this error type has no stable `errorType`",
+    note = "implement `helve::FunctionError` for `{Self}` to name its `errorType`, or return `helve::Error`, which converts from any error with `?` (and from a boxed error with `helve::Error::from_boxed`)"
+)]
+pub trait IntoDiagnostic {
+    /// The `errorType` Lambda records.
+    fn error_type(&self) -> Cow<'static, str>;
+    /// The `errorMessage` Lambda records, with the whole `source()` chain.
+    fn error_message(&self) -> String;
+}
+
+impl<E: FunctionError> IntoDiagnostic for E {
+    fn error_type(&self) -> Cow<'static, str> {
+        FunctionError::error_type(self)
+    }
+
+    fn error_message(&self) -> String {
+        FunctionError::error_message(self)
+    }
+}
+
+impl IntoDiagnostic for Error {
+    fn error_type(&self) -> Cow<'static, str> {
+        self.error_type.clone()
+    }
+
+    fn error_message(&self) -> String {
+        chain_message(self.source.as_ref())
+    }
+}
+
+/// Turns an error into the diagnostic the Runtime API receives.
+pub(crate) fn diagnostic<E: IntoDiagnostic + ?Sized>(error: &E) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: error.error_type().into_owned(),
+        error_message: error.error_message(),
+    }
+}
+
+/// A general-purpose error carrying a stable `errorType`: convenient for init functions and
+/// small handlers.
+///
+/// Like `anyhow::Error`, it converts from any error with `?`; the `errorType` is then
+/// `helve.Error`, or `helve.ConfigError` for a missing environment variable. Name your own
+/// with [`Error::new`].
+///
+/// ```
+/// async fn setup() -> Result<String, helve::Error> {
+///     let table = std::env::var("TABLE_NAME")?;
+///     if table.is_empty() {
+///         return Err(helve::Error::new("app.Config", "TABLE_NAME is empty"));
+///     }
+///     Ok(table)
+/// }
+/// ```
+pub struct Error {
+    error_type: Cow<'static, str>,
+    source: BoxError,
+}
+
+impl Error {
+    /// An error with the given `errorType` and cause.
+    pub fn new(error_type: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An error with the `errorType` `helve.Error` and the given message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self::new("helve.Error", message.to_string())
+    }
+
+    /// An error from a boxed error, as `lambda_runtime` and AWS SDK code return them.
+    pub fn from_boxed(source: BoxError) -> Self {
+        Self {
+            error_type: Cow::Borrowed(default_error_type(source.as_ref())),
+            source,
+        }
+    }
+
+    /// The `errorType` Lambda records for this error.
+    pub fn error_type(&self) -> &str {
+        &self.error_type
+    }
+
+    /// The underlying error.
+    pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        self.source.as_ref()
+    }
+
+    /// The underlying error, boxed.
+    pub fn into_inner(self) -> BoxError {
+        self.source
+    }
+}
+
+fn default_error_type(error: &(dyn StdError + 'static)) -> &'static str {
+    if error.is::<std::env::VarError>() || error.is::<ConfigError>() {
+        "helve.ConfigError"
+    } else {
+        "helve.Error"
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("error_type", &self.error_type)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.source, f)
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for Error {
+    fn from(source: E) -> Self {
+        Self {
+            error_type: Cow::Borrowed(default_error_type(&source)),
+            source: Box::new(source),
+        }
+    }
+}
+
+impl From<Error> for BoxError {
+    fn from(error: Error) -> Self {
+        Box::new(ErrorWrapper(error))
+    }
+}
+
+/// Lets a [`helve::Error`](Error) travel as a boxed error.
+struct ErrorWrapper(Error);
+
+impl fmt::Debug for ErrorWrapper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for ErrorWrapper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl StdError for ErrorWrapper {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source.source()
+    }
+}
+
+impl FunctionError for std::convert::Infallible {
+    fn error_type(&self) -> Cow<'static, str> {
+        match *self {}
+    }
+}
+
+/// The payload did not deserialize into the handler's event type.
+///
+/// Reported as `helve.InvalidEvent`; the message names the field path, line and column, for
+/// example `invalid event at name: invalid type: integer `7`, expected a string at line 1
+/// column 10`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEvent {
+    path: String,
+    message: String,
+}
+
+impl InvalidEvent {
+    pub(crate) fn new(path: String, message: String) -> Self {
+        Self { path, message }
+    }
+
+    /// The path of the field that failed, as `items[2].sku`; `.` for the document itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The deserializer's message, with its line and column.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for InvalidEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path == "." {
+            write!(f, "invalid event: {}", self.message)
+        } else {
+            write!(f, "invalid event at {}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl StdError for InvalidEvent {}
+
+impl FunctionError for InvalidEvent {
+    fn error_type(&self) -> Cow<'static, str> {
+        Cow::Borrowed("helve.InvalidEvent")
+    }
+}
+
+/// The handler panicked. Only this invocation fails; the next one runs normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panic {
+    message: String,
+}
+
+impl Panic {
+    /// Reads the message out of a panic payload.
+    pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
+            (*text).to_owned()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "a panic with a payload that is not a string".to_owned()
+        };
+        Self { message }
+    }
+
+    /// The panic message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Panic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the handler panicked: {}", self.message)
+    }
+}
+
+impl StdError for Panic {}
+
+impl FunctionError for Panic {
+    fn error_type(&self) -> Cow<'static, str> {
+        Cow::Borrowed("helve.Panic")
+    }
+}
+
+impl From<Panic> for lambda_runtime::Diagnostic {
+    fn from(panic: Panic) -> Self {
+        diagnostic(&panic)
+    }
+}
+
+/// A setting read from the environment (or given in code) is missing or invalid.
+///
+/// Reported as `helve.ConfigError` when the function starts, before any invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    setting: Cow<'static, str>,
+    reason: Cow<'static, str>,
+}
+
+impl ConfigError {
+    /// A problem with the named setting.
+    pub fn new(
+        setting: impl Into<Cow<'static, str>>,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The setting's name, for example `POWERTOOLS_SERVICE_NAME`.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting {}: {}", self.setting, self.reason)
+    }
+}
+
+impl StdError for ConfigError {}
+
+impl FunctionError for ConfigError {
+    fn error_type(&self) -> Cow<'static, str> {
+        Cow::Borrowed("helve.ConfigError")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("order 7 could not be saved")]
+    struct SaveFailed(#[source] std::io::Error);
+
+    impl FunctionError for SaveFailed {
+        fn error_type(&self) -> Cow<'static, str> {
+            Cow::Borrowed("orders.SaveFailed")
+        }
+    }
+
+    #[test]
+    fn the_message_carries_the_whole_source_chain() {
+        let error = SaveFailed(std::io::Error::other("disk full"));
+        let diagnostic = diagnostic(&error);
+        assert_eq!(diagnostic.error_type, "orders.SaveFailed");
+        assert_eq!(
+            diagnostic.error_message,
+            "order 7 could not be saved: disk full"
+        );
+    }
+
+    #[test]
+    fn a_helve_error_from_any_error_keeps_the_chain() {
+        let error = Error::from(SaveFailed(std::io::Error::other("disk full")));
+        let diagnostic = diagnostic(&error);
+        assert_eq!(diagnostic.error_type, "helve.Error");
+        assert_eq!(
+            diagnostic.error_message,
+            "order 7 could not be saved: disk full"
+        );
+    }
+
+    #[test]
+    fn a_named_helve_error_keeps_its_error_type() {
+        let error = Error::new("orders.NotFound", "order 7 not found");
+        let diagnostic = diagnostic(&error);
+        assert_eq!(diagnostic.error_type, "orders.NotFound");
+        assert_eq!(diagnostic.error_message, "order 7 not found");
+    }
+
+    #[test]
+    fn a_boxed_error_becomes_a_helve_error() {
+        let boxed: BoxError = "the queue is gone".into();
+        let diagnostic = diagnostic(&Error::from_boxed(boxed));
+        assert_eq!(diagnostic.error_type, "helve.Error");
+        assert_eq!(diagnostic.error_message, "the queue is gone");
+    }
+
+    #[test]
+    fn a_missing_environment_variable_is_a_config_error() {
+        let error = Error::from(std::env::VarError::NotPresent);
+        assert_eq!(error.error_type(), "helve.ConfigError");
+        assert_eq!(
+            diagnostic(&error).error_message,
+            "environment variable not found"
+        );
+    }
+
+    #[test]
+    fn a_panic_payload_becomes_its_message() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("index out of bounds"));
+        let panic = Panic::from_payload(payload.as_ref());
+        assert_eq!(
+            panic.to_string(),
+            "the handler panicked: index out of bounds"
+        );
+        let payload: Box<dyn std::any::Any + Send> = Box::new(42_u8);
+        assert_eq!(
+            Panic::from_payload(payload.as_ref()).message(),
+            "a panic with a payload that is not a string"
+        );
+    }
+}

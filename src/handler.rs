@@ -1,0 +1,318 @@
+//! The handler: what a function does with one event, and the service that calls it.
+//!
+//! A handler is an async function of the event and the [`Context`] (and, with an init
+//! function, the state it built) that returns `Result<R, E>`, where `R` serializes to the
+//! function's response and `E` is a [`FunctionError`]. [`HandlerService`] decodes the event,
+//! calls the handler and turns its error into the `errorType`/`errorMessage` Lambda records.
+
+use std::{
+    fmt,
+    future::Future,
+    marker::PhantomData,
+    pin::Pin,
+    task::{self, Poll},
+};
+
+use lambda_runtime::Diagnostic;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{
+    context::Context,
+    error::{self, IntoDiagnostic, InvalidEvent},
+};
+
+/// One invocation as it travels through helve's layers: the event and its [`Context`].
+#[derive(Debug, Clone)]
+pub struct Invocation<T> {
+    /// The event.
+    pub event: T,
+    /// The invocation's context.
+    pub context: Context,
+}
+
+/// An event as received from Lambda: either the decoded `T`, or why it could not be decoded.
+///
+/// Decoding never fails the way `lambda_runtime` would report it (with a Rust type name as the
+/// `errorType`): the failure is kept, and [`HandlerService`] reports it as
+/// `helve.InvalidEvent` without calling the handler.
+#[derive(Debug, Clone)]
+pub struct Payload<T>(pub Result<T, InvalidEvent>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Payload<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Payload(
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                InvalidEvent::new(error.path().to_string(), error.inner().to_string())
+            }),
+        ))
+    }
+}
+
+impl<T: for<'de> Deserialize<'de>> Payload<T> {
+    /// Decodes a whole JSON document, as local mode reads an event file.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        match Payload::<T>::deserialize(&mut deserializer) {
+            Ok(Payload(Ok(event))) => match deserializer.end() {
+                Ok(()) => Payload(Ok(event)),
+                Err(error) => Payload(Err(InvalidEvent::new(".".to_owned(), error.to_string()))),
+            },
+            Ok(invalid) => invalid,
+            Err(error) => Payload(Err(InvalidEvent::new(".".to_owned(), error.to_string()))),
+        }
+    }
+}
+
+/// The signature of a handler without state: `async fn(T, Context) -> Result<R, E>`.
+#[derive(Debug)]
+pub enum Stateless {}
+
+/// The signature of a handler with state: `async fn(T, Context, &'static S) -> Result<R, E>`.
+#[derive(Debug)]
+pub enum Stateful {}
+
+/// An async function that handles one event.
+///
+/// It is implemented for `Fn(T, Context) -> impl Future<Output = Result<R, E>>` and, for
+/// functions with an init step, `Fn(T, Context, &'static S) -> ...`; `M` tells the two apart
+/// ([`Stateless`], [`Stateful`]) and is always inferred.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a helve handler for events of type `{T}`",
+    note = "a handler is `async fn(event: T, ctx: helve::Context) -> Result<R, E>`, or `async fn(event: T, ctx: helve::Context, state: &'static S) -> Result<R, E>` with an init function",
+    note = "`R` must implement `serde::Serialize` and `E` must implement `helve::FunctionError`"
+)]
+pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
+    /// What the handler returns on success; serialized as the function's response.
+    type Response: Serialize + Send + 'static;
+    /// What the handler returns on failure.
+    type Error: IntoDiagnostic + fmt::Debug + Send + 'static;
+    /// The handler's future.
+    type Future: Future<Output = Result<Self::Response, Self::Error>> + Send + 'static;
+
+    /// Calls the handler.
+    fn call(&self, event: T, context: Context, state: &'static S) -> Self::Future;
+}
+
+impl<F, Fut, T, R, E> Handler<T, (), Stateless> for F
+where
+    F: Fn(T, Context) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Serialize + Send + 'static,
+    E: IntoDiagnostic + fmt::Debug + Send + 'static,
+{
+    type Response = R;
+    type Error = E;
+    type Future = Fut;
+
+    fn call(&self, event: T, context: Context, _state: &'static ()) -> Fut {
+        self(event, context)
+    }
+}
+
+impl<F, Fut, T, S, R, E> Handler<T, S, Stateful> for F
+where
+    F: Fn(T, Context, &'static S) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    S: Sync + 'static,
+    R: Serialize + Send + 'static,
+    E: IntoDiagnostic + fmt::Debug + Send + 'static,
+{
+    type Response = R;
+    type Error = E;
+    type Future = Fut;
+
+    fn call(&self, event: T, context: Context, state: &'static S) -> Fut {
+        self(event, context, state)
+    }
+}
+
+/// The innermost service: decodes the event, calls the handler, and reports an invalid event or
+/// a handler error as a [`Diagnostic`] with a stable `errorType`.
+pub struct HandlerService<H, T, S: 'static, M> {
+    handler: H,
+    state: &'static S,
+    _marker: PhantomData<fn(T, M)>,
+}
+
+impl<H, T, S, M> HandlerService<H, T, S, M>
+where
+    H: Handler<T, S, M>,
+{
+    /// A service calling `handler` with `state`.
+    pub fn new(handler: H, state: &'static S) -> Self {
+        Self {
+            handler,
+            state,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<H: Clone, T, S, M> Clone for HandlerService<H, T, S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            handler: self.handler.clone(),
+            state: self.state,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<H, T, S, M> fmt::Debug for HandlerService<H, T, S, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerService")
+            .field("handler", &std::any::type_name::<H>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H, T, S, M> tower::Service<Invocation<Payload<T>>> for HandlerService<H, T, S, M>
+where
+    H: Handler<T, S, M>,
+{
+    type Response = H::Response;
+    type Error = Diagnostic;
+    type Future = HandlerFuture<H::Future>;
+
+    fn poll_ready(&mut self, _cx: &mut task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, invocation: Invocation<Payload<T>>) -> Self::Future {
+        match invocation.event.0 {
+            Ok(event) => HandlerFuture {
+                state: HandlerState::Running {
+                    future: self.handler.call(event, invocation.context, self.state),
+                },
+            },
+            Err(invalid) => {
+                tracing::error!(
+                    error_type = "helve.InvalidEvent",
+                    path = invalid.path(),
+                    "{invalid}; the handler was not called"
+                );
+                HandlerFuture {
+                    state: HandlerState::Done {
+                        diagnostic: Some(error::diagnostic(&invalid)),
+                    },
+                }
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`HandlerService`].
+    pub struct HandlerFuture<F> {
+        #[pin]
+        state: HandlerState<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = HandlerStateProj]
+    enum HandlerState<F> {
+        // The handler is running.
+        Running { #[pin] future: F },
+        // The event was invalid; the handler was not called.
+        Done { diagnostic: Option<Diagnostic> },
+    }
+}
+
+impl<F> fmt::Debug for HandlerFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HandlerFuture")
+    }
+}
+
+impl<F, R, E> Future for HandlerFuture<F>
+where
+    F: Future<Output = Result<R, E>>,
+    E: IntoDiagnostic,
+{
+    type Output = Result<R, Diagnostic>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            HandlerStateProj::Running { future } => match future.poll(cx) {
+                Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
+                Poll::Ready(Err(error)) => {
+                    let diagnostic = error::diagnostic(&error);
+                    tracing::error!(
+                        error_type = %diagnostic.error_type,
+                        "the handler failed: {}",
+                        diagnostic.error_message
+                    );
+                    Poll::Ready(Err(diagnostic))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            HandlerStateProj::Done { diagnostic } => match diagnostic.take() {
+                Some(diagnostic) => Poll::Ready(Err(diagnostic)),
+                None => Poll::Ready(Err(Diagnostic {
+                    error_type: "helve.Internal".to_owned(),
+                    error_message: "the invocation's future was polled after it completed"
+                        .to_owned(),
+                })),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Order {
+        sku: String,
+        qty: u32,
+    }
+
+    #[test]
+    fn a_wrong_field_type_names_the_field_line_and_column() {
+        let Payload(result) =
+            Payload::<Order>::from_slice(b"{\"sku\": \"A-1\",\n \"qty\": \"two\"}");
+        let invalid = result.unwrap_err();
+        assert_eq!(invalid.path(), "qty");
+        assert_eq!(
+            invalid.to_string(),
+            "invalid event at qty: invalid type: string \"two\", expected u32 at line 2 column 13"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_reported_at_the_document() {
+        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\": \"A-1\"}");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "invalid event: missing field `qty` at line 1 column 14"
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_not_json_is_invalid() {
+        let Payload(result) = Payload::<Order>::from_slice(b"sku=A-1");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "invalid event: expected value at line 1 column 1"
+        );
+        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\":\"A\",\"qty\":1} trailing");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "invalid event: trailing characters at line 1 column 21"
+        );
+    }
+
+    #[test]
+    fn a_valid_event_decodes() {
+        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\":\"A-1\",\"qty\":2}");
+        assert_eq!(
+            result.unwrap(),
+            Order {
+                sku: "A-1".to_owned(),
+                qty: 2
+            }
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Gives each invocation its [`Context`], and makes it the current one for the invocation's
+//! task.
+
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{self, Poll},
+};
+
+use lambda_runtime::LambdaEvent;
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+
+use crate::{
+    Settings,
+    context::{Context, Inner},
+    handler::Invocation,
+};
+
+/// A layer turning `LambdaEvent<T>` into an [`Invocation<T>`] carrying helve's [`Context`],
+/// and running the rest of the stack with that context current ([`crate::context()`]).
+///
+/// The cold-start flag is shared by every clone of the layer: the first invocation through any
+/// of them is the cold start.
+#[derive(Clone, Debug)]
+pub struct ContextLayer {
+    settings: Settings,
+    cold_start: Arc<AtomicBool>,
+}
+
+impl ContextLayer {
+    /// A layer with these settings; the next invocation through it is a cold start.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            cold_start: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
+impl<S> Layer<S> for ContextLayer {
+    type Service = ContextService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ContextService {
+            inner,
+            service: self.settings.service_arc(),
+            cold_start: Arc::clone(&self.cold_start),
+            last: None,
+        }
+    }
+}
+
+/// The service of [`ContextLayer`].
+pub struct ContextService<S> {
+    inner: S,
+    service: Arc<str>,
+    cold_start: Arc<AtomicBool>,
+    /// The previous invocation's context, whose allocation is reused when nothing else holds
+    /// it any more, so that steady-state invocations allocate nothing here.
+    last: Option<Arc<Inner>>,
+}
+
+impl<S: Clone> Clone for ContextService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            service: Arc::clone(&self.service),
+            cold_start: Arc::clone(&self.cold_start),
+            last: None,
+        }
+    }
+}
+
+impl<S> fmt::Debug for ContextService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextService")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> ContextService<S> {
+    fn context(&mut self, inner: Inner) -> Context {
+        if let Some(last) = self.last.as_mut() {
+            if let Some(reusable) = Arc::get_mut(last) {
+                *reusable = inner;
+                return Context::from_inner(Arc::clone(last));
+            }
+        }
+        let shared = Arc::new(inner);
+        self.last = Some(Arc::clone(&shared));
+        Context::from_inner(shared)
+    }
+}
+
+impl<S, T> Service<LambdaEvent<T>> for ContextService<S>
+where
+    S: Service<Invocation<T>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TaskLocalFuture<Context, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
+        let LambdaEvent { payload, context } = event;
+        let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
+        let context = self.context(Inner {
+            lambda: context,
+            service: Arc::clone(&self.service),
+            cold_start,
+            correlation_id: None,
+        });
+        let future = self.inner.call(Invocation {
+            event: payload,
+            context: context.clone(),
+        });
+        context.scope(future)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+
+    fn event(request_id: &str) -> LambdaEvent<()> {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = request_id.to_owned();
+        LambdaEvent::new((), context)
+    }
+
+    fn layer() -> ContextLayer {
+        ContextLayer::new(Settings::from_lookup(Some("orders"), |_| None).unwrap())
+    }
+
+    #[tokio::test]
+    async fn only_the_first_invocation_is_a_cold_start() {
+        let layer = layer();
+        let service = layer.layer(service_fn(|inv: Invocation<()>| async move {
+            Ok::<_, Infallible>(inv.context.cold_start())
+        }));
+        assert!(service.clone().oneshot(event("a")).await.unwrap());
+        assert!(!service.clone().oneshot(event("b")).await.unwrap());
+        let mut other_clone = layer.layer(service_fn(|inv: Invocation<()>| async move {
+            Ok::<_, Infallible>(inv.context.cold_start())
+        }));
+        assert!(!other_clone.call(event("c")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_handler_and_current_context_agree() {
+        let mut service = layer().layer(service_fn(|inv: Invocation<()>| async move {
+            let current = crate::context().expect("a current context");
+            Ok::<_, Infallible>((
+                inv.context.request_id().to_owned(),
+                current.request_id().to_owned(),
+                current.service().to_owned(),
+            ))
+        }));
+        let (given, current, service_name) = service.call(event("req-1")).await.unwrap();
+        assert_eq!(given, "req-1");
+        assert_eq!(current, "req-1");
+        assert_eq!(service_name, "orders");
+    }
+
+    #[tokio::test]
+    async fn a_context_kept_by_the_handler_is_not_overwritten() {
+        let mut service = layer().layer(service_fn(|inv: Invocation<()>| async move {
+            Ok::<_, Infallible>(inv.context)
+        }));
+        let first = service.call(event("first")).await.unwrap();
+        let second = service.call(event("second")).await.unwrap();
+        let third = service.call(event("third")).await.unwrap();
+        assert_eq!(first.request_id(), "first");
+        assert_eq!(second.request_id(), "second");
+        assert_eq!(third.request_id(), "third");
+    }
+}

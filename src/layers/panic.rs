@@ -1,0 +1,184 @@
+//! Turns a panic in the handler into a failure of that invocation only.
+
+use std::{
+    fmt,
+    future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
+    pin::Pin,
+    task::{self, Poll},
+};
+
+use tower::{Layer, Service};
+
+use crate::error::Panic;
+
+/// A layer that catches a panic in the inner service, whether in `call` or while its future
+/// runs, and returns it as the error [`Panic`] (`helve.Panic`), so the runtime goes on to the
+/// next invocation.
+///
+/// The inner service's error type must convert from [`Panic`]: `lambda_runtime::Diagnostic`
+/// and boxed errors do.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CatchPanicLayer {
+    _private: (),
+}
+
+impl CatchPanicLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for CatchPanicLayer {
+    type Service = CatchPanic<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CatchPanic { inner }
+    }
+}
+
+/// The service of [`CatchPanicLayer`].
+#[derive(Clone, Debug)]
+pub struct CatchPanic<S> {
+    inner: S,
+}
+
+impl<S, R> Service<R> for CatchPanic<S>
+where
+    S: Service<R>,
+    S::Error: From<Panic>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = CatchPanicFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(future) => CatchPanicFuture {
+                state: State::Running { future },
+            },
+            Err(payload) => CatchPanicFuture {
+                state: State::Panicked {
+                    panic: Some(report(payload.as_ref())),
+                },
+            },
+        }
+    }
+}
+
+fn report(payload: &(dyn std::any::Any + Send)) -> Panic {
+    let panic = Panic::from_payload(payload);
+    tracing::error!(error_type = "helve.Panic", "{panic}");
+    panic
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`CatchPanic`].
+    pub struct CatchPanicFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        // The inner future is running.
+        Running { #[pin] future: F },
+        // The inner service panicked; the panic is reported once.
+        Panicked { panic: Option<Panic> },
+    }
+}
+
+impl<F> fmt::Debug for CatchPanicFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CatchPanicFuture")
+    }
+}
+
+impl<F, T, E> Future for CatchPanicFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Panic>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        let panic = match state.as_mut().project() {
+            StateProj::Running { future } => {
+                match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                    Ok(poll) => return poll,
+                    Err(payload) => report(payload.as_ref()),
+                }
+            }
+            StateProj::Panicked { panic } => panic.take().unwrap_or_else(|| {
+                Panic::from_payload(&"the invocation's future was polled after it completed")
+            }),
+        };
+        // The inner future must not be polled again after it panicked.
+        state.set(State::Panicked { panic: None });
+        Poll::Ready(Err(E::from(panic)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Diagnostic;
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_running_becomes_a_helve_panic_error() {
+        let service = CatchPanicLayer::new().layer(service_fn(|fail: bool| async move {
+            tokio::task::yield_now().await;
+            if fail {
+                panic!("the basket is empty");
+            }
+            Ok::<_, Diagnostic>("done")
+        }));
+        let error = service.clone().oneshot(true).await.unwrap_err();
+        assert_eq!(error.error_type, "helve.Panic");
+        assert_eq!(
+            error.error_message,
+            "the handler panicked: the basket is empty"
+        );
+        assert_eq!(service.oneshot(false).await.unwrap(), "done");
+    }
+
+    #[derive(Clone)]
+    struct PanicsInCall;
+
+    impl Service<()> for PanicsInCall {
+        type Response = ();
+        type Error = Diagnostic;
+        type Future = std::future::Ready<Result<(), Diagnostic>>;
+
+        fn poll_ready(&mut self, _: &mut task::Context<'_>) -> Poll<Result<(), Diagnostic>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, (): ()) -> Self::Future {
+            panic!("no future for you")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_call_becomes_a_helve_panic_error() {
+        let error = CatchPanicLayer::new()
+            .layer(PanicsInCall)
+            .oneshot(())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.error_message,
+            "the handler panicked: no future for you"
+        );
+    }
+}

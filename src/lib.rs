@@ -1,0 +1,126 @@
+//! helve turns a plain async function into a production-grade AWS Lambda function.
+//!
+//! ```no_run
+//! use helve::prelude::*;
+//!
+//! #[derive(Deserialize)]
+//! struct Greeting {
+//!     name: String,
+//! }
+//!
+//! #[derive(Serialize)]
+//! struct Reply {
+//!     message: String,
+//! }
+//!
+//! #[helve::handler(service = "greeter")]
+//! async fn greet(event: Greeting, ctx: &Context) -> Result<Reply, helve::Error> {
+//!     Ok(Reply {
+//!         message: format!("Hello, {}! (request {})", event.name, ctx.request_id()),
+//!     })
+//! }
+//! ```
+//!
+//! `#[helve::handler]` keeps `greet` as it is (tests call it by name) and writes `main`: on
+//! Lambda it serves invocations from the Runtime API; on a laptop, `cargo run -- event.json`
+//! runs it once on an event file ([local mode](guide::local_mode)).
+//!
+//! Every invocation gets a [`Context`] (request id, cold start, deadline, trace id, ...);
+//! an event that does not decode is reported as `helve.InvalidEvent` without calling the
+//! handler; a panic fails only its own invocation; errors reach Lambda with a stable
+//! `errorType` ([`FunctionError`]). Everything the attribute does can be written by hand with
+//! [`Function`].
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default |
+//! |---|---|---|
+//! | (none yet) | the foundation: handler, init, context, errors, local mode | always |
+//!
+//! The areas to come each get a feature (`http`, `batch`, `cfn`, `idempotency`, `cloudwatch`,
+//! `testing`), so a function pays only for what it uses and the default build pulls no AWS SDK
+//! crate.
+//!
+//! # Examples
+//!
+//! Deployable starters live in the repository's `examples/` folder: `hello` (JSON in, JSON
+//! out) and `scheduled` (an EventBridge schedule). See the [guide] for each topic.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod context;
+pub mod error;
+mod function;
+mod handler;
+pub mod layers;
+mod local;
+mod logging;
+mod runtime_api;
+
+pub use config::{DEFAULT_SERVICE, Settings};
+pub use context::{Context, ContextBuilder, context};
+pub use error::{BoxError, ConfigError, Error, FunctionError, IntoDiagnostic, InvalidEvent, Panic};
+pub use function::{Function, FunctionService, Init, NoInit};
+pub use handler::{
+    Handler, HandlerFuture, HandlerService, Invocation, Payload, Stateful, Stateless,
+};
+pub use helve_macros::handler;
+
+/// What most handlers need, in one import.
+pub mod prelude {
+    pub use crate::{Context, Error, Function, FunctionError};
+    pub use serde::{Deserialize, Serialize};
+}
+
+/// The guide, one page per topic. The same pages are in the repository's `docs/` folder.
+pub mod guide {
+    #[doc = include_str!("../docs/getting-started.md")]
+    pub mod getting_started {}
+    #[doc = include_str!("../docs/handler-and-init.md")]
+    pub mod handler_and_init {}
+    #[doc = include_str!("../docs/context.md")]
+    pub mod context {}
+    #[doc = include_str!("../docs/local-mode.md")]
+    pub mod local_mode {}
+    #[doc = include_str!("../docs/errors.md")]
+    pub mod errors {}
+    #[doc = include_str!("../docs/performance.md")]
+    pub mod performance {}
+}
+
+/// What `#[helve::handler]` generates code against. Not a public API: it changes without
+/// notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{Context, Function};
+    pub use core::convert::Infallible;
+    pub use std::process::ExitCode;
+
+    /// Gives the handler's return value the `Result` shape the builder expects.
+    pub fn infallible<R>(response: R) -> Result<R, Infallible> {
+        Ok(response)
+    }
+
+    /// The event type must deserialize from the payload.
+    pub fn assert_event<T: serde::de::DeserializeOwned + Send + 'static>() {}
+
+    /// The state is shared by concurrent invocations.
+    pub fn assert_state<S: Send + Sync + 'static>() {}
+
+    /// The response must serialize to the function's result.
+    pub fn assert_response<R: serde::Serialize + Send + 'static>() {}
+
+    /// The error must have a stable `errorType`.
+    pub fn assert_error<E: crate::IntoDiagnostic + Send + 'static>() {}
+
+    /// The error type of a `Result` alias with one argument (`io::Result<T>`).
+    pub trait ResultParts {
+        /// The error type.
+        type Error;
+    }
+
+    impl<T, E> ResultParts for Result<T, E> {
+        type Error = E;
+    }
+}

@@ -1,0 +1,65 @@
+//! helve's stack allocates nothing per invocation beyond the event and the response: the same
+//! count as a bare `tower::service_fn`, measured with a counting global allocator.
+
+use std::{
+    future::Future,
+    pin::pin,
+    task::{Context as TaskContext, Poll, Waker},
+};
+
+use helve::{Context, Function, Payload, Settings};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use tower::Service;
+
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+fn lambda_context() -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f".to_owned();
+    context
+}
+
+async fn echo(event: Value, _ctx: Context) -> Result<Value, helve::Error> {
+    Ok(event)
+}
+
+#[test]
+fn an_invocation_through_helve_allocates_no_more_than_a_bare_service() {
+    let payload = json!({"name": "Ada", "items": [1, 2, 3]});
+    let bare_event = LambdaEvent::new(payload.clone(), lambda_context());
+    let helve_event = LambdaEvent::new(Payload(Ok(payload)), lambda_context());
+    let mut bare =
+        tower::service_fn(
+            |event: LambdaEvent<Value>| async move { Ok::<_, Diagnostic>(event.payload) },
+        );
+    let settings = Settings::from_lookup(Some("orders"), |_| None).unwrap();
+    let mut stack = Function::new(echo).into_service(settings, &());
+
+    // The first invocation allocates the context that later ones reuse.
+    assert!(ready(stack.call(helve_event.clone())).is_ok());
+
+    for _ in 0..3 {
+        let bare_count = allocation_counter::measure(|| {
+            assert!(ready(bare.call(bare_event.clone())).is_ok());
+        });
+        let helve_count = allocation_counter::measure(|| {
+            assert!(ready(stack.call(helve_event.clone())).is_ok());
+        });
+        assert!(
+            bare_count.count_total > 0,
+            "the event clone itself allocates"
+        );
+        assert_eq!(helve_count.count_total, bare_count.count_total);
+        assert_eq!(helve_count.bytes_total, bare_count.bytes_total);
+    }
+}
