@@ -195,13 +195,16 @@ impl<H, I> Function<H, I> {
         runtime.block_on(self.serve())
     }
 
-    async fn serve<T, M>(self) -> ExitCode
+    /// What [`run`](Function::run) does, on the caller's tokio runtime (which must be
+    /// multi-threaded, with time and I/O enabled): for a `main` that sets up its own.
+    pub async fn serve<T, M>(self) -> ExitCode
     where
         I: Init,
         H: Handler<T, I::State, M>,
         T: DeserializeOwned + Send + 'static,
         M: 'static,
     {
+        logging::init();
         let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         let local_args = if lambda {
             None
@@ -218,6 +221,16 @@ impl<H, I> Function<H, I> {
                 }
             }
         };
+
+        if lambda {
+            if let Err(error) = runtime_api::check_runtime_api() {
+                // No usable Runtime API address: nobody to report to but the log.
+                let diagnostic = error::diagnostic(&error);
+                tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+                local::print_error(&diagnostic);
+                return ExitCode::FAILURE;
+            }
+        }
 
         let Function {
             handler,

@@ -6,6 +6,30 @@ use lambda_runtime_api_client::{Client, body::Body};
 
 use crate::error::ConfigError;
 
+/// `AWS_LAMBDA_RUNTIME_API` must be `host:port` (a path prefix may follow): `lambda_runtime`'s
+/// client panics on anything it cannot turn into a URL. Without a usable address there is no one
+/// to report an init error to, so this is checked before anything else.
+pub(crate) fn check_runtime_api() -> Result<(), ConfigError> {
+    const NAME: &str = "AWS_LAMBDA_RUNTIME_API";
+    let value = std::env::var(NAME).unwrap_or_default();
+    let usable = !value.trim().is_empty()
+        && http::Uri::try_from(format!("http://{value}"))
+            .ok()
+            .and_then(|uri| {
+                uri.authority()
+                    .map(|authority| !authority.host().is_empty())
+            })
+            .unwrap_or(false);
+    if usable {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            NAME,
+            format!("expected `host:port` of the Lambda Runtime API, found `{value}`"),
+        ))
+    }
+}
+
 /// The variables Lambda always sets and `lambda_runtime` requires; missing, it would panic.
 pub(crate) fn check_environment() -> Result<(), ConfigError> {
     for name in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION"] {

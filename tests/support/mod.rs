@@ -1,0 +1,43 @@
+//! What the integration tests share: a Lambda Runtime API server on 127.0.0.1 ([`RuntimeApi`]),
+//! and the binaries under test, built once and started as Lambda starts them ([`binary`],
+//! [`Launch`], [`Process`]).
+//!
+//! ```ignore
+//! let mut api = RuntimeApi::start().await;
+//! let function = api.function("example-hello").spawn();
+//! api.push("req-1", r#"{"name":"Ada"}"#);
+//! assert_eq!(
+//!     api.next_outcome().await,
+//!     Outcome::Response { request_id: "req-1".into(), body: json!({"message": "Hello, Ada!"}) }
+//! );
+//! ```
+//!
+//! Every wait is bounded by [`HANG_GUARD`]: a function that never answers fails its test with a
+//! message (and the function's output) instead of hanging the suite. It is a guard against
+//! hangs, never an assertion about speed.
+
+// Each test binary uses its own part of the support code.
+#![allow(dead_code, unused_imports)]
+
+mod process;
+mod runtime_api;
+
+use std::time::Duration;
+
+pub(crate) use process::{Exit, Launch, Process, binary, local};
+pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};
+
+/// The longest any test waits for a function: generous, so that only a real hang trips it.
+pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// The path of a file in the workspace, from its path relative to the workspace root.
+pub(crate) fn workspace_file(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The contents of a file in the workspace, with a clear failure when it is missing.
+pub(crate) fn read_workspace_file(relative: &str) -> String {
+    let path = workspace_file(relative);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+}

@@ -1,0 +1,474 @@
+//! A Lambda Runtime API on 127.0.0.1, as AWS runs it for a function: long-polled
+//! `/runtime/invocation/next`, then `/response` or `/error` per invocation, and
+//! `/runtime/init/error`. It records every POST so a test can assert the exact JSON a function
+//! sent.
+
+use std::{
+    collections::HashSet,
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    Method, Request, Response, StatusCode, body::Incoming, server::conn::http1, service::service_fn,
+};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, mpsc},
+    task::JoinHandle,
+};
+
+use super::{
+    HANG_GUARD,
+    process::{self, Launch, OutputLog},
+};
+
+/// The Runtime API version prefix every path starts with.
+const PREFIX: &str = "/2018-06-01";
+
+/// How long an invocation may run when the test names no deadline: its deadline is this long
+/// after the event is handed to the function, as Lambda computes it from the function's timeout.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a function told the Runtime API, one POST each (and any request it should not have
+/// made).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    /// `POST /runtime/invocation/{id}/response`.
+    Response {
+        /// The `{id}` of the path.
+        request_id: String,
+        /// The body, as JSON (a JSON string holding the raw text if it is not JSON).
+        body: Value,
+    },
+    /// `POST /runtime/invocation/{id}/error`.
+    Error {
+        /// The `{id}` of the path.
+        request_id: String,
+        /// The `lambda-runtime-function-error-type` header, if sent.
+        error_type_header: Option<String>,
+        /// The body: `{"errorType": ..., "errorMessage": ...}`.
+        body: Value,
+    },
+    /// `POST /runtime/init/error`.
+    InitError {
+        /// The `lambda-runtime-function-error-type` header, if sent.
+        error_type_header: Option<String>,
+        /// The body: `{"errorType": ..., "errorMessage": ...}`.
+        body: Value,
+    },
+    /// A request the Runtime API does not know, answered with 404.
+    NotFound {
+        /// The HTTP method.
+        method: String,
+        /// The whole path.
+        path: String,
+    },
+}
+
+/// An event waiting for the function to ask for it.
+#[derive(Debug)]
+struct Queued {
+    request_id: String,
+    body: Bytes,
+    deadline: Option<SystemTime>,
+    trace_header: String,
+}
+
+/// What the Runtime API will send with a pushed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pushed {
+    /// The `lambda-runtime-aws-request-id` header.
+    pub(crate) request_id: String,
+    /// The `lambda-runtime-trace-id` header: `Root=1-...;Parent=...;Sampled=1`.
+    pub(crate) trace_header: String,
+}
+
+impl Pushed {
+    /// The `Root=` value of the trace header: what Powertools logs as `xray_trace_id`.
+    pub(crate) fn trace_root(&self) -> &str {
+        self.trace_header
+            .split(';')
+            .find_map(|part| part.strip_prefix("Root="))
+            .unwrap_or(&self.trace_header)
+    }
+}
+
+/// The state the server's connections share with the test.
+#[derive(Debug)]
+struct Shared {
+    queue_tx: mpsc::UnboundedSender<Queued>,
+    /// One long poll at a time takes the next event; the others wait for the lock, so every
+    /// event goes to exactly one poll, whichever comes first.
+    queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
+    outcomes_tx: mpsc::UnboundedSender<Outcome>,
+    /// Request ids handed to the function and not answered yet.
+    in_flight: Mutex<HashSet<String>>,
+    /// The function name in the invoked ARN: the last function started through this API.
+    function_name: Mutex<String>,
+    /// How many `GET /runtime/invocation/next` requests arrived.
+    polls: AtomicU64,
+    /// How many connections are open, and a signal when one closes.
+    connections: AtomicU64,
+    connection_closed: Notify,
+    trace_counter: AtomicU64,
+    /// The output of every function started through this API, for hang-guard messages.
+    processes: Mutex<Vec<OutputLog>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking test thread must not hide the state from the others.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A Lambda Runtime API server on an ephemeral port of 127.0.0.1. It stops when dropped.
+#[derive(Debug)]
+pub(crate) struct RuntimeApi {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    outcomes_rx: mpsc::UnboundedReceiver<Outcome>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        // Dropping the accept loop drops its connections, and any long poll still waiting.
+        self.server.abort();
+    }
+}
+
+impl RuntimeApi {
+    /// Starts the server.
+    pub(crate) async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Runtime API to 127.0.0.1");
+        let addr = listener.local_addr().expect("the Runtime API's address");
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            queue_tx,
+            queue_rx: tokio::sync::Mutex::new(queue_rx),
+            outcomes_tx,
+            in_flight: Mutex::new(HashSet::new()),
+            function_name: Mutex::new("test-function".to_owned()),
+            polls: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            connection_closed: Notify::new(),
+            trace_counter: AtomicU64::new(0),
+            processes: Mutex::new(Vec::new()),
+        });
+        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        Self {
+            addr,
+            shared,
+            outcomes_rx,
+            server,
+        }
+    }
+
+    /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub(crate) fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// A function binary to start as Lambda starts it, against this Runtime API:
+    /// `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME` (the binary's name),
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128`, `AWS_LAMBDA_FUNCTION_VERSION=$LATEST` and the
+    /// rest of Lambda's environment, nothing inherited from the test's. Builds the binaries the
+    /// first time.
+    pub(crate) fn function(&self, binary: &str) -> Launch {
+        *lock(&self.shared.function_name) = binary.to_owned();
+        let mut launch = process::lambda(binary, &self.addr());
+        let shared = Arc::clone(&self.shared);
+        launch.on_spawn(move |log| lock(&shared.processes).push(log));
+        launch
+    }
+
+    /// Queues an event: the next long poll receives it, with a deadline [`DEFAULT_TIMEOUT`]
+    /// after that moment.
+    pub(crate) fn push(&self, request_id: &str, body: &str) -> Pushed {
+        self.enqueue(request_id, body, None)
+    }
+
+    /// Queues an event with a fixed deadline.
+    pub(crate) fn push_with_deadline(
+        &self,
+        request_id: &str,
+        body: &str,
+        deadline: SystemTime,
+    ) -> Pushed {
+        self.enqueue(request_id, body, Some(deadline))
+    }
+
+    fn enqueue(&self, request_id: &str, body: &str, deadline: Option<SystemTime>) -> Pushed {
+        let pushed = Pushed {
+            request_id: request_id.to_owned(),
+            trace_header: self.trace_header(),
+        };
+        let queued = Queued {
+            request_id: pushed.request_id.clone(),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            deadline,
+            trace_header: pushed.trace_header.clone(),
+        };
+        self.shared
+            .queue_tx
+            .send(queued)
+            .expect("the Runtime API holds its own queue");
+        pushed
+    }
+
+    /// A trace header of the shape Lambda sends, unique per event.
+    fn trace_header(&self) -> String {
+        let n = self.shared.trace_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let port = u64::from(self.addr.port());
+        format!("Root=1-{seconds:08x}-{port:08x}{n:016x};Parent={n:016x};Sampled=1")
+    }
+
+    /// The next POST the function made, waiting for it up to [`HANG_GUARD`]; fails the test
+    /// with the functions' output when none comes.
+    pub(crate) async fn next_outcome(&mut self) -> Outcome {
+        match tokio::time::timeout(HANG_GUARD, self.outcomes_rx.recv()).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => unreachable!("the Runtime API holds a sender of its own"),
+            Err(_) => panic!(
+                "hang guard: the function posted nothing to the Runtime API within {} s \
+                 (a hang or a crash, not a speed problem); it asked for an event {} times\n{}",
+                HANG_GUARD.as_secs(),
+                self.polls(),
+                self.process_output()
+            ),
+        }
+    }
+
+    /// The next `count` POSTs, in the order they arrived.
+    pub(crate) async fn next_outcomes(&mut self, count: usize) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(count);
+        for _ in 0..count {
+            outcomes.push(self.next_outcome().await);
+        }
+        outcomes
+    }
+
+    /// A POST already recorded and not yet taken, without waiting.
+    pub(crate) fn try_next_outcome(&mut self) -> Option<Outcome> {
+        self.outcomes_rx.try_recv().ok()
+    }
+
+    /// Waits until every connection to the server is closed, so that every request a function
+    /// sent before it exited has been recorded.
+    pub(crate) async fn wait_for_disconnect(&self) {
+        let all_closed = async {
+            loop {
+                let closed = self.shared.connection_closed.notified();
+                if self.shared.connections.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                closed.await;
+            }
+        };
+        if tokio::time::timeout(HANG_GUARD, all_closed).await.is_err() {
+            panic!(
+                "hang guard: {} connections to the Runtime API still open after {} s\n{}",
+                self.shared.connections.load(Ordering::SeqCst),
+                HANG_GUARD.as_secs(),
+                self.process_output()
+            );
+        }
+    }
+
+    /// How many times the function asked for an event (`GET /runtime/invocation/next`).
+    pub(crate) fn polls(&self) -> u64 {
+        self.shared.polls.load(Ordering::SeqCst)
+    }
+
+    /// The output of every function started through this API so far.
+    pub(crate) fn process_output(&self) -> String {
+        lock(&self.shared.processes)
+            .iter()
+            .map(OutputLog::describe)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Accepts connections until the server is dropped; each connection is served on its own task,
+/// so several long polls can wait at once.
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                let shared = Arc::clone(&shared);
+                connections.spawn(async move {
+                    let service = {
+                        let shared = Arc::clone(&shared);
+                        service_fn(move |request| route(Arc::clone(&shared), request))
+                    };
+                    // A connection closed by the function (killed, or exiting) is not a failure.
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    shared.connections.fetch_sub(1, Ordering::SeqCst);
+                    shared.connection_closed.notify_waiters();
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+async fn route(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = path.strip_prefix(PREFIX).unwrap_or("");
+    if method == Method::GET && route == "/runtime/invocation/next" {
+        return Ok(next_invocation(&shared).await);
+    }
+    if method == Method::POST {
+        if route == "/runtime/init/error" {
+            let error_type_header = error_type_header(&request);
+            let body = read_json(request).await;
+            return Ok(record(
+                &shared,
+                Outcome::InitError {
+                    error_type_header,
+                    body,
+                },
+                StatusCode::ACCEPTED,
+            ));
+        }
+        if let Some((request_id, kind)) = route
+            .strip_prefix("/runtime/invocation/")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(id, kind)| {
+                !id.is_empty() && !id.contains('/') && matches!(*kind, "response" | "error")
+            })
+        {
+            let request_id = request_id.to_owned();
+            // Lambda accepts one answer per invocation it handed out, and rejects the others.
+            let status = if lock(&shared.in_flight).remove(&request_id) {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let outcome = if kind == "response" {
+                Outcome::Response {
+                    request_id,
+                    body: read_json(request).await,
+                }
+            } else {
+                let error_type_header = error_type_header(&request);
+                Outcome::Error {
+                    request_id,
+                    error_type_header,
+                    body: read_json(request).await,
+                }
+            };
+            return Ok(record(&shared, outcome, status));
+        }
+    }
+    Ok(record(
+        &shared,
+        Outcome::NotFound {
+            method: method.to_string(),
+            path,
+        },
+        StatusCode::NOT_FOUND,
+    ))
+}
+
+/// Long-polls until an event is queued, then hands it out with Lambda's headers.
+async fn next_invocation(shared: &Shared) -> HttpResponse {
+    shared.polls.fetch_add(1, Ordering::SeqCst);
+    let queued = {
+        let mut queue = shared.queue_rx.lock().await;
+        queue.recv().await
+    };
+    let Some(queued) = queued else {
+        return json_response(StatusCode::INTERNAL_SERVER_ERROR, "the queue is closed");
+    };
+    lock(&shared.in_flight).insert(queued.request_id.clone());
+    let deadline = queued
+        .deadline
+        .unwrap_or_else(|| SystemTime::now() + DEFAULT_TIMEOUT);
+    let deadline_ms = deadline
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis());
+    let function_name = lock(&shared.function_name).clone();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("lambda-runtime-aws-request-id", &queued.request_id)
+        .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
+        .header(
+            "lambda-runtime-invoked-function-arn",
+            format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
+        )
+        .header("lambda-runtime-trace-id", &queued.trace_header)
+        .body(Full::new(queued.body))
+        .expect("a valid invocation response")
+}
+
+fn error_type_header(request: &Request<Incoming>) -> Option<String> {
+    request
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
+/// The body as JSON, or as a JSON string holding the raw text when it is not JSON (so a test
+/// comparing JSON fails and shows what was sent).
+async fn read_json(request: Request<Incoming>) -> Value {
+    match request.into_body().collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        Err(error) => Value::String(format!("<the body could not be read: {error}>")),
+    }
+}
+
+fn record(shared: &Shared, outcome: Outcome, status: StatusCode) -> HttpResponse {
+    // The receiver lives as long as the server; a send can only fail while it is dropped.
+    let _ = shared.outcomes_tx.send(outcome);
+    if status == StatusCode::ACCEPTED {
+        json_response(status, "")
+    } else {
+        json_response(status, "the Runtime API does not accept this request")
+    }
+}
+
+fn json_response(status: StatusCode, error: &str) -> HttpResponse {
+    let body = if error.is_empty() {
+        r#"{"status":"OK"}"#.to_owned()
+    } else {
+        serde_json::json!({ "errorType": "InvalidRequest", "errorMessage": error }).to_string()
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
+}
