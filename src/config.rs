@@ -5,12 +5,26 @@
 //! |---|---|---|
 //! | `service` option / [`Function::service`](crate::Function::service) | the service name in logs and metrics | |
 //! | `POWERTOOLS_SERVICE_NAME` | the service name, when the code names none | `service_undefined` |
+//! | `AWS_LAMBDA_LOG_LEVEL` | the log level set by Lambda's advanced logging controls; wins over everything | |
+//! | `log_level` option / [`Function::log_level`](crate::Function::log_level) | the log level in code | |
+//! | `POWERTOOLS_LOG_LEVEL` | the log level, when neither of the above is set | |
+//! | `RUST_LOG` | the log level, when none of the above is set | `INFO` |
+//! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | the share of invocations (0.0 to 1.0) logged at DEBUG | `0` |
+//! | `POWERTOOLS_LOGGER_LOG_EVENT` | `true` logs each incoming event once, secrets redacted | `false` |
+//! | [`Function::buffer_debug_logs`](crate::Function::buffer_debug_logs) | hold DEBUG lines, print them only when the invocation fails | off |
+//! | [`Function::redact_keys`](crate::Function::redact_keys) | the keys whose values are hidden in logged events | `authorization`, `cookie`, `password`, `secret`, `token`, `api_key` |
+//! | `correlation_id` option / [`Function::correlation_id`](crate::Function::correlation_id) | a JSON pointer to the correlation id | helve's presets |
 //!
-//! The name given in code wins over the environment, as in Powertools for AWS Lambda.
+//! The name given in code wins over the environment, as in Powertools for AWS Lambda. Log
+//! levels may be a level name or `RUST_LOG`-style directives (`info,hyper=warn`).
 
 use std::sync::Arc;
 
-use crate::error::ConfigError;
+use crate::{
+    correlation::Pointer,
+    error::ConfigError,
+    logging::{self, LogLevel, redact::Redactor},
+};
 
 /// The service name used when neither the code nor `POWERTOOLS_SERVICE_NAME` names one.
 pub const DEFAULT_SERVICE: &str = "service_undefined";
@@ -18,10 +32,33 @@ pub const DEFAULT_SERVICE: &str = "service_undefined";
 /// The longest service name: it becomes a CloudWatch dimension value, limited to 1024 characters.
 const MAX_SERVICE_LEN: usize = 1024;
 
+/// What the code says, before the environment is read: the options of `#[helve::handler]`
+/// and of [`Function`](crate::Function).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// The service name.
+    pub service: Option<String>,
+    /// The log level or directives.
+    pub log_level: Option<String>,
+    /// The size of the DEBUG log buffer, when buffering is on.
+    pub log_buffer_bytes: Option<usize>,
+    /// The keys whose values are hidden when events are logged; `None` for the default list.
+    pub redact_keys: Option<Vec<String>>,
+    /// A JSON pointer to the correlation id in the event, such as `/detail/orderId`.
+    pub correlation_id: Option<String>,
+}
+
 /// helve's settings, checked once.
 #[derive(Debug, Clone)]
 pub struct Settings {
     service: Arc<str>,
+    log_level: LogLevel,
+    sample_rate: f64,
+    log_event: bool,
+    log_buffer_bytes: Option<usize>,
+    redactor: Redactor,
+    correlation_pointer: Option<Pointer>,
 }
 
 impl Settings {
@@ -36,14 +73,73 @@ impl Settings {
         service: Option<&str>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let service = match service {
+        let options = Options {
+            service: service.map(str::to_owned),
+            ..Options::default()
+        };
+        Self::resolve(&options, lookup)
+    }
+
+    /// Combines what the code says with the environment, read through `lookup`.
+    pub fn resolve(
+        options: &Options,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let service = match &options.service {
             Some(name) => check_service("the `service` option", name)?,
             None => match lookup("POWERTOOLS_SERVICE_NAME") {
                 Some(name) => check_service("POWERTOOLS_SERVICE_NAME", &name)?,
                 None => Arc::from(DEFAULT_SERVICE),
             },
         };
-        Ok(Self { service })
+        let log_level = logging::resolve_level(options.log_level.as_deref(), &lookup)?;
+        let sample_rate = match lookup("POWERTOOLS_LOGGER_SAMPLE_RATE") {
+            Some(value) if !value.trim().is_empty() => value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|rate| (0.0..=1.0).contains(rate))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "POWERTOOLS_LOGGER_SAMPLE_RATE",
+                        format!("expected a number from 0.0 to 1.0, found `{value}`"),
+                    )
+                })?,
+            _ => 0.0,
+        };
+        let log_event = match lookup("POWERTOOLS_LOGGER_LOG_EVENT") {
+            Some(value) => parse_bool("POWERTOOLS_LOGGER_LOG_EVENT", &value)?,
+            None => false,
+        };
+        let log_buffer_bytes = match options.log_buffer_bytes {
+            Some(0) => {
+                return Err(ConfigError::new(
+                    "the log buffer size",
+                    "a log buffer must hold at least one byte",
+                ));
+            }
+            other => other,
+        };
+        let redactor = match &options.redact_keys {
+            Some(keys) => Redactor::new(keys)
+                .map_err(|error| ConfigError::new("the redaction keys", error.to_string()))?,
+            None => Redactor::default(),
+        };
+        let correlation_pointer = match &options.correlation_id {
+            Some(pointer) => Some(Pointer::new(pointer).map_err(|error| {
+                ConfigError::new("the `correlation_id` option", error.to_string())
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            service,
+            log_level,
+            sample_rate,
+            log_event,
+            log_buffer_bytes,
+            redactor,
+            correlation_pointer,
+        })
     }
 
     /// The service name.
@@ -51,8 +147,69 @@ impl Settings {
         &self.service
     }
 
+    /// The share of invocations logged at DEBUG (`POWERTOOLS_LOGGER_SAMPLE_RATE`).
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    /// Whether each incoming event is logged (`POWERTOOLS_LOGGER_LOG_EVENT`).
+    pub fn log_event(&self) -> bool {
+        self.log_event
+    }
+
+    /// The DEBUG log buffer's size, when buffering is on.
+    pub fn log_buffer_bytes(&self) -> Option<usize> {
+        self.log_buffer_bytes
+    }
+
+    /// The redactor applied to logged events.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// The JSON pointer to the correlation id, when the code names one.
+    pub fn correlation_pointer(&self) -> Option<&Pointer> {
+        self.correlation_pointer.as_ref()
+    }
+
+    pub(crate) fn log_level(&self) -> &LogLevel {
+        &self.log_level
+    }
+
     pub(crate) fn service_arc(&self) -> Arc<str> {
         Arc::clone(&self.service)
+    }
+}
+
+/// Reads a required environment variable, with an error that names it: for init functions.
+///
+/// ```
+/// async fn setup() -> Result<String, helve::Error> {
+///     let table = helve::env("TABLE_NAME")?;
+///     Ok(table)
+/// }
+/// ```
+pub fn env(name: &str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        Ok(_) => Err(ConfigError::new(name.to_owned(), "it is set but empty")),
+        Err(std::env::VarError::NotPresent) => {
+            Err(ConfigError::new(name.to_owned(), "it is not set"))
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(ConfigError::new(name.to_owned(), "it is not valid Unicode"))
+        }
+    }
+}
+
+fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(ConfigError::new(
+            setting,
+            format!("expected `true` or `false`, found `{value}`"),
+        )),
     }
 }
 
@@ -130,5 +287,31 @@ mod tests {
         let long = "x".repeat(1025);
         let error = Settings::from_lookup(Some(&long), env(&[])).unwrap_err();
         assert_eq!(error.setting(), "the `service` option");
+    }
+
+    #[test]
+    fn the_sample_rate_is_a_share_between_zero_and_one() {
+        let settings =
+            Settings::from_lookup(None, env(&[("POWERTOOLS_LOGGER_SAMPLE_RATE", "0.25")])).unwrap();
+        assert_eq!(settings.sample_rate(), 0.25);
+        let error = Settings::from_lookup(None, env(&[("POWERTOOLS_LOGGER_SAMPLE_RATE", "25%")]))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid setting POWERTOOLS_LOGGER_SAMPLE_RATE: expected a number from 0.0 to 1.0, found `25%`"
+        );
+        assert!(
+            Settings::from_lookup(None, env(&[("POWERTOOLS_LOGGER_SAMPLE_RATE", "1.5")])).is_err()
+        );
+    }
+
+    #[test]
+    fn event_logging_is_a_boolean() {
+        let settings =
+            Settings::from_lookup(None, env(&[("POWERTOOLS_LOGGER_LOG_EVENT", "TRUE")])).unwrap();
+        assert!(settings.log_event());
+        let error = Settings::from_lookup(None, env(&[("POWERTOOLS_LOGGER_LOG_EVENT", "maybe")]))
+            .unwrap_err();
+        assert_eq!(error.setting(), "POWERTOOLS_LOGGER_LOG_EVENT");
     }
 }

@@ -18,7 +18,7 @@ use std::{
 use tokio::task::futures::TaskLocalFuture;
 
 tokio::task_local! {
-    static CURRENT: Context;
+    pub(crate) static CURRENT: Context;
 }
 
 /// The context of one invocation. Cloning it is cheap: clones share one allocation.
@@ -47,6 +47,11 @@ pub(crate) struct Inner {
 /// ```
 pub fn context() -> Option<Context> {
     CURRENT.try_with(Context::clone).ok()
+}
+
+/// Runs `f` with the current context, without cloning it; `None` outside an invocation.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
+    CURRENT.try_with(f).ok()
 }
 
 impl Context {

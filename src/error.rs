@@ -72,7 +72,10 @@ pub fn chain_message(error: &(dyn StdError + '_)) -> String {
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !text.is_empty() && !previous.ends_with(&text) {
+        // A wrapper that already shows its cause (`#[error(transparent)]`, or `"{0}"`, or
+        // `"saving: {0}"`) is not repeated; any other cause is.
+        let shown = previous == text || previous.ends_with(&format!(": {text}"));
+        if !text.is_empty() && !shown {
             message.push_str(": ");
             message.push_str(&text);
         }
@@ -161,9 +164,13 @@ impl Error {
 
     /// An error from a boxed error, as `lambda_runtime` and AWS SDK code return them.
     pub fn from_boxed(source: BoxError) -> Self {
-        Self {
-            error_type: Cow::Borrowed(default_error_type(source.as_ref())),
-            source,
+        match source.downcast::<ErrorWrapper>() {
+            // A helve::Error that travelled as a boxed error keeps its errorType.
+            Ok(wrapper) => wrapper.0,
+            Err(source) => Self {
+                error_type: Cow::Borrowed(default_error_type(source.as_ref())),
+                source,
+            },
         }
     }
 
@@ -421,6 +428,24 @@ mod tests {
         let diagnostic = diagnostic(&error);
         assert_eq!(diagnostic.error_type, "orders.NotFound");
         assert_eq!(diagnostic.error_message, "order 7 not found");
+    }
+
+    #[test]
+    fn a_helve_error_keeps_its_error_type_through_a_box() {
+        let boxed: BoxError = Error::new("orders.NotFound", "order 7 not found").into();
+        let error = Error::from_boxed(boxed);
+        assert_eq!(error.error_type(), "orders.NotFound");
+        assert_eq!(error.to_string(), "order 7 not found");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the call timed out")]
+    struct TimedOut(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_that_only_looks_like_the_end_of_the_message_is_kept() {
+        let error = TimedOut(std::io::Error::other("out"));
+        assert_eq!(chain_message(&error), "the call timed out: out");
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //! }
 //! ```
 
-use std::{borrow::Cow, fmt, future::Future, process::ExitCode, time::Instant};
+use std::{borrow::Cow, fmt, future::Future, process::ExitCode, sync::Arc, time::Instant};
 
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
@@ -43,9 +43,13 @@ use tower::Layer;
 
 use crate::{
     Settings,
+    config::Options,
     error::{self, IntoDiagnostic},
     handler::{Handler, HandlerService},
-    layers::{CatchPanic, CatchPanicLayer, ContextLayer, ContextService},
+    layers::{
+        CatchPanic, CatchPanicLayer, ContextLayer, ContextService, Correlation, EventLayer,
+        LoggingLayer, LoggingService,
+    },
     local, logging, runtime_api,
 };
 
@@ -57,15 +61,19 @@ pub struct Function<H, I = NoInit> {
     handler: H,
     init: I,
     init_name: Cow<'static, str>,
-    service: Option<Cow<'static, str>>,
+    options: Options,
+    correlate: Option<CorrelateFn>,
 }
+
+type CorrelateFn = crate::layers::FindCorrelationId;
 
 impl<H, I> fmt::Debug for Function<H, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Function")
             .field("handler", &std::any::type_name::<H>())
             .field("init", &self.init_name)
-            .field("service", &self.service)
+            .field("options", &self.options)
+            .field("correlate", &self.correlate.as_ref().map(|_| ".."))
             .finish()
     }
 }
@@ -117,8 +125,10 @@ where
     }
 }
 
-/// The tower stack helve runs for a handler `H`: context, then panic safety, then the handler.
-pub type FunctionService<H, T, S, M> = ContextService<CatchPanic<HandlerService<H, T, S, M>>>;
+/// The tower stack helve runs for a handler `H`: context, logging, panic safety, then the
+/// handler.
+pub type FunctionService<H, T, S, M> =
+    ContextService<LoggingService<CatchPanic<HandlerService<H, T, S, M>>>>;
 
 impl<H> Function<H, NoInit> {
     /// A function running `handler`: `async fn(event: T, ctx: Context) -> Result<R, E>`, or,
@@ -129,7 +139,8 @@ impl<H> Function<H, NoInit> {
             handler,
             init: NoInit,
             init_name: Cow::Borrowed("none"),
-            service: None,
+            options: Options::default(),
+            correlate: None,
         }
     }
 }
@@ -142,20 +153,67 @@ impl<H, I> Function<H, I> {
             handler: self.handler,
             init,
             init_name: Cow::Borrowed(short_type_name::<I2>()),
-            service: self.service,
+            options: self.options,
+            correlate: self.correlate,
         }
     }
 
     /// The service name in logs and metrics; wins over `POWERTOOLS_SERVICE_NAME`.
-    pub fn service(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.service = Some(name.into());
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.options.service = Some(name.into());
+        self
+    }
+
+    /// The log level, or `RUST_LOG`-style directives (`"debug"`, `"info,hyper=warn"`): wins
+    /// over `POWERTOOLS_LOG_LEVEL`; `AWS_LAMBDA_LOG_LEVEL` wins over it.
+    pub fn log_level(mut self, level: impl Into<String>) -> Self {
+        self.options.log_level = Some(level.into());
+        self
+    }
+
+    /// Holds each invocation's DEBUG and TRACE lines in a buffer of at most `max_bytes`
+    /// (oldest lines dropped first), and prints them only when the invocation fails, logs at
+    /// ERROR, or comes within [`BUFFER_FLUSH_MARGIN`](crate::layers::BUFFER_FLUSH_MARGIN) of
+    /// its deadline. [`DEFAULT_BUFFER_BYTES`](crate::logging::DEFAULT_BUFFER_BYTES) is 20 KiB.
+    pub fn buffer_debug_logs(mut self, max_bytes: usize) -> Self {
+        self.options.log_buffer_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Takes each invocation's correlation id from the event at this JSON pointer (RFC 6901,
+    /// as `/detail/orderId`; a string or a number); helve's presets apply when it is missing.
+    /// An invalid pointer stops the function at start with `helve.ConfigError`.
+    pub fn correlation_id(mut self, pointer: impl Into<String>) -> Self {
+        self.options.correlation_id = Some(pointer.into());
+        self
+    }
+
+    /// Takes each invocation's correlation id from the event with `find`, which sees the
+    /// event as JSON; helve's presets apply when it returns `None`. Wins over
+    /// [`correlation_id`](Function::correlation_id).
+    pub fn correlation_id_with(
+        mut self,
+        find: impl Fn(&serde_json::Value) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.correlate = Some(Arc::new(find));
+        self
+    }
+
+    /// The keys whose values are replaced by `[REDACTED]` when events are logged
+    /// (`POWERTOOLS_LOGGER_LOG_EVENT`), instead of the default list (`authorization`,
+    /// `cookie`, `password`, `secret`, `token`, `api_key`). See
+    /// [`Redactor`](crate::logging::redact::Redactor) for the rule.
+    pub fn redact_keys<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.options.redact_keys = Some(keys.into_iter().map(Into::into).collect());
         self
     }
 
     /// Builds the tower service helve runs for each invocation, around the init step's state.
     ///
     /// This is what [`run`](Function::run) gives to `lambda_runtime`; it is public for teams
-    /// that compose their own runtime, and for tests.
+    /// that compose their own runtime, and for tests. The settings come from `settings`, not
+    /// from this builder's options, and the init step is not run: `state` is what it would
+    /// have built. Correlation ids and event logging need [`EventLayer`] on the runtime.
     pub fn into_service<T, M>(
         self,
         settings: Settings,
@@ -165,7 +223,7 @@ impl<H, I> Function<H, I> {
         I: Init,
         H: Handler<T, I::State, M>,
     {
-        service_stack(self.handler, settings, state)
+        service_stack(self.handler, &settings, state, LoggingLayer::new(&settings))
     }
 
     /// Runs the function until the process ends, and returns the exit code for `main`.
@@ -181,7 +239,13 @@ impl<H, I> Function<H, I> {
         T: DeserializeOwned + Send + 'static,
         M: 'static,
     {
-        logging::init();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            eprintln!(
+                "helve: `Function::run` starts its own async runtime and cannot run inside one; \
+                 call `Function::serve(..).await` instead"
+            );
+            return ExitCode::FAILURE;
+        }
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -204,7 +268,6 @@ impl<H, I> Function<H, I> {
         T: DeserializeOwned + Send + 'static,
         M: 'static,
     {
-        logging::init();
         let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         let local_args = if lambda {
             None
@@ -236,10 +299,30 @@ impl<H, I> Function<H, I> {
             handler,
             init,
             init_name,
-            service,
+            options,
+            correlate,
         } = self;
+        let sink = logging::stdout_sink();
+        let settings = match Settings::resolve(&options, |name| std::env::var(name).ok()) {
+            Ok(settings) => {
+                logging::init(&settings, Arc::clone(&sink));
+                Ok(settings)
+            }
+            Err(error) => {
+                if let Ok(fallback) = Settings::resolve(&Options::default(), |_| None) {
+                    logging::init(&fallback, Arc::clone(&sink));
+                }
+                Err(error::diagnostic(&error))
+            }
+        };
         let started = Instant::now();
-        let (settings, state) = match start(init, &init_name, service.as_deref(), lambda).await {
+        let outcome = match settings {
+            Ok(settings) => start(init, &init_name, lambda)
+                .await
+                .map(|state| (settings, state)),
+            Err(diagnostic) => Err(diagnostic),
+        };
+        let (settings, state) = match outcome {
             Ok(started) => started,
             Err(diagnostic) => {
                 tracing::error!(
@@ -255,37 +338,44 @@ impl<H, I> Function<H, I> {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::debug!(init_ms = started.elapsed().as_secs_f64() * 1e3, "init done");
-
-        let service = service_stack(handler, settings, state);
+        let logging = LoggingLayer::with_sink(&settings, sink, Some(started.elapsed()));
+        let service = service_stack(handler, &settings, state, logging);
+        let correlation = match (correlate, settings.correlation_pointer()) {
+            (Some(find), _) => Correlation::Custom(find),
+            (None, Some(pointer)) => Correlation::Pointer(pointer.clone()),
+            (None, None) => Correlation::Presets,
+        };
+        let events = EventLayer::new(
+            correlation,
+            settings.log_event().then(|| settings.redactor().clone()),
+        );
         match local_args {
-            Some(args) => local::run_once(service, args).await,
-            None => run_on_lambda(service).await,
+            Some(args) => local::run_once(service, events, args).await,
+            None => run_on_lambda(service, events).await,
         }
     }
 }
 
 /// The stack helve runs around a handler: context, then panic safety, then the handler.
-fn service_stack<H, T, S, M>(
+pub(crate) fn service_stack<H, T, S, M>(
     handler: H,
-    settings: Settings,
+    settings: &Settings,
     state: &'static S,
+    logging: LoggingLayer,
 ) -> FunctionService<H, T, S, M>
 where
     H: Handler<T, S, M>,
 {
     let handler = HandlerService::new(handler, state);
-    ContextLayer::new(settings).layer(CatchPanicLayer::new().layer(handler))
+    ContextLayer::new(settings.clone()).layer(logging.layer(CatchPanicLayer::new().layer(handler)))
 }
 
-/// Reads the settings and runs the init step; any failure becomes the init error.
+/// Checks the Lambda environment and runs the init step; any failure becomes the init error.
 async fn start<I: Init>(
     init: I,
     init_name: &str,
-    service: Option<&str>,
     lambda: bool,
-) -> Result<(Settings, &'static I::State), Diagnostic> {
-    let settings = Settings::from_env(service).map_err(|e| error::diagnostic(&e))?;
+) -> Result<&'static I::State, Diagnostic> {
     if lambda {
         runtime_api::check_environment().map_err(|e| error::diagnostic(&e))?;
     }
@@ -315,17 +405,24 @@ async fn start<I: Init>(
         }
     };
     // The state lives as long as the execution environment: every invocation borrows it.
-    Ok((settings, Box::leak(Box::new(state))))
+    Ok(Box::leak(Box::new(state)))
 }
 
-async fn run_on_lambda<H, T, S, M>(service: FunctionService<H, T, S, M>) -> ExitCode
+async fn run_on_lambda<H, T, S, M>(
+    service: FunctionService<H, T, S, M>,
+    events: EventLayer,
+) -> ExitCode
 where
     H: Handler<T, S, M>,
     T: DeserializeOwned + Send + 'static,
     S: Sync + 'static,
     M: 'static,
 {
-    match lambda_runtime::Runtime::new(service).run_concurrent().await {
+    match lambda_runtime::Runtime::new(service)
+        .layer(events)
+        .run_concurrent()
+        .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("the Lambda runtime stopped: {error}");
@@ -334,7 +431,12 @@ where
     }
 }
 
+/// `setup` for `my_crate::setup` or `setup::<Foo>`; closures have no name of their own.
 fn short_type_name<T>() -> &'static str {
     let name = std::any::type_name::<T>();
-    name.rsplit("::").next().unwrap_or(name)
+    if name.contains("{{closure}}") {
+        return "closure";
+    }
+    let path = name.split('<').next().unwrap_or(name);
+    path.rsplit("::").next().unwrap_or(path)
 }

@@ -228,6 +228,7 @@ impl<F> fmt::Debug for HandlerFuture<F> {
 impl<F, R, E> Future for HandlerFuture<F>
 where
     F: Future<Output = Result<R, E>>,
+    R: Serialize,
     E: IntoDiagnostic,
 {
     type Output = Result<R, Diagnostic>;
@@ -235,7 +236,29 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             HandlerStateProj::Running { future } => match future.poll(cx) {
-                Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
+                Poll::Ready(Ok(response)) => {
+                    // lambda_runtime serializes the response after helve's layers, where a
+                    // failure would stop the runtime instead of failing this invocation: check
+                    // it here, writing to nowhere, so a response that cannot be sent is
+                    // reported like any other error.
+                    match serde_json::to_writer(std::io::sink(), &response) {
+                        Ok(()) => Poll::Ready(Ok(response)),
+                        Err(error) => {
+                            let diagnostic = Diagnostic {
+                                error_type: "helve.InvalidResponse".to_owned(),
+                                error_message: format!(
+                                    "the response does not serialize to JSON: {error}"
+                                ),
+                            };
+                            tracing::error!(
+                                error_type = "helve.InvalidResponse",
+                                "{}",
+                                diagnostic.error_message
+                            );
+                            Poll::Ready(Err(diagnostic))
+                        }
+                    }
+                }
                 Poll::Ready(Err(error)) => {
                     let diagnostic = error::diagnostic(&error);
                     tracing::error!(

@@ -25,6 +25,8 @@
 //! Lambda it serves invocations from the Runtime API; on a laptop, `cargo run -- event.json`
 //! runs it once on an event file ([local mode](guide::local_mode)).
 //!
+//! Every line logged through `tracing` is one JSON object with the keys of Powertools for AWS
+//! Lambda and the invocation's ids, correlation id included ([logging](guide::logging)).
 //! Every invocation gets a [`Context`] (request id, cold start, deadline, trace id, ...);
 //! an event that does not decode is reported as `helve.InvalidEvent` without calling the
 //! handler; a panic fails only its own invocation; errors reach Lambda with a stable
@@ -50,15 +52,16 @@
 
 mod config;
 mod context;
+pub mod correlation;
 pub mod error;
 mod function;
 mod handler;
 pub mod layers;
 mod local;
-mod logging;
+pub mod logging;
 mod runtime_api;
 
-pub use config::{DEFAULT_SERVICE, Settings};
+pub use config::{DEFAULT_SERVICE, Options, Settings, env};
 pub use context::{Context, ContextBuilder, context};
 pub use error::{BoxError, ConfigError, Error, FunctionError, IntoDiagnostic, InvalidEvent, Panic};
 pub use function::{Function, FunctionService, Init, NoInit};
@@ -85,6 +88,8 @@ pub mod guide {
     pub mod local_mode {}
     #[doc = include_str!("../docs/errors.md")]
     pub mod errors {}
+    #[doc = include_str!("../docs/logging.md")]
+    pub mod logging {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
 }

@@ -15,9 +15,12 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 use tower::Service;
 
+use bytes::Bytes;
+
 use crate::{
     function::FunctionService,
     handler::{Handler, Payload},
+    layers::EventLayer,
 };
 
 /// Lambda's own limit on a function's timeout.
@@ -164,6 +167,7 @@ pub(crate) fn print_error(diagnostic: &Diagnostic) {
 /// Runs the handler once on the event named by `args`.
 pub(crate) async fn run_once<H, T, S, M>(
     mut service: FunctionService<H, T, S, M>,
+    events: EventLayer,
     args: Args,
 ) -> ExitCode
 where
@@ -178,10 +182,13 @@ where
             return ExitCode::from(2);
         }
     };
+    let bytes = Bytes::from(bytes);
     let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), context(args.timeout));
+    let incoming = events.read(&bytes);
     let call = async {
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-        service.call(event).await
+        // As on Lambda: the typed stack is called while what the raw event said is readable.
+        incoming.during(|| service.call(event)).await
     };
     let outcome = match tokio::time::timeout(args.timeout, call).await {
         Ok(outcome) => outcome,
@@ -257,12 +264,9 @@ fn trace_header() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0);
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{seconds:08x}-{};Parent={};Sampled=0",
-        &random[..24],
-        &random[16..32]
-    )
+    let root = uuid::Uuid::new_v4().as_u128() >> 32;
+    let parent = uuid::Uuid::new_v4().as_u128() as u64;
+    format!("Root=1-{seconds:08x}-{root:024x};Parent={parent:016x};Sampled=0")
 }
 
 #[cfg(test)]

@@ -1,21 +1,321 @@
-//! Where helve's own log lines go until the structured JSON logger lands: a plain `tracing`
-//! subscriber on stdout (which Lambda sends to CloudWatch Logs), filtered by
-//! `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, then INFO.
+//! Structured JSON logs: one object per line on stdout, with the keys of Powertools for AWS
+//! Lambda, for every `tracing` event of the function, its libraries and helve itself.
+//!
+//! [`JsonLayer`] formats the lines; the logging layer ([`crate::layers::LoggingLayer`]) decides
+//! per invocation whether DEBUG lines are sampled in, and holds them in a buffer when log
+//! buffering is on. The guide's logging page lists every key and setting.
 
-use tracing_subscriber::{EnvFilter, fmt};
+mod json;
+mod level;
+pub mod redact;
+mod time;
 
-/// Installs the subscriber, unless the program already installed one.
-pub(crate) fn init() {
-    let filter = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok())
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    // An error only means a subscriber is already installed, which is the program's choice.
-    let _ = fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .with_ansi(false)
-        .with_target(false)
-        .try_init();
+use std::{
+    cell::{Cell, RefCell},
+    collections::VecDeque,
+    fmt,
+    io::Write as _,
+    sync::{Arc, Mutex},
+};
+
+pub(crate) use json::raw_line;
+pub use json::{JsonLayer, RESERVED_KEYS};
+pub(crate) use level::{LogLevel, resolve as resolve_level};
+use tracing_subscriber::{Layer as _, filter::Targets, layer::SubscriberExt as _};
+
+use crate::Settings;
+
+/// Where finished lines go: stdout in a function, a buffer in tests.
+pub(crate) type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Writes each line to stdout with one `write_all`, so concurrent invocations never interleave
+/// within a line.
+pub(crate) fn stdout_sink() -> Sink {
+    Arc::new(|line: &[u8]| {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(line);
+        let _ = stdout.flush();
+    })
 }
+
+/// The default size of the log buffer: 20 KiB of lines.
+pub const DEFAULT_BUFFER_BYTES: usize = 20 * 1024;
+
+tokio::task_local! {
+    static LOG: InvocationLog;
+}
+
+/// What the JSON layer needs to know about the current invocation's logging.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LogState {
+    pub(crate) sampled: bool,
+    pub(crate) buffering: bool,
+}
+
+/// The logging state of one invocation, current for its task.
+#[derive(Clone, Default)]
+pub(crate) struct InvocationLog {
+    pub(crate) sampled: bool,
+    pub(crate) buffer: Option<Arc<Mutex<LogBuffer>>>,
+}
+
+impl fmt::Debug for InvocationLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvocationLog")
+            .field("sampled", &self.sampled)
+            .field("buffering", &self.buffer.is_some())
+            .finish()
+    }
+}
+
+impl InvocationLog {
+    pub(crate) fn scope<F: std::future::Future>(
+        self,
+        future: F,
+    ) -> tokio::task::futures::TaskLocalFuture<InvocationLog, F> {
+        LOG.scope(self, future)
+    }
+
+    /// Runs the synchronous `f` with this state current.
+    pub(crate) fn during<R>(self, f: impl FnOnce() -> R) -> R {
+        LOG.sync_scope(self, f)
+    }
+
+    pub(crate) fn current_state() -> LogState {
+        LOG.try_with(|log| LogState {
+            sampled: log.sampled,
+            buffering: log.buffer.is_some(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// Keeps a line in the current invocation's buffer.
+    pub(crate) fn buffer_current(line: &[u8]) {
+        let _ = LOG.try_with(|log| {
+            if let Some(buffer) = &log.buffer {
+                if let Ok(mut buffer) = buffer.lock() {
+                    buffer.push(line);
+                }
+            }
+        });
+    }
+
+    /// Writes out and empties the current invocation's buffer, if it has one.
+    pub(crate) fn flush_current(sink: &Sink) {
+        let _ = LOG.try_with(|log| {
+            if let Some(buffer) = &log.buffer {
+                flush(buffer, sink);
+            }
+        });
+    }
+}
+
+/// Writes out and empties a buffer.
+pub(crate) fn flush(buffer: &Mutex<LogBuffer>, sink: &Sink) {
+    let lines = match buffer.lock() {
+        Ok(mut buffer) => buffer.take(),
+        Err(_) => return,
+    };
+    for line in lines {
+        sink(&line);
+    }
+}
+
+/// After a buffer was written out, says how many of its lines did not fit, once. Called at the
+/// end of the invocation, outside the formatter.
+pub(crate) fn report_evicted(buffer: &Mutex<LogBuffer>) {
+    let (evicted, max) = match buffer.lock() {
+        Ok(mut buffer) if buffer.flushed && buffer.evicted > 0 => {
+            (std::mem::take(&mut buffer.evicted), buffer.max)
+        }
+        _ => return,
+    };
+    tracing::warn!(
+        dropped_lines = evicted,
+        "{evicted} older buffered log lines were dropped: the log buffer holds at most {max} bytes"
+    );
+}
+
+/// The DEBUG and TRACE lines of one invocation, held until it fails or logs at ERROR. Bounded:
+/// when a new line does not fit, the oldest lines are dropped (and counted).
+#[derive(Debug, Default)]
+pub(crate) struct LogBuffer {
+    lines: VecDeque<Vec<u8>>,
+    bytes: usize,
+    max: usize,
+    /// Lines dropped because they did not fit, over the whole invocation.
+    evicted: usize,
+    /// Whether the buffer was written out at least once.
+    flushed: bool,
+}
+
+impl LogBuffer {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            max,
+            ..Self::default()
+        }
+    }
+
+    fn push(&mut self, line: &[u8]) {
+        if line.len() > self.max {
+            self.evicted += 1;
+            return;
+        }
+        while self.bytes + line.len() > self.max {
+            match self.lines.pop_front() {
+                Some(old) => {
+                    self.bytes -= old.len();
+                    self.evicted += 1;
+                }
+                None => break,
+            }
+        }
+        self.bytes += line.len();
+        self.lines.push_back(line.to_vec());
+    }
+
+    /// The lines held, oldest first; the buffer is left empty.
+    fn take(&mut self) -> VecDeque<Vec<u8>> {
+        self.bytes = 0;
+        self.flushed = true;
+        std::mem::take(&mut self.lines)
+    }
+
+    /// The bytes held now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// The per-layer filter: what the JSON layer may see at all. DEBUG passes when an invocation
+/// may be sampled or buffered; the layer then decides line by line.
+fn layer_filter(settings: &Settings) -> Targets {
+    let base = settings.log_level().targets.clone();
+    if settings.sample_rate() > 0.0 || settings.log_buffer_bytes().is_some() {
+        base.with_default(tracing::Level::DEBUG).with_targets(
+            settings.log_level().targets.iter().map(|(target, level)| {
+                (
+                    target.to_owned(),
+                    level.max(tracing::level_filters::LevelFilter::DEBUG),
+                )
+            }),
+        )
+    } else {
+        base
+    }
+}
+
+/// The JSON layer for these settings, writing to `sink`, with its filter: what helve installs
+/// as the global subscriber. Public for benchmarks and for programs that compose their own
+/// `tracing_subscriber` registry.
+pub fn json_layer_for(
+    settings: &Settings,
+    sink: impl Fn(&[u8]) + Send + Sync + 'static,
+) -> impl tracing_subscriber::Layer<tracing_subscriber::Registry> {
+    json_layer(settings, Arc::new(sink))
+}
+
+/// The JSON layer for these settings, writing to `sink`, with its filter.
+pub(crate) fn json_layer(
+    settings: &Settings,
+    sink: Sink,
+) -> impl tracing_subscriber::Layer<tracing_subscriber::Registry> {
+    let sampling_rate = (settings.sample_rate() > 0.0).then_some(settings.sample_rate());
+    JsonLayer::new(
+        sink,
+        settings.log_level().targets.clone(),
+        settings.service_arc(),
+        sampling_rate,
+    )
+    .with_filter(layer_filter(settings))
+}
+
+/// Installs the JSON logger as the global subscriber, unless the program installed one, and
+/// the panic hook that logs panics outside invocations as JSON lines.
+pub(crate) fn init(settings: &Settings, sink: Sink) {
+    let subscriber = tracing_subscriber::registry().with(json_layer(settings, sink));
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        return;
+    }
+    install_panic_hook();
+    tracing::debug!(
+        log_level_from = settings.log_level().source,
+        "logging started"
+    );
+    if let Some(warning) = &settings.log_level().dropped_by_lambda {
+        tracing::warn!("{warning}");
+    }
+}
+
+thread_local! {
+    /// Set while helve's panic layer runs the handler: the panic is reported by that layer.
+    static CATCHING: Cell<bool> = const { Cell::new(false) };
+    /// Where the last caught panic happened, for the panic layer's log line.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with panics reported by the caller (helve's panic layer) rather than the hook.
+pub(crate) fn catching<R>(f: impl FnOnce() -> R) -> R {
+    let before = CATCHING.with(|catching| catching.replace(true));
+    let result = f();
+    CATCHING.with(|catching| catching.set(before));
+    result
+}
+
+/// The location of the last panic caught on this thread, taken.
+pub(crate) fn take_panic_location() -> Option<String> {
+    LAST_PANIC.with(|last| last.borrow_mut().take())
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|location| {
+            format!(
+                "{}:{}:{}",
+                location.file(),
+                location.line(),
+                location.column()
+            )
+        });
+        if CATCHING.with(Cell::get) {
+            LAST_PANIC.with(|last| *last.borrow_mut() = location);
+            return;
+        }
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a payload that is not a string".to_owned());
+        tracing::error!(
+            panic_location = location.as_deref().unwrap_or("unknown"),
+            "a task panicked: {message}"
+        );
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_drops_the_oldest_lines_when_full() {
+        let mut buffer = LogBuffer::new(10);
+        buffer.push(b"aaaa\n");
+        buffer.push(b"bbbb\n");
+        buffer.push(b"cccc\n");
+        assert_eq!(buffer.len(), 10);
+        assert_eq!(buffer.evicted, 1);
+        let taken = buffer.take();
+        assert_eq!(taken, vec![b"bbbb\n".to_vec(), b"cccc\n".to_vec()]);
+        assert_eq!(buffer.len(), 0);
+        buffer.push(&[b'x'; 11]);
+        assert_eq!(buffer.len(), 0);
+        assert_eq!(buffer.evicted, 2);
+    }
+}
+
+#[cfg(test)]
+mod behaviour_tests;

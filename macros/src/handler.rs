@@ -11,6 +11,9 @@ use syn::{
 mod kw {
     syn::custom_keyword!(init);
     syn::custom_keyword!(service);
+    syn::custom_keyword!(log_level);
+    syn::custom_keyword!(log_buffer);
+    syn::custom_keyword!(correlation_id);
 }
 
 /// Entry point: on any error, the errors and the user's function unchanged, so that one
@@ -62,11 +65,14 @@ fn fallback_main(function: &ItemFn) -> Option<TokenStream> {
     })
 }
 
-/// `init = path, service = "name"`.
+/// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
 #[derive(Default)]
 pub(crate) struct HandlerArgs {
     init: Option<Path>,
     service: Option<LitStr>,
+    log_level: Option<LitStr>,
+    log_buffer: Option<syn::LitInt>,
+    correlation_id: Option<LitStr>,
 }
 
 impl Parse for HandlerArgs {
@@ -100,6 +106,63 @@ impl Parse for HandlerArgs {
                     ));
                 }
                 set_once(&mut args.service, name, key.span, "service")?;
+            } else if lookahead.peek(kw::log_level) {
+                let key: kw::log_level = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let level: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`log_level` takes a string literal, as `log_level = \"debug\"` or `log_level = \"info,hyper=warn\"`",
+                    )
+                })?;
+                if level.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        level.span(),
+                        "`log_level` must not be empty; leave it out to use `POWERTOOLS_LOG_LEVEL`",
+                    ));
+                }
+                set_once(&mut args.log_level, level, key.span, "log_level")?;
+            } else if lookahead.peek(kw::log_buffer) {
+                let key: kw::log_buffer = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let bytes: syn::LitInt = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`log_buffer` takes the buffer's size in bytes, as `log_buffer = 20480`",
+                    )
+                })?;
+                match bytes.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => {
+                        return Err(syn::Error::new(
+                            bytes.span(),
+                            "`log_buffer` must be a size in bytes greater than zero, as `log_buffer = 20480`",
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                set_once(&mut args.log_buffer, bytes, key.span, "log_buffer")?;
+            } else if lookahead.peek(kw::correlation_id) {
+                let key: kw::correlation_id = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let pointer: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`correlation_id` takes a JSON pointer, as `correlation_id = \"/detail/orderId\"`",
+                    )
+                })?;
+                let text = pointer.value();
+                if !text.starts_with('/') {
+                    return Err(syn::Error::new(
+                        pointer.span(),
+                        "`correlation_id` is a JSON pointer and starts with `/`, as `\"/detail/orderId\"`",
+                    ));
+                }
+                set_once(
+                    &mut args.correlation_id,
+                    pointer,
+                    key.span,
+                    "correlation_id",
+                )?;
             } else {
                 return Err(lookahead.error());
             }
@@ -181,6 +244,8 @@ impl Handler {
         let mut event: Option<Type> = None;
         let mut context_seen = false;
         let mut state: Option<Type> = None;
+        // An event parameter with its own error is not reported missing as well.
+        let mut event_reported = false;
         for input in &sig.inputs {
             let typed = match input {
                 FnArg::Receiver(receiver) => {
@@ -205,7 +270,7 @@ impl Handler {
                     if let Some(mutability) = reference.mutability {
                         errors.push(syn::Error::new(
                             mutability.span,
-                            "`#[helve::handler]` shares the context and state between invocations; take them as `&` without `mut` (use interior mutability for state that changes)",
+                            "`#[helve::handler]` gives the context and the state as shared references (the state is shared by every invocation); take them as `&` without `mut`, and use interior mutability for state that changes",
                         ));
                         continue;
                     }
@@ -216,6 +281,7 @@ impl Handler {
                     }
                 }
                 Type::ImplTrait(impl_trait) => {
+                    event_reported = true;
                     errors.push(syn::Error::new(
                         impl_trait.span(),
                         "`#[helve::handler]` needs a concrete event type; replace `impl Trait` with the type to deserialize",
@@ -266,12 +332,11 @@ impl Handler {
             }
             params.push(param);
         }
-        if event.is_none()
-            && !sig
-                .inputs
-                .iter()
-                .any(|input| matches!(input, FnArg::Receiver(_)))
-        {
+        let is_method = sig
+            .inputs
+            .iter()
+            .any(|input| matches!(input, FnArg::Receiver(_)));
+        if event.is_none() && !event_reported && !is_method {
             errors.push(syn::Error::new(
                 sig.paren_token.span.join(),
                 "`#[helve::handler]` needs an event parameter taken by value, for example `event: serde_json::Value`",
@@ -331,6 +396,18 @@ impl Handler {
         };
         let init = args.init.as_ref().map(|path| quote!(.init(#path)));
         let service = args.service.as_ref().map(|name| quote!(.service(#name)));
+        let log_level = args
+            .log_level
+            .as_ref()
+            .map(|level| quote!(.log_level(#level)));
+        let correlation_id = args
+            .correlation_id
+            .as_ref()
+            .map(|pointer| quote!(.correlation_id(#pointer)));
+        let log_buffer = args
+            .log_buffer
+            .as_ref()
+            .map(|bytes| quote!(.buffer_debug_logs(#bytes)));
 
         let event_check = quote_spanned! {event_ty.span()=>
             ::helve::__private::assert_event::<#event_ty>();
@@ -377,6 +454,9 @@ impl Handler {
                 )
                 #init
                 #service
+                #log_level
+                #log_buffer
+                #correlation_id
                 .run()
             }
         }

@@ -8,7 +8,7 @@ mod handler;
 /// Turns an `async fn` into a Lambda function: the attribute keeps the function as it is, so
 /// tests call it by name, and writes `main` beside it.
 ///
-/// ```ignore
+/// ```no_run
 /// use helve::prelude::*;
 ///
 /// struct App { greeting: String }
@@ -45,6 +45,12 @@ mod handler;
 ///   before the first invocation; its failure is reported to Lambda as an init error.
 /// - `service = "name"`: the service name in logs and metrics (wins over
 ///   `POWERTOOLS_SERVICE_NAME`).
+/// - `log_level = "debug"`: the log level or `RUST_LOG`-style directives (wins over
+///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it).
+/// - `correlation_id = "/detail/orderId"`: a JSON pointer to the event's correlation id, for
+///   events helve's presets do not know.
+/// - `log_buffer = 20480`: holds each invocation's DEBUG lines in a buffer of that many bytes
+///   and prints them only if the invocation fails or logs at ERROR.
 ///
 /// # What it writes
 ///

@@ -14,9 +14,10 @@ use lambda_runtime::LambdaEvent;
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
+use super::event::Incoming;
 use crate::{
     Settings,
-    context::{Context, Inner},
+    context::{CURRENT, Context, Inner},
     handler::Invocation,
 };
 
@@ -84,14 +85,35 @@ impl<S> fmt::Debug for ContextService<S> {
 }
 
 impl<S> ContextService<S> {
-    fn context(&mut self, inner: Inner) -> Context {
+    fn context(&mut self, lambda: lambda_runtime::Context, cold_start: bool) -> Context {
+        let correlation = Incoming::correlation_id();
+        let correlation = correlation
+            .as_deref()
+            .and_then(|id| std::str::from_utf8(id).ok());
         if let Some(last) = self.last.as_mut() {
             if let Some(reusable) = Arc::get_mut(last) {
-                *reusable = inner;
+                // Keep the correlation id's buffer: most invocations then allocate nothing here.
+                let mut correlation_id = reusable.correlation_id.take().unwrap_or_default();
+                correlation_id.clear();
+                let correlation_id = correlation.map(|id| {
+                    correlation_id.push_str(id);
+                    correlation_id
+                });
+                *reusable = Inner {
+                    lambda,
+                    service: Arc::clone(&self.service),
+                    cold_start,
+                    correlation_id,
+                };
                 return Context::from_inner(Arc::clone(last));
             }
         }
-        let shared = Arc::new(inner);
+        let shared = Arc::new(Inner {
+            lambda,
+            service: Arc::clone(&self.service),
+            cold_start,
+            correlation_id: correlation.map(str::to_owned),
+        });
         self.last = Some(Arc::clone(&shared));
         Context::from_inner(shared)
     }
@@ -112,16 +134,14 @@ where
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
         let LambdaEvent { payload, context } = event;
         let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
-        let context = self.context(Inner {
-            lambda: context,
-            service: Arc::clone(&self.service),
-            cold_start,
-            correlation_id: None,
-        });
-        let future = self.inner.call(Invocation {
+        let context = self.context(context, cold_start);
+        // The inner layers' synchronous `call` (where an invalid event is reported) runs with
+        // the context current too, so its log lines carry the invocation's ids.
+        let invocation = Invocation {
             event: payload,
             context: context.clone(),
-        });
+        };
+        let future = CURRENT.sync_scope(context.clone(), || self.inner.call(invocation));
         context.scope(future)
     }
 }

@@ -3,14 +3,15 @@
 //! `lambda_runtime` stack.
 //!
 //! ```no_run
-//! use helve::layers::{CatchPanicLayer, ContextLayer};
-//! use helve::{Context, Invocation, Settings};
-//! use lambda_runtime::{Diagnostic, LambdaEvent};
+//! use helve::layers::{CatchPanicLayer, ContextLayer, EventLayer, LoggingLayer};
+//! use helve::{Context, Invocation, Payload, Settings};
+//! use lambda_runtime::{Diagnostic, Runtime};
 //! use serde_json::Value;
-//! use tower::{service_fn, ServiceBuilder};
+//! use tower::{ServiceBuilder, service_fn};
 //!
-//! async fn handler(invocation: Invocation<Value>) -> Result<Value, Diagnostic> {
+//! async fn handler(invocation: Invocation<Payload<Value>>) -> Result<Value, Diagnostic> {
 //!     let ctx: Context = invocation.context;
+//!     tracing::info!("handling {}", ctx.correlation_id());
 //!     Ok(serde_json::json!({ "request": ctx.request_id() }))
 //! }
 //!
@@ -18,15 +19,25 @@
 //! async fn main() -> Result<(), lambda_runtime::Error> {
 //!     let settings = Settings::from_env(Some("orders"))?;
 //!     let service = ServiceBuilder::new()
-//!         .layer(ContextLayer::new(settings))
+//!         .layer(ContextLayer::new(settings.clone()))
+//!         .layer(LoggingLayer::new(&settings))
 //!         .layer(CatchPanicLayer::new())
 //!         .service(service_fn(handler));
-//!     lambda_runtime::run(service).await
+//!     // The event layer reads the raw payload (correlation ids, event logging), so it goes
+//!     // on the runtime itself.
+//!     Runtime::new(service)
+//!         .layer(EventLayer::default())
+//!         .run()
+//!         .await
 //! }
 //! ```
 
 mod context;
+mod event;
+mod logging;
 mod panic;
 
 pub use context::{ContextLayer, ContextService};
+pub use event::{Correlation, EventLayer, EventService, FindCorrelationId};
+pub use logging::{BUFFER_FLUSH_MARGIN, LoggingFuture, LoggingLayer, LoggingService};
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};

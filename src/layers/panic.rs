@@ -58,7 +58,9 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+        match crate::logging::catching(|| {
+            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
+        }) {
             Ok(future) => CatchPanicFuture {
                 state: State::Running { future },
             },
@@ -73,7 +75,12 @@ where
 
 fn report(payload: &(dyn std::any::Any + Send)) -> Panic {
     let panic = Panic::from_payload(payload);
-    tracing::error!(error_type = "helve.Panic", "{panic}");
+    match crate::logging::take_panic_location() {
+        Some(location) => {
+            tracing::error!(error_type = "helve.Panic", panic_location = %location, "{panic}")
+        }
+        None => tracing::error!(error_type = "helve.Panic", "{panic}"),
+    }
     panic
 }
 
@@ -112,7 +119,9 @@ where
         let mut state = self.project().state;
         let panic = match state.as_mut().project() {
             StateProj::Running { future } => {
-                match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                match crate::logging::catching(|| {
+                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+                }) {
                     Ok(poll) => return poll,
                     Err(payload) => report(payload.as_ref()),
                 }

@@ -8,7 +8,8 @@
 //! cargo run -p example-scheduled -- examples/scheduled/events/daily.json
 //! ```
 //!
-//! Deploy with `sam build && sam deploy --guided` (see the README beside this file).
+//! Deploy with `cargo lambda build --release --arm64 -p example-scheduled`, then `sam deploy --guided`
+//! from this folder (see the README beside it).
 
 use std::borrow::Cow;
 

@@ -1,0 +1,5 @@
+#[helve::handler]
+async fn handle(event: impl serde::de::DeserializeOwned) -> String {
+    let _ = event;
+    String::new()
+}

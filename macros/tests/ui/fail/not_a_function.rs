@@ -1,0 +1,4 @@
+#[helve::handler]
+struct Handler;
+
+fn main() {}

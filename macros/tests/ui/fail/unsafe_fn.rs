@@ -1,0 +1,4 @@
+#[helve::handler]
+async unsafe fn handle(event: serde_json::Value) -> serde_json::Value {
+    event
+}

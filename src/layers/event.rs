@@ -1,0 +1,159 @@
+//! What helve reads from the raw event before it is decoded: the correlation id, and, with
+//! `POWERTOOLS_LOGGER_LOG_EVENT`, the event itself, redacted, for the log.
+
+use std::{
+    fmt,
+    sync::Arc,
+    task::{self, Poll},
+};
+
+use bytes::Bytes;
+use lambda_runtime::LambdaInvocation;
+use serde_json::Value;
+use tower::{Layer, Service};
+
+use crate::{
+    correlation::{self, Pointer},
+    logging::redact::Redactor,
+};
+
+tokio::task_local! {
+    static INCOMING: Incoming;
+}
+
+/// What the raw event said, handed to the typed layers of the same invocation.
+#[derive(Debug, Default)]
+pub(crate) struct Incoming {
+    pub(crate) correlation_id: Option<Bytes>,
+    pub(crate) logged_event: Option<Value>,
+}
+
+impl Incoming {
+    /// Runs `f` (the synchronous `call` of the typed stack) with `self` readable by
+    /// [`Incoming::take_current`].
+    pub(crate) fn during<R>(self, f: impl FnOnce() -> R) -> R {
+        INCOMING.sync_scope(self, f)
+    }
+
+    /// The correlation id found for the invocation being started, if any. Cloning `Bytes`
+    /// only counts a reference.
+    pub(crate) fn correlation_id() -> Option<Bytes> {
+        INCOMING
+            .try_with(|incoming| incoming.correlation_id.clone())
+            .ok()
+            .flatten()
+    }
+
+    /// The redacted event to log for the invocation being started, if event logging is on.
+    pub(crate) fn take_logged_event() -> Option<Value> {
+        INCOMING
+            .try_with(|incoming| incoming.logged_event.clone())
+            .ok()
+            .flatten()
+    }
+}
+
+/// A function finding the correlation id in an event seen as JSON.
+pub type FindCorrelationId = Arc<dyn Fn(&Value) -> Option<String> + Send + Sync>;
+
+/// How the correlation id of an event is found.
+#[derive(Clone, Default)]
+pub enum Correlation {
+    /// helve's presets for API Gateway, ALB, Function URLs, EventBridge, SQS, SNS, S3, Kinesis
+    /// and DynamoDB Streams (see [`crate::correlation`]); the request id otherwise.
+    #[default]
+    Presets,
+    /// The value at a JSON pointer, such as `/detail/orderId`; the presets when it is missing.
+    Pointer(Pointer),
+    /// A function of the event; the presets when it returns `None`.
+    Custom(FindCorrelationId),
+}
+
+impl fmt::Debug for Correlation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Correlation::Presets => f.write_str("Presets"),
+            Correlation::Pointer(pointer) => f.debug_tuple("Pointer").field(pointer).finish(),
+            Correlation::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+/// A layer for `lambda_runtime::Runtime::layer`: it reads the correlation id (and, when event
+/// logging is on, the redacted event) from the raw payload, for helve's typed layers below it.
+#[derive(Clone, Debug, Default)]
+pub struct EventLayer {
+    correlation: Correlation,
+    log_event: Option<Redactor>,
+}
+
+impl EventLayer {
+    /// A layer finding correlation ids as `correlation` says; with `log_event`, the event is
+    /// logged once per invocation, redacted by that redactor.
+    pub fn new(correlation: Correlation, log_event: Option<Redactor>) -> Self {
+        Self {
+            correlation,
+            log_event,
+        }
+    }
+
+    /// What the raw event says.
+    pub(crate) fn read(&self, body: &Bytes) -> Incoming {
+        let custom = match &self.correlation {
+            Correlation::Presets => None,
+            Correlation::Pointer(pointer) => pointer.extract(body).map(Bytes::from),
+            Correlation::Custom(find) => serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|event| find(&event))
+                .map(Bytes::from),
+        };
+        let correlation_id =
+            custom.or_else(|| correlation::extract(body).map(correlation::Found::into_id));
+        let logged_event = self
+            .log_event
+            .as_ref()
+            .map(|redactor| redactor.redact_event(body));
+        Incoming {
+            correlation_id,
+            logged_event,
+        }
+    }
+}
+
+impl<S> Layer<S> for EventLayer {
+    type Service = EventService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EventService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`EventLayer`].
+#[derive(Clone, Debug)]
+pub struct EventService<S> {
+    inner: S,
+    layer: EventLayer,
+}
+
+impl<S> Service<LambdaInvocation> for EventService<S>
+where
+    S: Service<LambdaInvocation>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let incoming = self.layer.read(&invocation.body);
+        // lambda_runtime decodes the event and calls helve's typed stack synchronously inside
+        // this `call`, where the typed layers read what was found.
+        incoming.during(|| self.inner.call(invocation))
+    }
+}

@@ -1,0 +1,232 @@
+//! Per-invocation logging: debug sampling, the DEBUG log buffer, and the init duration logged
+//! once by the first invocation.
+
+use std::{
+    fmt,
+    future::Future,
+    hash::{BuildHasher, RandomState},
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{self, Poll},
+    time::{Duration, Instant},
+};
+
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+
+use super::event::Incoming;
+use crate::{
+    Settings,
+    handler::Invocation,
+    logging::{self, InvocationLog, LogBuffer, Sink},
+};
+
+/// How long before the deadline a log buffer is written out, so that the lines of an
+/// invocation Lambda is about to stop are not lost.
+pub const BUFFER_FLUSH_MARGIN: Duration = Duration::from_millis(200);
+
+/// A layer that gives each invocation its logging state: whether it is sampled for DEBUG
+/// (`POWERTOOLS_LOGGER_SAMPLE_RATE`, decided per invocation) and, with log buffering on, the
+/// buffer holding its DEBUG lines until it fails or logs at ERROR.
+///
+/// Must run inside [`ContextLayer`](super::ContextLayer), so its lines carry the invocation's
+/// ids.
+#[derive(Clone)]
+pub struct LoggingLayer {
+    sink: Sink,
+    sample_rate: f64,
+    buffer_bytes: Option<usize>,
+    init: Arc<InitReport>,
+    service: Arc<str>,
+    /// Whether INFO lines of helve's own target are written: the logged event is one.
+    log_info: bool,
+}
+
+struct InitReport {
+    duration: Option<Duration>,
+    logged: AtomicBool,
+}
+
+impl fmt::Debug for LoggingLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoggingLayer")
+            .field("sample_rate", &self.sample_rate)
+            .field("buffer_bytes", &self.buffer_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoggingLayer {
+    /// A layer with these settings, writing buffered lines to stdout.
+    pub fn new(settings: &Settings) -> Self {
+        Self::with_sink(settings, logging::stdout_sink(), None)
+    }
+
+    pub(crate) fn with_sink(
+        settings: &Settings,
+        sink: Sink,
+        init_duration: Option<Duration>,
+    ) -> Self {
+        Self {
+            sink,
+            sample_rate: settings.sample_rate(),
+            buffer_bytes: settings.log_buffer_bytes(),
+            init: Arc::new(InitReport {
+                duration: init_duration,
+                logged: AtomicBool::new(false),
+            }),
+            service: settings.service_arc(),
+            log_info: settings
+                .log_level()
+                .targets
+                .would_enable("helve", &tracing::Level::INFO),
+        }
+    }
+}
+
+impl<S> Layer<S> for LoggingLayer {
+    type Service = LoggingService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LoggingService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`LoggingLayer`].
+#[derive(Clone, Debug)]
+pub struct LoggingService<S> {
+    inner: S,
+    layer: LoggingLayer,
+}
+
+impl<S, T> Service<Invocation<T>> for LoggingService<S>
+where
+    S: Service<Invocation<T>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = LoggingFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: Invocation<T>) -> Self::Future {
+        let sampled = sampled(self.layer.sample_rate);
+        let buffer = self
+            .layer
+            .buffer_bytes
+            .map(|bytes| Arc::new(Mutex::new(LogBuffer::new(bytes))));
+        let flush_at = buffer.as_ref().map(|_| {
+            let flush_in = invocation
+                .context
+                .remaining_time()
+                .saturating_sub(BUFFER_FLUSH_MARGIN);
+            Box::pin(tokio::time::sleep_until((Instant::now() + flush_in).into()))
+        });
+        let init = (!self.layer.init.logged.swap(true, Ordering::Relaxed))
+            .then_some(self.layer.init.duration)
+            .flatten();
+        let log = InvocationLog {
+            sampled,
+            buffer: buffer.clone(),
+        };
+        let event = if self.layer.log_info {
+            Incoming::take_logged_event()
+        } else {
+            None
+        };
+        let sampling_rate = (self.layer.sample_rate > 0.0).then_some(self.layer.sample_rate);
+        let sink = Arc::clone(&self.layer.sink);
+        // Inside the invocation's scope (the context layer's `call` made it current), so these
+        // lines carry the invocation's keys, and come before anything the handler logs.
+        let inner = log.clone().during(|| {
+            if let Some(duration) = init {
+                tracing::info!(
+                    init_duration_ms = duration.as_secs_f64() * 1e3,
+                    "the execution environment is ready"
+                );
+            }
+            if let Some(event) = event {
+                let line = logging::raw_line(
+                    &self.layer.service,
+                    sampling_rate,
+                    "incoming event",
+                    "event",
+                    &event,
+                );
+                sink(&line);
+            }
+            self.inner.call(invocation)
+        });
+        LoggingFuture {
+            inner: log.scope(inner),
+            buffer,
+            flush_at,
+            sink,
+        }
+    }
+}
+
+/// Decides whether this invocation is sampled for DEBUG.
+fn sampled(rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    if rate >= 1.0 {
+        return true;
+    }
+    // A fresh random value per invocation; no need for a cryptographic generator.
+    let random = RandomState::new().hash_one(Instant::now());
+    (random >> 11) as f64 / (1_u64 << 53) as f64 <= rate
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`LoggingService`].
+    pub struct LoggingFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<InvocationLog, F>,
+        buffer: Option<Arc<Mutex<LogBuffer>>>,
+        flush_at: Option<Pin<Box<tokio::time::Sleep>>>,
+        sink: Sink,
+    }
+}
+
+impl<F> fmt::Debug for LoggingFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LoggingFuture")
+    }
+}
+
+impl<F, R, E> Future for LoggingFuture<F>
+where
+    F: Future<Output = Result<R, E>>,
+{
+    type Output = Result<R, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let outcome = this.inner.poll(cx);
+        if let (Some(buffer), Poll::Ready(result)) = (this.buffer.as_ref(), &outcome) {
+            if result.is_err() {
+                logging::flush(buffer, this.sink);
+            }
+            logging::report_evicted(buffer);
+            return outcome;
+        }
+        if let (Some(buffer), Some(flush_at)) = (this.buffer.as_ref(), this.flush_at.as_mut()) {
+            if flush_at.as_mut().poll(cx).is_ready() {
+                // The deadline is near: write out what the invocation logged so far, once.
+                logging::flush(buffer, this.sink);
+                *this.flush_at = None;
+            }
+        }
+        outcome
+    }
+}

@@ -1,0 +1,536 @@
+//! The log lines a user sees, parsed and compared whole.
+
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::{Sink, json_layer};
+use crate::{Context, Options, Payload, Settings, function::service_stack, layers::LoggingLayer};
+
+/// Lines written through a capturing sink.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn sink(&self) -> Sink {
+        let bytes = Arc::clone(&self.0);
+        Arc::new(move |line: &[u8]| bytes.lock().unwrap().extend_from_slice(line))
+    }
+
+    /// Every line, parsed; the timestamp is checked for shape and removed.
+    fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let mut value: Value = serde_json::from_str(line).unwrap_or_else(|error| {
+                    panic!("not one JSON object per line: {line}: {error}")
+                });
+                let timestamp = value["timestamp"].as_str().unwrap().to_owned();
+                assert_eq!(timestamp.len(), 24, "{timestamp}");
+                assert!(
+                    timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T',
+                    "{timestamp}"
+                );
+                value.as_object_mut().unwrap().remove("timestamp");
+                value.as_object_mut().unwrap().remove("location");
+                value
+            })
+            .collect()
+    }
+}
+
+fn settings(options: Options, env: &'static [(&'static str, &'static str)]) -> Settings {
+    Settings::resolve(&options, |name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .unwrap()
+}
+
+fn options(service: &str) -> Options {
+    Options {
+        service: Some(service.to_owned()),
+        ..Options::default()
+    }
+}
+
+fn event(request_id: &str, payload: Value) -> LambdaEvent<Payload<Value>> {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = crate::context::deadline_ms(Duration::from_secs(30));
+    context.invoked_function_arn =
+        "arn:aws:lambda:eu-west-1:123456789012:function:orders".to_owned();
+    context.xray_trace_id = Some(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+    );
+    context.env_config = Arc::new(lambda_runtime::Config {
+        function_name: "orders".to_owned(),
+        memory: 256,
+        version: "$LATEST".to_owned(),
+        ..lambda_runtime::Config::default()
+    });
+    LambdaEvent::new(Payload(Ok(payload)), context)
+}
+
+/// Runs `body` with a subscriber writing to `captured`, on a current-thread runtime.
+fn with_logs<F: std::future::Future>(
+    settings: &Settings,
+    captured: &Captured,
+    body: F,
+) -> F::Output {
+    let subscriber = tracing_subscriber::registry().with(json_layer(settings, captured.sink()));
+    tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(body)
+    })
+}
+
+fn invocation_keys(request_id: &str, cold_start: bool) -> Value {
+    json!({
+        "service": "orders",
+        "cold_start": cold_start,
+        "function_name": "orders",
+        "function_memory_size": 256,
+        "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:orders",
+        "function_request_id": request_id,
+        "correlation_id": request_id,
+        "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+    })
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    for (key, value) in extra.as_object().unwrap() {
+        base[key] = value.clone();
+    }
+    base
+}
+
+async fn log_three_fields(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    tracing::info!(
+        order_id = "o-7",
+        qty = 3_u64,
+        express = true,
+        "order accepted"
+    );
+    Ok(event)
+}
+
+#[test]
+fn a_line_inside_an_invocation_carries_every_powertools_key() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(log_three_fields, &settings, &(), logging);
+        service.oneshot(event("req-1", json!({}))).await.unwrap();
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![merge(
+            invocation_keys("req-1", true),
+            json!({"level": "INFO", "message": "order accepted", "order_id": "o-7", "qty": 3, "express": true})
+        )]
+    );
+}
+
+#[test]
+fn a_line_outside_an_invocation_carries_the_service_only() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tracing::warn!(table = "orders", "the table is not warmed up");
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![
+            json!({"level": "WARN", "message": "the table is not warmed up", "service": "orders", "table": "orders"})
+        ]
+    );
+}
+
+#[test]
+fn a_field_with_a_reserved_name_never_overwrites_helves_key() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tracing::info!(
+            service = "payments",
+            level = "high",
+            cold_start = false,
+            "renamed"
+        );
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![json!({
+            "level": "INFO", "message": "renamed", "service": "orders",
+            "user_service": "payments", "user_level": "high", "user_cold_start": false
+        })]
+    );
+}
+
+#[test]
+fn span_fields_are_flattened_and_the_events_own_fields_win() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let outer = tracing::info_span!("batch", batch_id = "b-1", step = "outer");
+        let inner =
+            tracing::info_span!(parent: &outer, "record", record_id = "r-2", step = "inner");
+        async {
+            tracing::info!(step = "event", "processing");
+        }
+        .instrument(inner)
+        .await;
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![json!({
+            "level": "INFO", "message": "processing", "service": "orders",
+            "step": "event", "record_id": "r-2", "batch_id": "b-1"
+        })]
+    );
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("order o-7 could not be saved")]
+struct SaveFailed(#[source] std::io::Error);
+
+#[test]
+fn an_error_field_carries_its_type_message_and_source_chain() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let error = SaveFailed(std::io::Error::other("disk full"));
+        tracing::error!(error = &error as &dyn std::error::Error, "saving failed");
+        tracing::error!(error = %error, "saving failed, as text");
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![
+            json!({
+                "level": "ERROR", "message": "saving failed", "service": "orders",
+                "error": {"type": "SaveFailed", "message": "order o-7 could not be saved", "sources": ["disk full"]}
+            }),
+            json!({
+                "level": "ERROR", "message": "saving failed, as text", "service": "orders",
+                "error": "order o-7 could not be saved"
+            }),
+        ]
+    );
+}
+
+#[test]
+fn quotes_newlines_and_control_characters_are_escaped() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tracing::info!(note = "a \"b\"\n\tc\u{1}", "line\nbreak");
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![
+            json!({"level": "INFO", "message": "line\nbreak", "service": "orders", "note": "a \"b\"\n\tc\u{1}"})
+        ]
+    );
+}
+
+async fn log_debug(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    tracing::debug!("cache miss");
+    Ok(event)
+}
+
+#[test]
+fn a_sampled_invocation_logs_at_debug_and_says_its_sampling_rate() {
+    let settings = settings(options("orders"), &[("POWERTOOLS_LOGGER_SAMPLE_RATE", "1")]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(log_debug, &settings, &(), logging);
+        service.oneshot(event("req-1", json!({}))).await.unwrap();
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![merge(
+            invocation_keys("req-1", true),
+            json!({"level": "DEBUG", "message": "cache miss", "sampling_rate": 1.0})
+        )]
+    );
+}
+
+#[test]
+fn an_invocation_that_is_not_sampled_drops_debug_lines() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(log_debug, &settings, &(), logging);
+        service.oneshot(event("req-1", json!({}))).await.unwrap();
+    });
+    assert_eq!(captured.lines(), Vec::<Value>::new());
+}
+
+#[test]
+fn sampling_is_decided_per_invocation() {
+    let settings = settings(
+        options("orders"),
+        &[("POWERTOOLS_LOGGER_SAMPLE_RATE", "0.5")],
+    );
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let mut service = service_stack(log_debug, &settings, &(), logging);
+        for n in 0..200 {
+            service
+                .ready()
+                .await
+                .unwrap()
+                .call(event(&format!("req-{n}"), json!({})))
+                .await
+                .unwrap();
+        }
+    });
+    let sampled = captured.lines().len();
+    // 200 coin flips: all heads or all tails would mean the decision is not per invocation.
+    assert!(
+        (40..=160).contains(&sampled),
+        "{sampled} of 200 invocations sampled"
+    );
+}
+
+async fn debug_then_maybe_fail(event: Value, _ctx: Context) -> Result<Value, crate::Error> {
+    tracing::debug!(step = 1, "loaded the order");
+    tracing::info!("charging");
+    if event["fail"] == true {
+        return Err(crate::Error::new(
+            "orders.ChargeFailed",
+            "the card was declined",
+        ));
+    }
+    Ok(event)
+}
+
+fn buffered(bytes: usize) -> Options {
+    Options {
+        log_buffer_bytes: Some(bytes),
+        ..options("orders")
+    }
+}
+
+#[test]
+fn buffered_debug_lines_are_dropped_when_the_invocation_succeeds() {
+    let settings = settings(buffered(20 * 1024), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(debug_then_maybe_fail, &settings, &(), logging);
+        service
+            .oneshot(event("req-1", json!({"fail": false})))
+            .await
+            .unwrap();
+    });
+    let messages: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|line| line["message"].clone())
+        .collect();
+    assert_eq!(messages, vec![json!("charging")]);
+}
+
+#[test]
+fn buffered_debug_lines_are_printed_before_the_error_of_a_failed_invocation() {
+    let settings = settings(buffered(20 * 1024), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(debug_then_maybe_fail, &settings, &(), logging);
+        let _ = service.oneshot(event("req-1", json!({"fail": true}))).await;
+    });
+    let lines = captured.lines();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|line| line["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            "charging",
+            "loaded the order",
+            "the handler failed: the card was declined"
+        ]
+    );
+    assert_eq!(lines[1]["level"], "DEBUG");
+    assert_eq!(lines[1]["step"], 1);
+    assert_eq!(lines[1]["function_request_id"], "req-1");
+}
+
+async fn many_debug_lines(_event: Value, _ctx: Context) -> Result<Value, crate::Error> {
+    for n in 0..100 {
+        tracing::debug!(n, "step");
+    }
+    Err(crate::Error::msg("gave up"))
+}
+
+#[test]
+fn the_log_buffer_keeps_only_the_newest_lines_that_fit() {
+    let settings = settings(buffered(2000), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(many_debug_lines, &settings, &(), logging);
+        let _ = service.oneshot(event("req-1", json!({}))).await;
+    });
+    let lines = captured.lines();
+    let steps: Vec<u64> = lines.iter().filter_map(|line| line["n"].as_u64()).collect();
+    assert!(
+        !steps.is_empty() && steps.len() < 100,
+        "{} lines kept",
+        steps.len()
+    );
+    assert_eq!(steps.last(), Some(&99), "the newest line is kept");
+    let note = lines
+        .iter()
+        .find(|line| line["level"] == "WARN")
+        .expect("a note about dropped lines");
+    assert_eq!(
+        note["message"],
+        format!(
+            "{} older buffered log lines were dropped: the log buffer holds at most 2000 bytes",
+            100 - steps.len()
+        )
+    );
+}
+
+async fn slow_debug(event: Value, _ctx: Context) -> Result<Value, crate::Error> {
+    tracing::debug!("about to wait");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    Ok(event)
+}
+
+#[test]
+fn the_log_buffer_is_written_out_before_the_deadline_passes() {
+    let settings = settings(buffered(20 * 1024), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tokio::time::pause();
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(slow_debug, &settings, &(), logging);
+        let mut short = event("req-1", json!({}));
+        short.context.deadline = crate::context::deadline_ms(Duration::from_secs(1));
+        // Lambda would stop the invocation at its deadline; the test stops waiting a little
+        // after it (in paused, virtual time).
+        let _ = tokio::time::timeout(Duration::from_secs(2), service.oneshot(short)).await;
+    });
+    let messages: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|line| line["message"].clone())
+        .collect();
+    assert_eq!(messages, vec![json!("about to wait")]);
+}
+
+async fn interleaved(event: Value, ctx: Context) -> Result<Value, Infallible> {
+    for step in 0..3_u64 {
+        tracing::info!(step, "working");
+        tokio::task::yield_now().await;
+    }
+    Ok(json!({"request": ctx.request_id(), "event": event}))
+}
+
+#[test]
+fn interleaved_invocations_never_log_each_others_ids() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(interleaved, &settings, &(), logging);
+        let calls = (0..5).map(|n| {
+            let service = service.clone();
+            async move { service.oneshot(event(&format!("req-{n}"), json!(n))).await }
+        });
+        for outcome in futures_join_all(calls).await {
+            outcome.unwrap();
+        }
+    });
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 5 * 3);
+    // The invocations really interleaved: the first lines come from different invocations.
+    assert_ne!(
+        lines[0]["function_request_id"],
+        lines[1]["function_request_id"]
+    );
+    for line in &lines {
+        assert_eq!(line["correlation_id"], line["function_request_id"]);
+    }
+    for n in 0..5 {
+        let own = lines
+            .iter()
+            .filter(|line| line["function_request_id"] == format!("req-{n}"))
+            .count();
+        assert_eq!(own, 3, "req-{n} wrote its three lines");
+    }
+}
+
+/// Polls every future to completion on the current task, interleaving them.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+#[test]
+fn the_first_invocation_logs_the_init_duration_once() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging =
+            LoggingLayer::with_sink(&settings, captured.sink(), Some(Duration::from_millis(42)));
+        let service = service_stack(log_debug, &settings, &(), logging);
+        service
+            .clone()
+            .oneshot(event("req-1", json!({})))
+            .await
+            .unwrap();
+        service.oneshot(event("req-2", json!({}))).await.unwrap();
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![merge(
+            invocation_keys("req-1", true),
+            json!({"level": "INFO", "message": "the execution environment is ready", "init_duration_ms": 42.0})
+        )]
+    );
+}

@@ -1,0 +1,515 @@
+//! The JSON line formatter: one object per line, with the keys Powertools for AWS Lambda
+//! writes, so Logs Insights queries and dashboards carry over unchanged.
+
+use std::{
+    cell::RefCell,
+    fmt::{self, Write as _},
+    io::Write as _,
+    ops::Range,
+    sync::Arc,
+    time::SystemTime,
+};
+
+use tracing::{
+    Event, Level, Subscriber,
+    field::{Field, Visit},
+    span,
+};
+use tracing_subscriber::{filter::Targets, layer, registry::LookupSpan};
+
+use super::{InvocationLog, Sink, time::write_rfc3339_millis};
+
+/// Keys helve writes itself. A field of the event or of a span with one of these names is
+/// written as `user_<name>` instead, so it never overwrites them.
+pub const RESERVED_KEYS: &[&str] = &[
+    "level",
+    "message",
+    "timestamp",
+    "service",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "correlation_id",
+    "xray_trace_id",
+    "sampling_rate",
+    "location",
+];
+
+/// A `tracing_subscriber` layer writing each event as one JSON line.
+///
+/// Inside an invocation each line carries the invocation's ids, read from the current
+/// [`Context`](crate::Context); the event's own fields and those of its enclosing spans follow,
+/// flattened at the top level (the event's win over a span's of the same name, an inner span's
+/// over an outer one's).
+#[derive(Clone)]
+pub struct JsonLayer {
+    sink: Sink,
+    base: Targets,
+    service: Arc<str>,
+    sampling_rate: Option<f64>,
+}
+
+impl fmt::Debug for JsonLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayer")
+            .field("base", &self.base)
+            .field("service", &self.service)
+            .field("sampling_rate", &self.sampling_rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonLayer {
+    /// A layer writing lines through `sink`. `base` is the level filter of ordinary
+    /// invocations; lines it rejects are written only for a sampled invocation, or kept in the
+    /// invocation's buffer when buffering is on.
+    pub(crate) fn new(
+        sink: Sink,
+        base: Targets,
+        service: Arc<str>,
+        sampling_rate: Option<f64>,
+    ) -> Self {
+        Self {
+            sink,
+            base,
+            service,
+            sampling_rate,
+        }
+    }
+}
+
+/// The fields of a span, already encoded: `,"key":value` fragments.
+#[derive(Default)]
+struct SpanFields {
+    json: Vec<u8>,
+    keys: Vec<(&'static str, Range<usize>)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Buffers reused by every line formatted on a thread, so formatting allocates only while
+/// they grow.
+#[derive(Default)]
+struct Scratch {
+    line: Vec<u8>,
+    message: Vec<u8>,
+    fields: Vec<u8>,
+    written: Vec<&'static str>,
+}
+
+impl<S> tracing_subscriber::Layer<S> for JsonLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: layer::Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = SpanFields::default();
+        attrs.record(&mut SpanVisitor(&mut fields));
+        span.extensions_mut().insert(fields);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: layer::Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            values.record(&mut SpanVisitor(fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: layer::Context<'_, S>) {
+        let metadata = event.metadata();
+        let level = *metadata.level();
+        let wanted = self.base.would_enable(metadata.target(), &level);
+        let log = InvocationLog::current_state();
+        let verbose = level >= Level::DEBUG;
+        let destination = if (wanted && !(verbose && log.buffering)) || (verbose && log.sampled) {
+            Destination::Print
+        } else if verbose && log.buffering {
+            Destination::Buffer
+        } else {
+            return;
+        };
+
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return;
+            };
+            let Scratch {
+                line,
+                message,
+                fields,
+                written,
+            } = &mut *scratch;
+            line.clear();
+            message.clear();
+            fields.clear();
+            written.clear();
+
+            let mut visitor = EventVisitor {
+                message,
+                fields,
+                written,
+            };
+            event.record(&mut visitor);
+
+            line.extend_from_slice(b"{\"level\":\"");
+            line.extend_from_slice(level_name(level).as_bytes());
+            line.extend_from_slice(b"\",\"message\":");
+            if message.is_empty() {
+                line.extend_from_slice(b"\"\"");
+            } else {
+                line.extend_from_slice(message);
+            }
+            line.extend_from_slice(b",\"timestamp\":\"");
+            write_rfc3339_millis(line, SystemTime::now());
+            line.push(b'"');
+            self.write_context(line);
+            line.extend_from_slice(b",\"location\":");
+            match (metadata.file(), metadata.line()) {
+                (Some(file), Some(number)) => {
+                    line.push(b'"');
+                    escape_into(line, file);
+                    let _ = write!(line, ":{number}\"");
+                }
+                _ => {
+                    line.push(b'"');
+                    escape_into(line, metadata.target());
+                    line.push(b'"');
+                }
+            }
+            line.extend_from_slice(fields);
+
+            if let Some(scope) = ctx.event_scope(event) {
+                for span in scope {
+                    let extensions = span.extensions();
+                    let Some(span_fields) = extensions.get::<SpanFields>() else {
+                        continue;
+                    };
+                    for (key, range) in &span_fields.keys {
+                        if written.contains(key) {
+                            continue;
+                        }
+                        if let Some(fragment) = span_fields.json.get(range.clone()) {
+                            line.extend_from_slice(fragment);
+                            written.push(key);
+                        }
+                    }
+                }
+            }
+            line.extend_from_slice(b"}\n");
+
+            match destination {
+                Destination::Print => {
+                    if level == Level::ERROR {
+                        InvocationLog::flush_current(&self.sink);
+                    }
+                    (self.sink)(line);
+                }
+                Destination::Buffer => InvocationLog::buffer_current(line),
+            }
+        });
+    }
+}
+
+enum Destination {
+    Print,
+    Buffer,
+}
+
+impl JsonLayer {
+    fn write_context(&self, line: &mut Vec<u8>) {
+        write_context(line, &self.service, self.sampling_rate);
+    }
+}
+
+/// A whole line whose `key` holds a JSON value as it is (the logged event), with the same keys
+/// as every other line.
+pub(crate) fn raw_line(
+    service: &str,
+    sampling_rate: Option<f64>,
+    message: &str,
+    key: &str,
+    value: &serde_json::Value,
+) -> Vec<u8> {
+    let mut line = Vec::with_capacity(512);
+    line.extend_from_slice(b"{\"level\":\"INFO\",\"message\":\"");
+    escape_into(&mut line, message);
+    line.extend_from_slice(b"\",\"timestamp\":\"");
+    write_rfc3339_millis(&mut line, SystemTime::now());
+    line.push(b'"');
+    write_context(&mut line, service, sampling_rate);
+    line.extend_from_slice(b",\"location\":\"helve\"");
+    write_key(&mut line, key);
+    if serde_json::to_writer(&mut line, value).is_err() {
+        line.extend_from_slice(b"null");
+    }
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// The invocation's keys, or only the service outside an invocation.
+fn write_context(line: &mut Vec<u8>, service: &str, sampling_rate: Option<f64>) {
+    {
+        let in_invocation = crate::context::with_current(|ctx| {
+            write_str_key(line, "service", ctx.service());
+            let _ = write!(line, ",\"cold_start\":{}", ctx.cold_start());
+            write_str_key(line, "function_name", ctx.function_name());
+            let _ = write!(line, ",\"function_memory_size\":{}", ctx.memory_size_mb());
+            write_str_key(line, "function_arn", ctx.invoked_function_arn());
+            write_str_key(line, "function_request_id", ctx.request_id());
+            write_str_key(line, "correlation_id", ctx.correlation_id());
+            if let Some(trace_id) = ctx.xray_trace_id() {
+                write_str_key(line, "xray_trace_id", trace_id);
+            }
+        });
+        if in_invocation.is_none() {
+            write_str_key(line, "service", service);
+        }
+        if let Some(rate) = sampling_rate {
+            let _ = write!(line, ",\"sampling_rate\":");
+            write_f64(line, rate);
+        }
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => "INFO",
+        Level::WARN => "WARN",
+        Level::ERROR => "ERROR",
+    }
+}
+
+fn write_str_key(line: &mut Vec<u8>, key: &str, value: &str) {
+    line.extend_from_slice(b",\"");
+    line.extend_from_slice(key.as_bytes());
+    line.extend_from_slice(b"\":\"");
+    escape_into(line, value);
+    line.push(b'"');
+}
+
+/// Writes `key` as a JSON object key, renamed when it is reserved.
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    out.extend_from_slice(b",\"");
+    if RESERVED_KEYS.contains(&key) {
+        out.extend_from_slice(b"user_");
+    }
+    escape_into(out, key);
+    out.extend_from_slice(b"\":");
+}
+
+fn write_f64(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        // `Debug` keeps the decimal point (`1.0`), so the value stays a float in JSON.
+        let _ = write!(out, "{value:?}");
+    } else {
+        let _ = write!(out, "\"{value}\"");
+    }
+}
+
+/// Appends `text` JSON-escaped (without quotes).
+pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[start..index]);
+                let _ = write!(out, "\\u{byte:04x}");
+                start = index + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        out.extend_from_slice(escape);
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// `fmt::Write` into a byte buffer, JSON-escaping as it goes: `Debug` and `Display` values are
+/// escaped without an intermediate `String`.
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        escape_into(self.0, text);
+        Ok(())
+    }
+}
+
+fn write_debug_string(out: &mut Vec<u8>, value: &dyn fmt::Debug) {
+    out.push(b'"');
+    let _ = write!(Escaping(out), "{value:?}");
+    out.push(b'"');
+}
+
+/// `{"type":...,"message":...,"sources":[...]}` for an error recorded as `&dyn Error`.
+fn write_error(out: &mut Vec<u8>, error: &(dyn std::error::Error + 'static)) {
+    out.extend_from_slice(b"{\"type\":\"");
+    let mut kind = String::new();
+    let _ = write!(kind, "{error:?}");
+    escape_into(out, leading_identifier(&kind));
+    out.extend_from_slice(b"\",\"message\":\"");
+    let _ = write!(Escaping(out), "{error}");
+    out.extend_from_slice(b"\",\"sources\":[");
+    let mut source = error.source();
+    let mut first = true;
+    while let Some(cause) = source {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        let _ = write!(Escaping(out), "{cause}");
+        out.push(b'"');
+        source = cause.source();
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// The name a `Debug` output starts with: the struct or enum variant (`NotFound("7")` →
+/// `NotFound`).
+fn leading_identifier(debug: &str) -> &str {
+    let end = debug
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(debug.len());
+    match debug.get(..end) {
+        Some(name) if !name.is_empty() => name,
+        _ => "error",
+    }
+}
+
+struct EventVisitor<'a> {
+    message: &'a mut Vec<u8>,
+    fields: &'a mut Vec<u8>,
+    written: &'a mut Vec<&'static str>,
+}
+
+impl EventVisitor<'_> {
+    fn key(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
+        if field.name() == "message" {
+            self.message.clear();
+            return Some(self.message);
+        }
+        if self.written.contains(&field.name()) {
+            return None;
+        }
+        self.written.push(field.name());
+        write_key(self.fields, field.name());
+        Some(self.fields)
+    }
+}
+
+impl Visit for EventVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if let Some(out) = self.key(field) {
+            out.push(b'"');
+            escape_into(out, value);
+            out.push(b'"');
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if let Some(out) = self.key(field) {
+            let _ = write!(out, "{value}");
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if let Some(out) = self.key(field) {
+            let _ = write!(out, "{value}");
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if let Some(out) = self.key(field) {
+            write_f64(out, value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if let Some(out) = self.key(field) {
+            let _ = write!(out, "{value}");
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if let Some(out) = self.key(field) {
+            write_error(out, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if let Some(out) = self.key(field) {
+            write_debug_string(out, value);
+        }
+    }
+}
+
+struct SpanVisitor<'a>(&'a mut SpanFields);
+
+impl SpanVisitor<'_> {
+    fn field(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+        let fields = &mut *self.0;
+        // A field recorded again replaces its earlier value.
+        fields.keys.retain(|(key, _)| *key != field.name());
+        let start = fields.json.len();
+        write_key(&mut fields.json, field.name());
+        write(&mut fields.json);
+        let end = fields.json.len();
+        fields.keys.insert(0, (field.name(), start..end));
+    }
+}
+
+impl Visit for SpanVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.field(field, |out| {
+            out.push(b'"');
+            escape_into(out, value);
+            out.push(b'"');
+        });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, |out| {
+            let _ = write!(out, "{value}");
+        });
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, |out| {
+            let _ = write!(out, "{value}");
+        });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.field(field, |out| write_f64(out, value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, |out| {
+            let _ = write!(out, "{value}");
+        });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.field(field, |out| write_error(out, value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.field(field, |out| write_debug_string(out, value));
+    }
+}
