@@ -163,8 +163,14 @@ impl Context {
     /// }));
     /// # }
     /// ```
-    pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<Context, F> {
-        CURRENT.scope(self, future)
+    pub fn scope<F: Future>(
+        self,
+        future: F,
+    ) -> TaskLocalFuture<Context, impl Future<Output = F::Output>> {
+        // The invocation's logging state (debug sampling, the log buffer) goes along, so the
+        // task's lines follow the same rules as the handler's.
+        let log = crate::logging::InvocationLog::current();
+        CURRENT.scope(self, log.scope(future))
     }
 }
 
@@ -292,7 +298,9 @@ impl ContextBuilder {
 
 /// The deadline `timeout` from now, in epoch milliseconds.
 pub(crate) fn deadline_ms(timeout: Duration) -> u64 {
-    let deadline = SystemTime::now() + timeout;
+    let deadline = SystemTime::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| SystemTime::UNIX_EPOCH + Duration::from_millis(u64::MAX / 2));
     let since_epoch = deadline
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);

@@ -2,8 +2,8 @@
 //! into the handler's event type.
 //!
 //! helve puts one correlation id on every log line of an invocation (under `correlation_id`,
-//! as Powertools for AWS Lambda does) and, for HTTP functions, echoes it in the
-//! `x-correlation-id` response header. [`extract`] finds it with built-in presets, one per
+//! as Powertools for AWS Lambda does); HTTP functions will echo it in the `x-correlation-id`
+//! response header when they land. [`extract`] finds it with built-in presets, one per
 //! event source; a [`Pointer`] reads it from a place you name, for any other event. When
 //! neither applies, helve falls back to the Lambda request id.
 //!
@@ -77,6 +77,15 @@ use serde::de::{
     self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
     value::MapAccessDeserializer,
 };
+
+/// The longest `x-correlation-id` taken from a caller.
+pub const MAX_HEADER_ID_LEN: usize = 256;
+
+/// A caller's `x-correlation-id` is taken when it is 1 to [`MAX_HEADER_ID_LEN`] bytes of
+/// visible ASCII; otherwise the event's own preset applies.
+fn acceptable_header_id(id: &str) -> bool {
+    (1..=MAX_HEADER_ID_LEN).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
+}
 
 /// Which preset found the correlation id of an event, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -497,7 +506,11 @@ impl Event<'_> {
         if kind.honours_correlation_header() {
             let header = self.headers.correlation.as_deref();
             if let Some(id) = header.or(self.multi_value_headers.correlation.as_deref()) {
-                return Some((id, Source::CorrelationHeader));
+                // The caller chooses this value and it goes on every log line (and back in a
+                // response header): only a short, printable id is taken.
+                if acceptable_header_id(id) {
+                    return Some((id, Source::CorrelationHeader));
+                }
             }
         }
         let id = match kind {
@@ -1610,5 +1623,22 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    #[test]
+    fn an_overlong_or_unprintable_correlation_header_is_ignored() {
+        let base: serde_json::Value =
+            serde_json::from_slice(fixture!("example-apigw-v2-request-no-authorizer")).unwrap();
+        for bad in [
+            "x".repeat(MAX_HEADER_ID_LEN + 1),
+            "two words".to_owned(),
+            "line\nbreak".to_owned(),
+        ] {
+            let mut event = base.clone();
+            event["headers"]["x-correlation-id"] = serde_json::Value::String(bad);
+            let body = Bytes::from(serde_json::to_vec(&event).unwrap());
+            let found = extract(&body).unwrap();
+            assert_eq!(found.source(), Source::ApiGatewayHttp);
+        }
     }
 }

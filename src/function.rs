@@ -309,7 +309,14 @@ impl<H, I> Function<H, I> {
                 Ok(settings)
             }
             Err(error) => {
-                if let Ok(fallback) = Settings::resolve(&Options::default(), |_| None) {
+                // Log the problem with what is valid: the service named in code, if it is.
+                let fallback = Options {
+                    service: options.service.clone(),
+                    ..Options::default()
+                };
+                let fallback = Settings::resolve(&fallback, |_| None)
+                    .or_else(|_| Settings::resolve(&Options::default(), |_| None));
+                if let Ok(fallback) = fallback {
                     logging::init(&fallback, Arc::clone(&sink));
                 }
                 Err(error::diagnostic(&error))

@@ -81,6 +81,11 @@ impl InvocationLog {
         LOG.sync_scope(self, f)
     }
 
+    /// The current invocation's logging state (the default outside an invocation).
+    pub(crate) fn current() -> InvocationLog {
+        LOG.try_with(InvocationLog::clone).unwrap_or_default()
+    }
+
     pub(crate) fn current_state() -> LogState {
         LOG.try_with(|log| LogState {
             sampled: log.sampled,
@@ -89,15 +94,20 @@ impl InvocationLog {
         .unwrap_or_default()
     }
 
-    /// Keeps a line in the current invocation's buffer.
-    pub(crate) fn buffer_current(line: &[u8]) {
-        let _ = LOG.try_with(|log| {
-            if let Some(buffer) = &log.buffer {
-                if let Ok(mut buffer) = buffer.lock() {
+    /// Keeps a line in the current invocation's buffer; `false` when it must be written now
+    /// instead (no buffer, or the deadline is so near that buffering stopped).
+    pub(crate) fn buffer_current(line: &[u8]) -> bool {
+        LOG.try_with(|log| match &log.buffer {
+            Some(buffer) => match buffer.lock() {
+                Ok(mut buffer) if !buffer.pass_through => {
                     buffer.push(line);
+                    true
                 }
-            }
-        });
+                _ => false,
+            },
+            None => false,
+        })
+        .unwrap_or(false)
     }
 
     /// Writes out and empties the current invocation's buffer, if it has one.
@@ -108,6 +118,14 @@ impl InvocationLog {
             }
         });
     }
+}
+
+/// Writes out and empties a buffer, and writes later lines at once: the deadline is near.
+pub(crate) fn flush_and_pass_through(buffer: &Mutex<LogBuffer>, sink: &Sink) {
+    if let Ok(mut buffer) = buffer.lock() {
+        buffer.pass_through = true;
+    }
+    flush(buffer, sink);
 }
 
 /// Writes out and empties a buffer.
@@ -147,6 +165,8 @@ pub(crate) struct LogBuffer {
     evicted: usize,
     /// Whether the buffer was written out at least once.
     flushed: bool,
+    /// Set when the deadline is near: lines are written at once from then on.
+    pub(crate) pass_through: bool,
 }
 
 impl LogBuffer {
@@ -192,18 +212,30 @@ impl LogBuffer {
 /// The per-layer filter: what the JSON layer may see at all. DEBUG passes when an invocation
 /// may be sampled or buffered; the layer then decides line by line.
 fn layer_filter(settings: &Settings) -> Targets {
-    let base = settings.log_level().targets.clone();
+    use tracing::level_filters::LevelFilter;
+    let base = &settings.log_level().targets;
     if settings.sample_rate() > 0.0 || settings.log_buffer_bytes().is_some() {
-        base.with_default(tracing::Level::DEBUG).with_targets(
-            settings.log_level().targets.iter().map(|(target, level)| {
-                (
-                    target.to_owned(),
-                    level.max(tracing::level_filters::LevelFilter::DEBUG),
-                )
-            }),
+        // Raise to DEBUG what is not turned off; lambda_runtime stays capped (its TRACE line
+        // carries the raw event).
+        let raise = |level: LevelFilter| {
+            if level == LevelFilter::OFF {
+                level
+            } else {
+                level.max(LevelFilter::DEBUG)
+            }
+        };
+        let default = raise(base.default_level().unwrap_or(LevelFilter::INFO));
+        Targets::new().with_default(default).with_targets(
+            base.iter()
+                .map(|(target, level)| (target.to_owned(), raise(level)))
+                .chain(
+                    ["lambda_runtime", "lambda_runtime_api_client"]
+                        .into_iter()
+                        .map(|target| (target.to_owned(), LevelFilter::DEBUG)),
+                ),
         )
     } else {
-        base
+        base.clone()
     }
 }
 
@@ -223,19 +255,33 @@ pub(crate) fn json_layer(
     sink: Sink,
 ) -> impl tracing_subscriber::Layer<tracing_subscriber::Registry> {
     let sampling_rate = (settings.sample_rate() > 0.0).then_some(settings.sample_rate());
+    let debug = tracing::level_filters::LevelFilter::DEBUG;
+    let sample_ceiling = settings
+        .log_level()
+        .lambda_ceiling
+        .map_or(debug, |ceiling| ceiling.min(debug));
     JsonLayer::new(
         sink,
         settings.log_level().targets.clone(),
         settings.service_arc(),
         sampling_rate,
+        sample_ceiling,
     )
     .with_filter(layer_filter(settings))
+}
+
+/// Installs helve's JSON logger, writing to stdout, as the global `tracing` subscriber, and a
+/// panic hook that logs panics as JSON lines: what [`Function`](crate::Function) does when it
+/// starts, for stacks built by hand. Does nothing when the program already installed a
+/// subscriber.
+pub fn install(settings: &Settings) {
+    init(settings, stdout_sink());
 }
 
 /// Installs the JSON logger as the global subscriber, unless the program installed one, and
 /// the panic hook that logs panics outside invocations as JSON lines.
 pub(crate) fn init(settings: &Settings, sink: Sink) {
-    let subscriber = tracing_subscriber::registry().with(json_layer(settings, sink));
+    let subscriber = tracing_subscriber::registry().with(json_layer(settings, Arc::clone(&sink)));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         return;
     }
@@ -245,7 +291,16 @@ pub(crate) fn init(settings: &Settings, sink: Sink) {
         "logging started"
     );
     if let Some(warning) = &settings.log_level().dropped_by_lambda {
-        tracing::warn!("{warning}");
+        // Written whatever the level, since the level is what the warning is about.
+        let mut line = Vec::with_capacity(256);
+        line.extend_from_slice(b"{\"level\":\"WARN\",\"message\":\"");
+        json::escape_into(&mut line, warning);
+        line.extend_from_slice(b"\",\"timestamp\":\"");
+        time::write_rfc3339_millis(&mut line, std::time::SystemTime::now());
+        line.extend_from_slice(b"\",\"service\":\"");
+        json::escape_into(&mut line, settings.service());
+        line.extend_from_slice(b"\",\"location\":\"helve\"}\n");
+        sink(&line);
     }
 }
 

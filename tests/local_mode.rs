@@ -3,7 +3,25 @@
 
 mod support;
 
-use support::{local, workspace_file};
+use serde_json::{Value, json};
+use support::{
+    Exit, InvocationKeys, LogLine, READY, fields, is_uuid_v4, local, log_lines,
+    without_init_duration, workspace_file,
+};
+
+/// The log lines before the response, and the response, the last stdout line.
+fn logs_and_response(exit: &Exit) -> (Vec<LogLine>, Value) {
+    let (logs, response) = exit
+        .stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or_else(|| panic!("log lines, then the response: {exit}"));
+    let mut lines = log_lines(logs);
+    without_init_duration(&mut lines);
+    let response = serde_json::from_str(response)
+        .unwrap_or_else(|error| panic!("the response is JSON ({error}): {exit}"));
+    (lines, response)
+}
 
 #[tokio::test]
 async fn an_event_file_prints_the_response_as_the_last_line() {
@@ -154,6 +172,10 @@ async fn the_local_context_is_filled_as_lambda_would() {
     let body: serde_json::Value =
         serde_json::from_str(exit.last_stdout_line()).expect("the response is JSON");
     assert_eq!(body["request_id"], body["current_request_id"], "{exit}");
+    assert_eq!(
+        body["correlation_id"], body["request_id"],
+        "no preset for `{{}}`: {exit}"
+    );
     assert!(
         body["request_id"].as_str().is_some_and(|id| id.len() == 36),
         "a uuid: {exit}"
@@ -170,5 +192,78 @@ async fn the_local_context_is_filled_as_lambda_would() {
             .as_str()
             .is_some_and(|id| id.starts_with("1-")),
         "{exit}"
+    );
+}
+
+#[tokio::test]
+async fn the_log_lines_before_the_response_are_those_of_a_cold_invocation() {
+    let exit = local("example-hello")
+        .arg(workspace_file("examples/hello/events/greeting.json"))
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(0), "{exit}");
+    let (lines, response) = logs_and_response(&exit);
+    assert_eq!(response, json!({"message": "Hello, Ada!"}), "{exit}");
+
+    let first = lines.first().unwrap_or_else(|| panic!("log lines: {exit}"));
+    let request_id = first
+        .get("function_request_id")
+        .as_str()
+        .unwrap_or_default();
+    assert!(is_uuid_v4(request_id), "a new UUID request id: {exit}");
+    let trace = first.get("xray_trace_id").as_str().unwrap_or_default();
+    assert!(trace.starts_with("1-"), "an X-Ray trace id: {exit}");
+    // `{"name": "Ada"}` matches no preset: the correlation id is the request id.
+    let keys = InvocationKeys::new("example-hello", request_id, request_id)
+        .service("hello")
+        .trace(trace)
+        .cold_start(true);
+    assert_eq!(
+        fields(&lines),
+        [
+            keys.line("INFO", READY, json!({})),
+            keys.line(
+                "INFO",
+                "greeting Ada",
+                json!({"function_version": "$LATEST"})
+            ),
+        ],
+        "{exit}"
+    );
+}
+
+#[tokio::test]
+async fn local_mode_finds_the_correlation_id_as_lambda_does() {
+    let exit = local("context-echo")
+        .arg(workspace_file("tests/fixtures/example-sqs-event.json"))
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(0), "{exit}");
+    let (lines, response) = logs_and_response(&exit);
+    assert_eq!(response["correlation_id"], "MessageID_1", "{exit}");
+    assert!(!lines.is_empty(), "{exit}");
+    for line in &lines {
+        assert_eq!(line.get("correlation_id"), "MessageID_1", "{}", line.raw);
+        assert_eq!(
+            line.get("function_request_id"),
+            &response["request_id"],
+            "{}",
+            line.raw
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_default_local_timeout_is_three_seconds() {
+    let exit = local("context-echo").arg("-").stdin("{}").run().await;
+    assert_eq!(exit.code(), Some(0), "{exit}");
+    let (_, response) = logs_and_response(&exit);
+    let remaining_ms = response["remaining_ms"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("remaining_ms is a number: {exit}"));
+    // A deadline 3 s after the context was made, read a moment later: more than 2 s remain.
+    assert!(
+        (2001..=3000).contains(&remaining_ms),
+        "3 s from the start: {remaining_ms} ms remain\n{exit}"
     );
 }

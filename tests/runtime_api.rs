@@ -9,7 +9,10 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use support::{Outcome, RuntimeApi, read_workspace_file};
+use support::{
+    InvocationKeys, LogLine, Outcome, Pushed, READY, RuntimeApi, fields, init_line, log_lines,
+    read_workspace_file, without_init_duration,
+};
 
 /// The outcome a successful invocation posts.
 fn response(request_id: &str, body: Value) -> Outcome {
@@ -264,6 +267,36 @@ async fn a_panic_fails_only_its_own_invocation() {
 }
 
 #[tokio::test]
+async fn a_response_that_cannot_be_serialized_fails_only_its_own_invocation() {
+    let mut api = RuntimeApi::start().await;
+    let mut function = api.function("panicky").spawn();
+    api.push(
+        "unsendable",
+        r#"{"panic": false, "value": "x", "unsendable": true}"#,
+    );
+    api.push("after", r#"{"panic": false, "value": "kept"}"#);
+
+    let (request_id, body) = expect_error(api.next_outcome().await);
+    assert_eq!(request_id, "unsendable");
+    assert_eq!(
+        body,
+        json!({
+            "errorType": "helve.InvalidResponse",
+            "errorMessage": "the response does not serialize to JSON: this value cannot be sent"
+        })
+    );
+    assert_eq!(
+        api.next_outcome().await,
+        response("after", json!({"value": "kept"}))
+    );
+    assert_eq!(
+        function.try_status(),
+        None,
+        "the same process goes on serving"
+    );
+}
+
+#[tokio::test]
 async fn the_context_carries_what_lambda_sent_with_the_invocation() {
     let mut api = RuntimeApi::start().await;
     let _function = api.function("context-echo").spawn();
@@ -287,6 +320,7 @@ async fn the_context_carries_what_lambda_sent_with_the_invocation() {
         body,
         json!({
             "request_id": "meta-1",
+            "correlation_id": "meta-1",
             "current_request_id": "meta-1",
             "cold_start": true,
             "function_name": "context-echo",
@@ -362,4 +396,358 @@ async fn concurrent_invocations_each_see_only_their_own_context() {
     }
     assert_eq!(answered.len(), events.len());
     assert_eq!(cold_starts, 1, "exactly one invocation is the cold start");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Correlation ids and the log lines of an invocation
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `context-echo` on one event with event logging on, stops it once it has answered, and
+/// returns the pushed event, the response body, and every line the process logged: all of them
+/// belong to that one invocation.
+async fn echo_once(request_id: &str, event: &str) -> (Pushed, Value, Vec<LogLine>) {
+    let mut api = RuntimeApi::start().await;
+    let function = api
+        .function("context-echo")
+        .env("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+        .spawn();
+    let pushed = api.push(request_id, event);
+    let outcome = api.next_outcome().await;
+    let Outcome::Response {
+        request_id: answered,
+        body,
+    } = outcome
+    else {
+        panic!(
+            "expected a response, got {outcome:?}\n{}",
+            api.process_output()
+        );
+    };
+    assert_eq!(answered, request_id);
+    let exit = function.stop().await;
+    let mut lines = log_lines(&exit.stdout);
+    without_init_duration(&mut lines);
+    (pushed, body, lines)
+}
+
+/// Asserts that `context-echo` answers `event` with `correlation_id`, and that every line it
+/// logged for the invocation carries that correlation id and the invocation's request id.
+async fn assert_correlated_by(event: &str, request_id: &str, correlation_id: &str) {
+    let (pushed, body, lines) = echo_once(request_id, event).await;
+    assert_eq!(
+        body["correlation_id"],
+        json!(correlation_id),
+        "ctx.correlation_id() in the handler"
+    );
+    assert_eq!(body["request_id"], json!(request_id));
+
+    let keys = InvocationKeys::new("context-echo", request_id, correlation_id)
+        .trace(pushed.trace_root())
+        .cold_start(true);
+    let event: Value = serde_json::from_str(event).expect("the event is JSON");
+    assert_eq!(
+        fields(&lines),
+        [
+            keys.line("INFO", READY, json!({})),
+            keys.line("INFO", "incoming event", json!({ "event": event })),
+            keys.line("INFO", "invocation started", json!({})),
+            keys.line("INFO", "echoing the context", json!({})),
+        ]
+    );
+    for line in &lines[2..] {
+        assert_eq!(
+            line.location_file(),
+            "tests/functions/src/bin/context-echo.rs",
+            "the handler's own lines point at the handler: {}",
+            line.raw
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_sqs_batch_is_correlated_by_its_first_message_id_on_every_line() {
+    assert_correlated_by(
+        &read_workspace_file("tests/fixtures/example-sqs-event.json"),
+        "sqs-1",
+        "MessageID_1",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_http_api_request_is_correlated_by_its_request_id_on_every_line() {
+    assert_correlated_by(
+        &read_workspace_file("tests/fixtures/example-apigw-v2-request-no-authorizer.json"),
+        "http-1",
+        "LV7fzho-PHcEJPw=",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_eventbridge_event_is_correlated_by_its_id_on_every_line() {
+    assert_correlated_by(
+        &read_workspace_file("tests/fixtures/example-eventbridge-event-obj.json"),
+        "eventbridge-1",
+        "7bf73129-1428-4cd3-a780-95db273d1602",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_no_preset_knows_is_correlated_by_the_lambda_request_id_on_every_line() {
+    assert_correlated_by(
+        r#"{"order": {"id": "o-7"}, "sleep_ms": 0}"#,
+        "plain-1",
+        "plain-1",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_json_pointer_names_the_correlation_id_and_the_presets_apply_without_it() {
+    let mut api = RuntimeApi::start().await;
+    let function = api.function("pointer-correlation").spawn();
+    let invocations = [
+        (
+            "order-text",
+            r#"{"detail": {"orderId": "o-42"}}"#.to_owned(),
+            "o-42",
+        ),
+        (
+            "order-number",
+            r#"{"detail": {"orderId": 1042}}"#.to_owned(),
+            "1042",
+        ),
+        // An EventBridge event without `detail.orderId`: the EventBridge preset, its `id`.
+        (
+            "no-order-id",
+            read_workspace_file("tests/fixtures/example-eventbridge-event-obj.json"),
+            "7bf73129-1428-4cd3-a780-95db273d1602",
+        ),
+        // Nothing at the pointer and no preset: the Lambda request id.
+        ("nothing-known", "{}".to_owned(), "nothing-known"),
+    ];
+    let mut traces = Vec::new();
+    for (request_id, event, _) in &invocations {
+        traces.push(api.push(request_id, event).trace_root().to_owned());
+    }
+    for (request_id, _, correlation_id) in &invocations {
+        assert_eq!(
+            api.next_outcome().await,
+            response(
+                request_id,
+                json!({"correlation_id": correlation_id, "request_id": request_id})
+            )
+        );
+    }
+
+    let exit = function.stop().await;
+    let mut lines = log_lines(&exit.stdout);
+    without_init_duration(&mut lines);
+    let mut expected = Vec::new();
+    for (index, ((request_id, _, correlation_id), trace)) in
+        invocations.iter().zip(&traces).enumerate()
+    {
+        let keys = InvocationKeys::new("pointer-correlation", request_id, correlation_id)
+            .service("orders")
+            .trace(trace)
+            .cold_start(index == 0);
+        if index == 0 {
+            expected.push(keys.line("INFO", READY, json!({})));
+        }
+        expected.push(keys.line("INFO", "order received", json!({})));
+    }
+    assert_eq!(fields(&lines), expected);
+}
+
+#[tokio::test]
+async fn a_panic_in_init_is_an_init_error_naming_the_init_function() {
+    let mut api = RuntimeApi::start().await;
+    let function = api
+        .function("pointer-correlation")
+        .env("PANIC_AT_INIT", "1")
+        .spawn();
+    let (error_type_header, body) = expect_init_error(api.next_outcome().await);
+    assert_eq!(
+        body,
+        json!({
+            "errorType": "helve.InitError",
+            "errorMessage": "the init function `setup` panicked: asked to panic at init"
+        })
+    );
+    assert_eq!(error_type_header.as_deref(), Some("helve.InitError"));
+
+    let exit = function.wait().await;
+    assert!(
+        !exit.status.success(),
+        "the process must exit non-zero: {exit}"
+    );
+    // helve's panic hook replaces the default one, which would print
+    // `thread '...' panicked at ...` on stderr: the panic is a JSON line on stdout instead.
+    assert!(
+        !exit.stderr.contains("panicked"),
+        "the default panic hook ran: {exit}"
+    );
+    let mut lines = log_lines(&exit.stdout);
+    let Some(panic_line) = lines.first_mut() else {
+        panic!("the panic is logged: {exit}");
+    };
+    let panic_location = panic_line.take("panic_location");
+    assert!(
+        panic_location
+            .as_str()
+            .is_some_and(|at| at.starts_with("tests/functions/src/bin/pointer-correlation.rs:")),
+        "the panic's location is in `setup`: {exit}"
+    );
+    assert_eq!(
+        fields(&lines),
+        [
+            init_line(
+                "ERROR",
+                "a task panicked: asked to panic at init",
+                "orders",
+                json!({})
+            ),
+            init_line(
+                "ERROR",
+                "init failed: the init function `setup` panicked: asked to panic at init",
+                "orders",
+                json!({"error_type": "helve.InitError"})
+            ),
+        ],
+        "{exit}"
+    );
+    api.wait_for_disconnect().await;
+    assert_eq!(api.try_next_outcome(), None, "exactly one POST");
+    assert_eq!(
+        api.polls(),
+        0,
+        "no invocation is asked for after a failed init"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_invocations_log_only_their_own_request_and_correlation_ids() {
+    let mut api = RuntimeApi::start().await;
+    let function = api
+        .function("context-echo")
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "4")
+        .env("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+        .spawn();
+    // (request id, wait_for, sleep_ms), as in the test of the context above: the first four
+    // run at once and finish in another order than they started; the next four run in between.
+    let plan = [
+        ("c-1", 4, 400),
+        ("c-2", 4, 0),
+        ("c-3", 4, 250),
+        ("c-4", 4, 50),
+        ("c-5", 0, 100),
+        ("c-6", 0, 0),
+        ("c-7", 0, 200),
+        ("c-8", 0, 20),
+    ];
+    let rendezvous = ["c-1", "c-2", "c-3", "c-4"];
+    // Each event is an SQS batch whose correlation id (`msg-c-1`) differs from its request id
+    // (`c-1`); its `tag` (`c-1`) says whose line a line is, without trusting helve's ids.
+    let mut events = HashMap::new();
+    let mut traces = HashMap::new();
+    for (tag, wait_for, sleep_ms) in plan {
+        let event = json!({
+            "Records": [{"eventSource": "aws:sqs", "messageId": format!("msg-{tag}"), "body": "{}"}],
+            "tag": tag,
+            "wait_for": wait_for,
+            "sleep_ms": sleep_ms,
+        });
+        let pushed = api.push(tag, &event.to_string());
+        traces.insert(tag, pushed.trace_root().to_owned());
+        events.insert(tag, event);
+    }
+
+    let mut cold = None;
+    for outcome in api.next_outcomes(plan.len()).await {
+        let Outcome::Response { request_id, body } = outcome else {
+            panic!("every invocation succeeds: {outcome:?}");
+        };
+        assert_eq!(body["correlation_id"], json!(format!("msg-{request_id}")));
+        if body["cold_start"] == json!(true) {
+            assert_eq!(cold.replace(request_id), None, "one cold start");
+        }
+    }
+    let cold = cold.expect("one invocation is the cold start");
+
+    let exit = function.stop().await;
+    let mut lines = log_lines(&exit.stdout);
+    without_init_duration(&mut lines);
+    let keys_of = |tag: &str| {
+        InvocationKeys::new("context-echo", tag, &format!("msg-{tag}"))
+            .trace(&traces[tag])
+            .cold_start(tag == cold)
+    };
+    let mut by_tag: HashMap<&str, Vec<Value>> = HashMap::new();
+    let mut untagged = Vec::new();
+    let mut written = Vec::new();
+    let mut workers: HashMap<String, Value> = HashMap::new();
+    for line in &mut lines {
+        let tag = line
+            .get("tag")
+            .as_str()
+            .or_else(|| line.get("event")["tag"].as_str())
+            .map(str::to_owned);
+        // In concurrent mode lambda_runtime runs each invocation inside its `worker` span,
+        // whose `task_id` field helve flattens onto the line like any span field. It names a
+        // worker, not an invocation: the lines of one invocation share one.
+        if let Some(task_id) = line
+            .fields
+            .as_object_mut()
+            .and_then(|fields| fields.remove("task_id"))
+        {
+            let request_id = line.get("function_request_id").to_string();
+            let first = workers.entry(request_id).or_insert_with(|| task_id.clone());
+            assert_eq!(*first, task_id, "one worker per invocation: {}", line.raw);
+        }
+        match tag {
+            Some(tag) => {
+                let tag = plan
+                    .iter()
+                    .map(|(known, _, _)| *known)
+                    .find(|known| *known == tag)
+                    .unwrap_or_else(|| panic!("a line with an unknown tag: {}", line.raw));
+                by_tag.entry(tag).or_default().push(line.fields.clone());
+                written.push((tag, line.message().to_owned()));
+            }
+            None => untagged.push(line.fields.clone()),
+        }
+    }
+    assert_eq!(
+        untagged,
+        [keys_of(&cold).line("INFO", READY, json!({}))],
+        "only the cold start's first line has no tag"
+    );
+    for (tag, _, _) in plan {
+        let keys = keys_of(tag);
+        assert_eq!(
+            by_tag.get(tag).map(Vec::as_slice).unwrap_or_default(),
+            [
+                keys.line("INFO", "incoming event", json!({ "event": events[tag] })),
+                keys.line("INFO", "invocation started", json!({ "tag": tag })),
+                keys.line("INFO", "echoing the context", json!({ "tag": tag })),
+            ],
+            "the lines of {tag}, and only its own ids on them"
+        );
+    }
+    // The rendezvous makes the four first invocations log `invocation started` before any of
+    // them logs `echoing the context`: their lines are interleaved on stdout.
+    let last_start = written
+        .iter()
+        .rposition(|(tag, message)| rendezvous.contains(tag) && message == "invocation started")
+        .expect("the first four logged `invocation started`");
+    let first_echo = written
+        .iter()
+        .position(|(tag, message)| rendezvous.contains(tag) && message == "echoing the context")
+        .expect("the first four logged `echoing the context`");
+    assert!(
+        last_start < first_echo,
+        "the lines of concurrent invocations interleave: {written:?}"
+    );
 }

@@ -124,6 +124,16 @@ impl Parse for HandlerArgs {
                 set_once(&mut args.log_level, level, key.span, "log_level")?;
             } else if lookahead.peek(kw::log_buffer) {
                 let key: kw::log_buffer = input.parse()?;
+                if !input.peek(Token![=]) {
+                    // `log_buffer` alone: the default size.
+                    let bytes = syn::LitInt::new("20480", key.span);
+                    set_once(&mut args.log_buffer, bytes, key.span, "log_buffer")?;
+                    if input.is_empty() {
+                        break;
+                    }
+                    input.parse::<Token![,]>()?;
+                    continue;
+                }
                 input.parse::<Token![=]>()?;
                 let bytes: syn::LitInt = input.parse().map_err(|error| {
                     syn::Error::new(

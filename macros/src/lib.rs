@@ -49,7 +49,7 @@ mod handler;
 ///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it).
 /// - `correlation_id = "/detail/orderId"`: a JSON pointer to the event's correlation id, for
 ///   events helve's presets do not know.
-/// - `log_buffer = 20480`: holds each invocation's DEBUG lines in a buffer of that many bytes
+/// - `log_buffer = 20480` (or `log_buffer` alone, for 20 KiB): holds each invocation's DEBUG lines in a buffer of that many bytes
 ///   and prints them only if the invocation fails or logs at ERROR.
 ///
 /// # What it writes

@@ -142,7 +142,7 @@ where
             context: context.clone(),
         };
         let future = CURRENT.sync_scope(context.clone(), || self.inner.call(invocation));
-        context.scope(future)
+        CURRENT.scope(context, future)
     }
 }
 

@@ -25,7 +25,7 @@ tokio::task_local! {
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
     pub(crate) correlation_id: Option<Bytes>,
-    pub(crate) logged_event: Option<Value>,
+    pub(crate) logged_event: std::cell::RefCell<Option<Value>>,
 }
 
 impl Incoming {
@@ -47,7 +47,7 @@ impl Incoming {
     /// The redacted event to log for the invocation being started, if event logging is on.
     pub(crate) fn take_logged_event() -> Option<Value> {
         INCOMING
-            .try_with(|incoming| incoming.logged_event.clone())
+            .try_with(|incoming| incoming.logged_event.borrow_mut().take())
             .ok()
             .flatten()
     }
@@ -115,7 +115,7 @@ impl EventLayer {
             .map(|redactor| redactor.redact_event(body));
         Incoming {
             correlation_id,
-            logged_event,
+            logged_event: std::cell::RefCell::new(logged_event),
         }
     }
 }
@@ -155,5 +155,60 @@ where
         // lambda_runtime decodes the event and calls helve's typed stack synchronously inside
         // this `call`, where the typed layers read what was found.
         incoming.during(|| self.inner.call(invocation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: &str) -> Bytes {
+        Bytes::copy_from_slice(json.as_bytes())
+    }
+
+    fn id(incoming: &Incoming) -> Option<&str> {
+        incoming
+            .correlation_id
+            .as_deref()
+            .and_then(|id| std::str::from_utf8(id).ok())
+    }
+
+    #[test]
+    fn a_function_of_the_event_names_the_correlation_id_and_presets_fill_in() {
+        let layer = EventLayer::new(
+            Correlation::Custom(Arc::new(|event: &Value| {
+                event["order"]["id"].as_str().map(str::to_owned)
+            })),
+            None,
+        );
+        let incoming = layer.read(&body(r#"{"order":{"id":"o-9"}}"#));
+        assert_eq!(id(&incoming), Some("o-9"));
+        let incoming = layer.read(&body(
+            r#"{"detail-type":"x","source":"orders","id":"eb-1","detail":{}}"#,
+        ));
+        assert_eq!(id(&incoming), Some("eb-1"));
+        let incoming = layer.read(&body(r#"{"anything":1}"#));
+        assert_eq!(id(&incoming), None);
+    }
+
+    #[test]
+    fn a_pointer_names_the_correlation_id() {
+        let pointer = Pointer::new("/detail/orderId").unwrap();
+        let layer = EventLayer::new(Correlation::Pointer(pointer), None);
+        let incoming = layer.read(&body(r#"{"detail":{"orderId":1042}}"#));
+        assert_eq!(id(&incoming), Some("1042"));
+    }
+
+    #[test]
+    fn the_logged_event_is_redacted_and_taken_once() {
+        let layer = EventLayer::new(Correlation::Presets, Some(Redactor::default()));
+        let incoming = layer.read(&body(r#"{"password":"hunter2","n":1}"#));
+        incoming.during(|| {
+            assert_eq!(
+                Incoming::take_logged_event(),
+                Some(serde_json::json!({"password":"[REDACTED]","n":1}))
+            );
+            assert_eq!(Incoming::take_logged_event(), None);
+        });
     }
 }

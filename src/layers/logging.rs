@@ -130,9 +130,9 @@ where
                 .saturating_sub(BUFFER_FLUSH_MARGIN);
             Box::pin(tokio::time::sleep_until((Instant::now() + flush_in).into()))
         });
-        let init = (!self.layer.init.logged.swap(true, Ordering::Relaxed))
-            .then_some(self.layer.init.duration)
-            .flatten();
+        let first = !self.layer.init.logged.load(Ordering::Relaxed)
+            && !self.layer.init.logged.swap(true, Ordering::Relaxed);
+        let init = first.then_some(self.layer.init.duration).flatten();
         let log = InvocationLog {
             sampled,
             buffer: buffer.clone(),
@@ -149,7 +149,7 @@ where
         let inner = log.clone().during(|| {
             if let Some(duration) = init {
                 tracing::info!(
-                    init_duration_ms = duration.as_secs_f64() * 1e3,
+                    init_duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
                     "the execution environment is ready"
                 );
             }
@@ -170,6 +170,7 @@ where
             buffer,
             flush_at,
             sink,
+            done: false,
         }
     }
 }
@@ -195,6 +196,20 @@ pin_project_lite::pin_project! {
         buffer: Option<Arc<Mutex<LogBuffer>>>,
         flush_at: Option<Pin<Box<tokio::time::Sleep>>>,
         sink: Sink,
+        done: bool,
+    }
+
+    impl<F> PinnedDrop for LoggingFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Dropped before it finished (a timeout, a shutdown): the invocation did not
+            // succeed, so what it buffered is written out.
+            if !*this.done {
+                if let Some(buffer) = this.buffer.as_ref() {
+                    logging::flush(buffer, this.sink);
+                }
+            }
+        }
     }
 }
 
@@ -213,6 +228,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let outcome = this.inner.poll(cx);
+        if outcome.is_ready() {
+            *this.done = true;
+        }
         if let (Some(buffer), Poll::Ready(result)) = (this.buffer.as_ref(), &outcome) {
             if result.is_err() {
                 logging::flush(buffer, this.sink);
@@ -222,8 +240,9 @@ where
         }
         if let (Some(buffer), Some(flush_at)) = (this.buffer.as_ref(), this.flush_at.as_mut()) {
             if flush_at.as_mut().poll(cx).is_ready() {
-                // The deadline is near: write out what the invocation logged so far, once.
-                logging::flush(buffer, this.sink);
+                // The deadline is near: write out what the invocation logged so far, and from
+                // now on write its lines at once.
+                logging::flush_and_pass_through(buffer, this.sink);
                 *this.flush_at = None;
             }
         }

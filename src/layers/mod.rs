@@ -18,6 +18,7 @@
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
 //!     let settings = Settings::from_env(Some("orders"))?;
+//!     helve::logging::install(&settings);
 //!     let service = ServiceBuilder::new()
 //!         .layer(ContextLayer::new(settings.clone()))
 //!         .layer(LoggingLayer::new(&settings))

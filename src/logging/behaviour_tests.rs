@@ -534,3 +534,130 @@ fn the_first_invocation_logs_the_init_duration_once() {
         )]
     );
 }
+
+#[test]
+fn a_field_named_like_a_renamed_key_is_renamed_too() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tracing::info!(level = 1, user_level = 2, "both kept");
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![json!({
+            "level": "INFO", "message": "both kept", "service": "orders",
+            "user_level": 1, "user_user_level": 2
+        })]
+    );
+}
+
+#[test]
+fn the_location_is_the_file_and_line_of_the_event() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    let line = with_logs(&settings, &captured, async {
+        tracing::info!("here");
+        line!() - 1
+    });
+    let raw = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let value: Value = serde_json::from_str(raw.trim()).unwrap();
+    assert_eq!(
+        value["location"],
+        format!("src/logging/behaviour_tests.rs:{line}")
+    );
+}
+
+#[test]
+fn a_line_too_long_for_cloudwatch_is_cut_to_one_that_stays_json() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let huge = "é".repeat(200_000);
+        tracing::info!(payload = %huge, "{huge}");
+    });
+    let raw = captured.0.lock().unwrap().clone();
+    assert!(raw.len() < 64 * 1024, "{} bytes", raw.len());
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0]["message"].as_str().unwrap().chars().count(),
+        16 * 1024 / 2
+    );
+    assert!(lines[0]["truncated_from_bytes"].as_u64().unwrap() > 256 * 1024);
+    assert!(lines[0].get("payload").is_none());
+}
+
+async fn debug_in_spawned_task(event: Value, ctx: Context) -> Result<Value, Infallible> {
+    let task = tokio::spawn(ctx.clone().scope(async {
+        tracing::debug!("from the spawned task");
+    }));
+    let _ = task.await;
+    Ok(event)
+}
+
+#[test]
+fn a_task_spawned_in_the_invocations_scope_follows_its_sampling() {
+    let settings = settings(options("orders"), &[("POWERTOOLS_LOGGER_SAMPLE_RATE", "1")]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(debug_in_spawned_task, &settings, &(), logging);
+        service.oneshot(event("req-1", json!({}))).await.unwrap();
+    });
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["message"], "from the spawned task");
+    assert_eq!(lines[0]["function_request_id"], "req-1");
+}
+
+#[test]
+fn an_invocation_dropped_before_it_finishes_writes_out_its_buffer() {
+    let settings = settings(buffered(20 * 1024), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(slow_debug, &settings, &(), logging);
+        // Stopped from outside, as a local `--timeout` does, long before its deadline.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(20),
+            service.oneshot(event("req-1", json!({}))),
+        )
+        .await;
+    });
+    let messages: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|line| line["message"].clone())
+        .collect();
+    assert_eq!(messages, vec![json!("about to wait")]);
+}
+
+async fn debug_before_and_after_a_pause(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    tracing::debug!("before");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tracing::debug!("after");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    Ok(event)
+}
+
+#[test]
+fn once_the_deadline_is_near_buffered_lines_are_written_at_once() {
+    let settings = settings(buffered(20 * 1024), &[]);
+    let captured = Captured::default();
+    let seen_before_the_end = with_logs(&settings, &captured, async {
+        tokio::time::pause();
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(debug_before_and_after_a_pause, &settings, &(), logging);
+        let mut short = event("req-1", json!({}));
+        short.context.deadline = crate::context::deadline_ms(Duration::from_millis(100));
+        let call = tokio::spawn(service.oneshot(short));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let seen = captured.lines().len();
+        call.abort();
+        seen
+    });
+    assert_eq!(
+        seen_before_the_end, 2,
+        "both lines were written while the invocation ran"
+    );
+}

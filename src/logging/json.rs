@@ -15,7 +15,11 @@ use tracing::{
     field::{Field, Visit},
     span,
 };
-use tracing_subscriber::{filter::Targets, layer, registry::LookupSpan};
+use tracing_subscriber::{
+    filter::{LevelFilter, Targets},
+    layer,
+    registry::LookupSpan,
+};
 
 use super::{InvocationLog, Sink, time::write_rfc3339_millis};
 
@@ -49,6 +53,9 @@ pub struct JsonLayer {
     base: Targets,
     service: Arc<str>,
     sampling_rate: Option<f64>,
+    /// The most verbose level a sampled invocation prints: DEBUG, or Lambda's level when that
+    /// is less verbose (Lambda would drop the rest).
+    sample_ceiling: LevelFilter,
 }
 
 impl fmt::Debug for JsonLayer {
@@ -70,12 +77,14 @@ impl JsonLayer {
         base: Targets,
         service: Arc<str>,
         sampling_rate: Option<f64>,
+        sample_ceiling: LevelFilter,
     ) -> Self {
         Self {
             sink,
             base,
             service,
             sampling_rate,
+            sample_ceiling,
         }
     }
 }
@@ -126,7 +135,12 @@ where
         let wanted = self.base.would_enable(metadata.target(), &level);
         let log = InvocationLog::current_state();
         let verbose = level >= Level::DEBUG;
-        let destination = if (wanted && !(verbose && log.buffering)) || (verbose && log.sampled) {
+        // A sampled invocation logs as if the level were DEBUG, except for targets turned
+        // off and above Lambda's own level.
+        let sampled_in = log.sampled
+            && LevelFilter::from_level(level) <= self.sample_ceiling
+            && self.base.would_enable(metadata.target(), &Level::ERROR);
+        let destination = if (wanted && !(verbose && log.buffering)) || sampled_in {
             Destination::Print
         } else if verbose && log.buffering {
             Destination::Buffer
@@ -134,10 +148,27 @@ where
             return;
         };
 
-        SCRATCH.with(|scratch| {
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return;
-            };
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.write_event(event, &ctx, &mut scratch, level, destination),
+            // An event logged while formatting another (from a `Debug` impl): its own buffers.
+            Err(_) => self.write_event(event, &ctx, &mut Scratch::default(), level, destination),
+        });
+    }
+}
+
+impl JsonLayer {
+    fn write_event<S>(
+        &self,
+        event: &Event<'_>,
+        ctx: &layer::Context<'_, S>,
+        scratch: &mut Scratch,
+        level: Level,
+        destination: Destination,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let metadata = event.metadata();
+        {
             let Scratch {
                 line,
                 message,
@@ -185,6 +216,11 @@ where
 
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope {
+                    // lambda_runtime's own spans (its worker's `task_id`) are not the
+                    // function's fields, and Powertools has no such key.
+                    if span.metadata().target().starts_with("lambda_runtime") {
+                        continue;
+                    }
                     let extensions = span.extensions();
                     let Some(span_fields) = extensions.get::<SpanFields>() else {
                         continue;
@@ -201,6 +237,10 @@ where
                 }
             }
             line.extend_from_slice(b"}\n");
+            if line.len() > MAX_LINE_BYTES {
+                let original = line.len();
+                self.truncated_line(line, event, level, original);
+            }
 
             match destination {
                 Destination::Print => {
@@ -209,16 +249,57 @@ where
                     }
                     (self.sink)(line);
                 }
-                Destination::Buffer => InvocationLog::buffer_current(line),
+                Destination::Buffer => {
+                    if !InvocationLog::buffer_current(line) {
+                        (self.sink)(line);
+                    }
+                }
             }
-        });
+        }
+    }
+
+    /// Rewrites a line CloudWatch would cut (breaking its JSON) as a shorter one: the start of
+    /// the message, the invocation's keys, and how long the line was. Its fields are dropped.
+    fn truncated_line(&self, line: &mut Vec<u8>, event: &Event<'_>, level: Level, original: usize) {
+        struct MessageText(String);
+        impl Visit for MessageText {
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    let _ = write!(self.0, "{value:?}");
+                }
+            }
+        }
+        let mut message = MessageText(String::new());
+        event.record(&mut message);
+        let mut end = message.0.len().min(TRUNCATED_MESSAGE_BYTES);
+        while !message.0.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.clear();
+        line.extend_from_slice(b"{\"level\":\"");
+        line.extend_from_slice(level_name(level).as_bytes());
+        line.extend_from_slice(b"\",\"message\":\"");
+        escape_into(line, message.0.get(..end).unwrap_or_default());
+        line.extend_from_slice(b"\",\"timestamp\":\"");
+        write_rfc3339_millis(line, SystemTime::now());
+        line.push(b'"');
+        self.write_context(line);
+        let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
     }
 }
 
+#[derive(Clone, Copy)]
 enum Destination {
     Print,
     Buffer,
 }
+
+/// The longest line written: CloudWatch Logs cuts events at 256 KiB, which would break the
+/// line's JSON.
+const MAX_LINE_BYTES: usize = 250 * 1024;
+
+/// How much of the message a truncated line keeps.
+const TRUNCATED_MESSAGE_BYTES: usize = 16 * 1024;
 
 impl JsonLayer {
     fn write_context(&self, line: &mut Vec<u8>) {
@@ -294,10 +375,14 @@ fn write_str_key(line: &mut Vec<u8>, key: &str, value: &str) {
     line.push(b'"');
 }
 
-/// Writes `key` as a JSON object key, renamed when it is reserved.
+/// Writes `key` as a JSON object key. A reserved key gets the prefix `user_`, and so does a
+/// key that already looks renamed (`user_level`), so the two can never collide.
 fn write_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
-    if RESERVED_KEYS.contains(&key) {
+    let renamed = key
+        .strip_prefix("user_")
+        .is_some_and(|rest| RESERVED_KEYS.contains(&rest) || rest.starts_with("user_"));
+    if RESERVED_KEYS.contains(&key) || renamed {
         out.extend_from_slice(b"user_");
     }
     escape_into(out, key);
@@ -464,8 +549,22 @@ struct SpanVisitor<'a>(&'a mut SpanFields);
 impl SpanVisitor<'_> {
     fn field(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
         let fields = &mut *self.0;
-        // A field recorded again replaces its earlier value.
+        // A field recorded again replaces its earlier value; the old bytes are reclaimed once
+        // they are half the buffer, so a span recorded again and again does not grow.
+        let before = fields.keys.len();
         fields.keys.retain(|(key, _)| *key != field.name());
+        if fields.keys.len() != before {
+            let live: usize = fields.keys.iter().map(|(_, range)| range.len()).sum();
+            if live * 2 < fields.json.len() {
+                let mut json = Vec::with_capacity(live);
+                for (_, range) in &mut fields.keys {
+                    let start = json.len();
+                    json.extend_from_slice(fields.json.get(range.clone()).unwrap_or_default());
+                    *range = start..json.len();
+                }
+                fields.json = json;
+            }
+        }
         let start = fields.json.len();
         write_key(&mut fields.json, field.name());
         write(&mut fields.json);

@@ -16,6 +16,8 @@ pub(crate) struct LogLevel {
     /// Set when a level chosen in code or by `POWERTOOLS_LOG_LEVEL` is more verbose than
     /// `AWS_LAMBDA_LOG_LEVEL`: Lambda drops those lines, so helve warns once at start.
     pub(crate) dropped_by_lambda: Option<String>,
+    /// `AWS_LAMBDA_LOG_LEVEL`, when set: nothing more verbose reaches CloudWatch.
+    pub(crate) lambda_ceiling: Option<LevelFilter>,
 }
 
 /// `AWS_LAMBDA_LOG_LEVEL` > the level in code > `POWERTOOLS_LOG_LEVEL` > `RUST_LOG` > INFO.
@@ -41,7 +43,17 @@ pub(crate) fn resolve(
     };
 
     if let Some(value) = lambda {
-        let targets = parse("AWS_LAMBDA_LOG_LEVEL", &value)?;
+        let lambda_targets = parse("AWS_LAMBDA_LOG_LEVEL", &value)?;
+        let lambda_targets_default = lambda_targets.default_level();
+        // Lambda's level wins; per-target directives from code or POWERTOOLS_LOG_LEVEL still
+        // apply, capped at it.
+        let targets = match &chosen_targets {
+            Some(chosen) => cap(
+                chosen,
+                lambda_targets.default_level().unwrap_or(LevelFilter::INFO),
+            ),
+            None => lambda_targets,
+        };
         let dropped_by_lambda = match (&chosen, &chosen_targets) {
             (Some((source, chosen_value)), Some(chosen))
                 if verbosity(chosen) > verbosity(&targets) =>
@@ -53,30 +65,59 @@ pub(crate) fn resolve(
             _ => None,
         };
         return Ok(LogLevel {
-            targets,
+            targets: without_raw_events(targets),
             source: "AWS_LAMBDA_LOG_LEVEL",
             dropped_by_lambda,
+            lambda_ceiling: lambda_targets_default,
         });
     }
     if let (Some((source, _)), Some(targets)) = (chosen, chosen_targets) {
         return Ok(LogLevel {
-            targets,
+            targets: without_raw_events(targets),
             source,
             dropped_by_lambda: None,
+            lambda_ceiling: None,
         });
     }
     if let Some(value) = rust_log {
         return Ok(LogLevel {
-            targets: parse("RUST_LOG", &value)?,
+            targets: without_raw_events(parse("RUST_LOG", &value)?),
             source: "RUST_LOG",
             dropped_by_lambda: None,
+            lambda_ceiling: None,
         });
     }
     Ok(LogLevel {
         targets: Targets::new().with_default(Level::INFO),
         source: "the default",
         dropped_by_lambda: None,
+        lambda_ceiling: None,
     })
+}
+
+/// `targets` with no target more verbose than `ceiling`.
+fn cap(targets: &Targets, ceiling: LevelFilter) -> Targets {
+    let default = targets
+        .default_level()
+        .unwrap_or(LevelFilter::INFO)
+        .min(ceiling);
+    Targets::new().with_default(default).with_targets(
+        targets
+            .iter()
+            .map(|(target, level)| (target.to_owned(), level.min(ceiling))),
+    )
+}
+
+/// lambda_runtime logs each raw event, unredacted, at TRACE: helve never lets that line
+/// through, whatever the level, so event logging's redaction cannot be bypassed.
+fn without_raw_events(targets: Targets) -> Targets {
+    let mut targets = targets;
+    for target in ["lambda_runtime", "lambda_runtime_api_client"] {
+        if targets.would_enable(target, &Level::TRACE) {
+            targets = targets.with_target(target, LevelFilter::DEBUG);
+        }
+    }
+    targets
 }
 
 /// Parses a level or directives, normalising the level names Lambda and Powertools use.
@@ -229,6 +270,35 @@ mod tests {
         let level = resolve(None, &env(&[])).unwrap();
         assert!(allows(&level, "app", Level::INFO));
         assert!(!allows(&level, "app", Level::DEBUG));
+    }
+
+    #[test]
+    fn lambda_runtimes_raw_event_line_never_passes_even_at_trace() {
+        let level = resolve(None, &env(&[("POWERTOOLS_LOG_LEVEL", "TRACE")])).unwrap();
+        assert!(allows(&level, "app", Level::TRACE));
+        assert!(!allows(
+            &level,
+            "lambda_runtime::layers::api_response",
+            Level::TRACE
+        ));
+        assert!(allows(
+            &level,
+            "lambda_runtime::layers::api_response",
+            Level::DEBUG
+        ));
+    }
+
+    #[test]
+    fn per_target_directives_still_apply_under_lambdas_level() {
+        let level = resolve(
+            Some("warn,orders=debug,noisy=off"),
+            &env(&[("AWS_LAMBDA_LOG_LEVEL", "INFO")]),
+        )
+        .unwrap();
+        assert!(allows(&level, "orders", Level::INFO));
+        assert!(!allows(&level, "orders", Level::DEBUG));
+        assert!(!allows(&level, "app", Level::INFO));
+        assert!(!allows(&level, "noisy", Level::ERROR));
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl Redactor {
 
     /// Redacts a string that holds a JSON object or array; true when it was rewritten.
     fn redact_embedded(&self, text: &mut String, depth: usize) -> bool {
-        if !text.trim_start().starts_with(['{', '[']) {
+        if !text.trim_start().starts_with(['{', '[']) || text == REDACTED {
             return false;
         }
         if depth >= MAX_EMBEDDED_DEPTH {
@@ -286,7 +286,10 @@ impl Redactor {
             return true;
         }
         let Ok(mut inner) = serde_json::from_str::<Value>(text) else {
-            return false;
+            // It looks like JSON but does not parse, so its keys cannot be checked: hide it
+            // rather than risk a secret.
+            *text = format!("<{} bytes, JSON that does not parse>", text.len());
+            return true;
         };
         if !self.redact_value(&mut inner, depth + 1) {
             return false;
@@ -990,6 +993,18 @@ mod tests {
             json!("<3 bytes, not JSON>")
         );
         assert_eq!(redactor.redact_event(b""), json!("<0 bytes, not JSON>"));
+    }
+
+    #[test]
+    fn a_body_that_looks_like_json_but_does_not_parse_is_hidden() {
+        let redactor = Redactor::default();
+        let event = br#"{"body": "{\"password\":\"hunter2\",\"n\":1e400}"}"#;
+        let redacted = redactor.redact_event(event);
+        assert_eq!(
+            redacted,
+            json!({"body": "<32 bytes, JSON that does not parse>"})
+        );
+        assert!(!redacted.to_string().contains("hunter2"));
     }
 
     #[test]

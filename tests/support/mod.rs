@@ -1,6 +1,6 @@
 //! What the integration tests share: a Lambda Runtime API server on 127.0.0.1 ([`RuntimeApi`]),
-//! and the binaries under test, built once and started as Lambda starts them ([`binary`],
-//! [`Launch`], [`Process`]).
+//! the binaries under test, built once and started as Lambda starts them ([`binary`],
+//! [`Launch`], [`Process`]), and their log lines, parsed ([`log_lines`], [`InvocationKeys`]).
 //!
 //! ```ignore
 //! let mut api = RuntimeApi::start().await;
@@ -19,11 +19,16 @@
 // Each test binary uses its own part of the support code.
 #![allow(dead_code, unused_imports)]
 
+mod logs;
 mod process;
 mod runtime_api;
 
 use std::time::Duration;
 
+pub(crate) use logs::{
+    InvocationKeys, LogLine, READY, fields, init_line, invocation_key_order, is_rfc3339_utc_millis,
+    is_uuid_v4, log_lines, without_init_duration,
+};
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};
 

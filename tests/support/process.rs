@@ -353,6 +353,14 @@ impl Process {
         self.child.try_wait().ok().flatten()
     }
 
+    /// Kills the process and returns everything it wrote before: a Lambda function serves
+    /// until it is stopped, and a test reads its logs once it has answered.
+    pub(crate) async fn stop(mut self) -> Exit {
+        // Killing a process that already exited is not an error for the test.
+        let _ = self.child.start_kill();
+        self.wait().await
+    }
+
     /// Waits for the process to exit on its own, up to the hang guard, and returns its whole
     /// output.
     pub(crate) async fn wait(mut self) -> Exit {

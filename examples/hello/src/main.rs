@@ -69,11 +69,8 @@ async fn greet(event: Greeting, ctx: &Context, app: &App) -> Result<Reply, Hello
     if name.is_empty() {
         return Err(HelloError::EmptyName);
     }
-    tracing::info!(
-        request_id = ctx.request_id(),
-        cold_start = ctx.cold_start(),
-        "greeting {name}"
-    );
+    // helve adds the request id, cold start and the other invocation keys to every line.
+    tracing::info!(function_version = ctx.function_version(), "greeting {name}");
     Ok(Reply {
         message: format!("{}, {name}!", app.greeting),
     })

@@ -1,11 +1,14 @@
 //! A test function that answers with the context it ran in, as the handler received it and as
 //! `helve::context()` sees it, to prove that concurrent invocations never see each other's.
 //!
-//! Event: `{"sleep_ms": 250, "wait_for": 4}`, both optional. The handler first waits until
-//! `wait_for` invocations have started in this process (at most 30 s, then it fails with
-//! `test.RendezvousTimeout`), which proves they run at the same time; then it sleeps
-//! `sleep_ms`, so that invocations finish in another order than they started; then it reads
-//! its context.
+//! Event: any JSON object. It may hold `{"sleep_ms": 250, "wait_for": 4, "tag": "c-1"}`, all
+//! optional; other keys are ignored, so real AWS payloads (SQS, API Gateway, EventBridge, ...)
+//! work too, and helve finds their correlation id. The handler logs `invocation started`, then
+//! waits until `wait_for` invocations have started in this process (at most 30 s, then it
+//! fails with `test.RendezvousTimeout`), which proves they run at the same time; then it sleeps
+//! `sleep_ms`, so that invocations finish in another order than they started; then it logs
+//! `echoing the context` and answers with its context. Both lines carry the event's `tag`,
+//! when it has one, so a test can tell whose line it is without trusting helve's ids.
 
 use std::{
     process::ExitCode,
@@ -26,18 +29,24 @@ static STARTED: AtomicUsize = AtomicUsize::new(0);
 /// Wakes the invocations waiting for others to start.
 static STARTED_CHANGED: Notify = Notify::const_new();
 
-/// The event.
+/// The event: every field is optional, and unknown fields are ignored.
 #[derive(Debug, Deserialize)]
 struct Event {
     #[serde(default)]
     sleep_ms: u64,
     #[serde(default)]
     wait_for: usize,
+    /// A name the test gives the event, written on the handler's log lines.
+    #[serde(default)]
+    tag: Option<String>,
 }
 
 async fn echo(event: Event, ctx: Context) -> Result<Value, helve::Error> {
+    let tag = event.tag.as_deref();
+    tracing::info!(tag, "invocation started");
     rendezvous(event.wait_for).await?;
     tokio::time::sleep(Duration::from_millis(event.sleep_ms)).await;
+    tracing::info!(tag, "echoing the context");
     let current = helve::context().ok_or_else(|| {
         helve::Error::new(
             "test.NoCurrentContext",
@@ -46,6 +55,7 @@ async fn echo(event: Event, ctx: Context) -> Result<Value, helve::Error> {
     })?;
     Ok(json!({
         "request_id": ctx.request_id(),
+        "correlation_id": ctx.correlation_id(),
         "current_request_id": current.request_id(),
         "cold_start": ctx.cold_start(),
         "function_name": ctx.function_name(),
