@@ -9,8 +9,8 @@ mod echo {
 }
 
 mod sink {
-    // A handler with no return type answers `null`.
-    #[helve::handler]
+    // A handler with no return type answers `null`; `log_buffer` alone is the default size.
+    #[helve::handler(log_buffer)]
     async fn sink(_event: serde_json::Value) {}
 }
 
