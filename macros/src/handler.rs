@@ -399,10 +399,22 @@ impl Handler {
             quote!(::helve::__private::infallible(#call))
         };
 
-        let state_ty = match (&self.state, &args.init) {
-            (Some(ty), _) => ty.to_token_stream(),
-            (None, Some(_)) => quote!(_),
-            (None, None) => quote!(()),
+        // The state's type: the handler's `&State`; a type parameter inferred from the init
+        // function when the handler does not take the state; `()` without an init function.
+        let (generics, state_ty) = match (&self.state, &args.init) {
+            (Some(ty), _) => (None, ty.to_token_stream()),
+            (None, Some(_)) => (
+                Some(quote!(<__HelveState: ::core::marker::Sync + 'static>)),
+                quote!(__HelveState),
+            ),
+            (None, None) => (None, quote!(())),
+        };
+        let output = match (&function.sig.output, &self.fallible, &self.response) {
+            (ReturnType::Type(_, ty), Some(_), _) => ty.to_token_stream(),
+            (_, None, Some(ty)) => {
+                quote!(::core::result::Result<#ty, ::helve::__private::Infallible>)
+            }
+            _ => quote!(::core::result::Result<(), ::helve::__private::Infallible>),
         };
         let init = args.init.as_ref().map(|path| quote!(.init(#path)));
         let service = args.service.as_ref().map(|name| quote!(.service(#name)));
@@ -455,13 +467,15 @@ impl Handler {
                 #event_check
                 #state_check
                 #result_checks
-                ::helve::__private::Function::new(
-                    |__helve_event: #event_ty,
-                     __helve_ctx: ::helve::__private::Context,
-                     __helve_state: &'static #state_ty| async move {
-                        #body
-                    },
-                )
+                // A named fn, not a closure: diagnostics then name it without a file path.
+                async fn __helve_handler #generics(
+                    __helve_event: #event_ty,
+                    __helve_ctx: ::helve::__private::Context,
+                    __helve_state: &'static #state_ty,
+                ) -> #output {
+                    #body
+                }
+                ::helve::__private::Function::new(__helve_handler)
                 #init
                 #service
                 #log_level
