@@ -293,11 +293,8 @@ pub(crate) fn init(settings: &Settings, sink: Sink) {
     if let Some(warning) = &settings.log_level().dropped_by_lambda {
         // Written whatever the level, since the level is what the warning is about.
         let mut line = Vec::with_capacity(256);
-        line.extend_from_slice(b"{\"level\":\"WARN\",\"message\":\"");
-        json::escape_into(&mut line, warning);
-        line.extend_from_slice(b"\",\"timestamp\":\"");
-        time::write_rfc3339_millis(&mut line, std::time::SystemTime::now());
-        line.extend_from_slice(b"\",\"service\":\"");
+        json::start_line(&mut line, tracing::Level::WARN, warning);
+        line.extend_from_slice(b",\"service\":\"");
         json::escape_into(&mut line, settings.service());
         line.extend_from_slice(b"\",\"location\":\"helve\"}\n");
         sink(&line);

@@ -276,13 +276,7 @@ impl JsonLayer {
             end -= 1;
         }
         line.clear();
-        line.extend_from_slice(b"{\"level\":\"");
-        line.extend_from_slice(level_name(level).as_bytes());
-        line.extend_from_slice(b"\",\"message\":\"");
-        escape_into(line, message.0.get(..end).unwrap_or_default());
-        line.extend_from_slice(b"\",\"timestamp\":\"");
-        write_rfc3339_millis(line, SystemTime::now());
-        line.push(b'"');
+        start_line(line, level, message.0.get(..end).unwrap_or_default());
         self.write_context(line);
         let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
     }
@@ -307,6 +301,17 @@ impl JsonLayer {
     }
 }
 
+/// Starts a line helve writes itself: `{"level":...,"message":...,"timestamp":...`.
+pub(crate) fn start_line(line: &mut Vec<u8>, level: Level, message: &str) {
+    line.extend_from_slice(b"{\"level\":\"");
+    line.extend_from_slice(level_name(level).as_bytes());
+    line.extend_from_slice(b"\",\"message\":\"");
+    escape_into(line, message);
+    line.extend_from_slice(b"\",\"timestamp\":\"");
+    write_rfc3339_millis(line, SystemTime::now());
+    line.push(b'"');
+}
+
 /// A whole line whose `key` holds a JSON value as it is (the logged event), with the same keys
 /// as every other line.
 pub(crate) fn raw_line(
@@ -317,11 +322,7 @@ pub(crate) fn raw_line(
     value: &serde_json::Value,
 ) -> Vec<u8> {
     let mut line = Vec::with_capacity(512);
-    line.extend_from_slice(b"{\"level\":\"INFO\",\"message\":\"");
-    escape_into(&mut line, message);
-    line.extend_from_slice(b"\",\"timestamp\":\"");
-    write_rfc3339_millis(&mut line, SystemTime::now());
-    line.push(b'"');
+    start_line(&mut line, Level::INFO, message);
     write_context(&mut line, service, sampling_rate);
     line.extend_from_slice(b",\"location\":\"helve\"");
     write_key(&mut line, key);
