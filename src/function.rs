@@ -363,7 +363,7 @@ impl<H, I> Function<H, I> {
     }
 }
 
-/// The stack helve runs around a handler: context, then panic safety, then the handler.
+/// The stack helve runs around a handler: context, logging, panic safety, then the handler.
 pub(crate) fn service_stack<H, T, S, M>(
     handler: H,
     settings: &Settings,

@@ -402,6 +402,8 @@ fn write_f64(out: &mut Vec<u8>, value: f64) {
 /// Appends `text` JSON-escaped (without quotes).
 pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
+    // Cannot panic: `start` only ever moves to `index + 1` of a byte already seen, so
+    // `start <= index < bytes.len()` at every slice below, and `start <= bytes.len()` after.
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
         let escape: &[u8] = match byte {
