@@ -59,6 +59,7 @@ mod handler;
 pub mod layers;
 mod local;
 pub mod logging;
+pub mod metrics;
 mod runtime_api;
 
 pub use config::{DEFAULT_SERVICE, Options, Settings, env};
