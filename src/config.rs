@@ -24,6 +24,7 @@ use crate::{
     correlation::Pointer,
     error::ConfigError,
     logging::{self, LogLevel, redact::Redactor},
+    metrics::emf::{MetricSet, Namespace},
 };
 
 /// The service name used when neither the code nor `POWERTOOLS_SERVICE_NAME` names one.
@@ -47,6 +48,23 @@ pub struct Options {
     pub redact_keys: Option<Vec<String>>,
     /// A JSON pointer to the correlation id in the event, such as `/detail/orderId`.
     pub correlation_id: Option<String>,
+    /// The CloudWatch namespace of the function's metrics.
+    pub namespace: Option<String>,
+    /// Dimensions added to every metric, after `service`.
+    pub metric_dimensions: Vec<(String, String)>,
+}
+
+/// How metrics are written, when they are: a namespace is configured and
+/// `POWERTOOLS_METRICS_DISABLED` is not `true`.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// The namespace.
+    pub namespace: Namespace,
+    /// Dimensions added to every metric after `service`.
+    pub dimensions: Vec<(String, String)>,
+    /// The `function_name` dimension of the ColdStart metric
+    /// (`POWERTOOLS_METRICS_FUNCTION_NAME`; the function's name when unset).
+    pub function_name: Option<String>,
 }
 
 /// helve's settings, checked once.
@@ -59,6 +77,7 @@ pub struct Settings {
     log_buffer_bytes: Option<usize>,
     redactor: Redactor,
     correlation_pointer: Option<Pointer>,
+    metrics: Option<MetricsConfig>,
 }
 
 impl Settings {
@@ -131,6 +150,7 @@ impl Settings {
             })?),
             None => None,
         };
+        let metrics = metrics_config(options, &lookup)?;
         Ok(Self {
             service,
             log_level,
@@ -139,6 +159,7 @@ impl Settings {
             log_buffer_bytes,
             redactor,
             correlation_pointer,
+            metrics,
         })
     }
 
@@ -160,6 +181,12 @@ impl Settings {
     /// The DEBUG log buffer's size, when buffering is on.
     pub fn log_buffer_bytes(&self) -> Option<usize> {
         self.log_buffer_bytes
+    }
+
+    /// How metrics are written; `None` when no namespace is configured or metrics are
+    /// disabled.
+    pub fn metrics(&self) -> Option<&MetricsConfig> {
+        self.metrics.as_ref()
     }
 
     /// The redactor applied to logged events.
@@ -200,6 +227,45 @@ pub fn env(name: &str) -> Result<String, ConfigError> {
             Err(ConfigError::new(name.to_owned(), "it is not valid Unicode"))
         }
     }
+}
+
+fn metrics_config(
+    options: &Options,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<MetricsConfig>, ConfigError> {
+    let disabled = match lookup("POWERTOOLS_METRICS_DISABLED") {
+        Some(value) => parse_bool("POWERTOOLS_METRICS_DISABLED", &value)?,
+        None => false,
+    };
+    let (setting, namespace) = match &options.namespace {
+        Some(namespace) => ("the `namespace` option", namespace.clone()),
+        None => match lookup("POWERTOOLS_METRICS_NAMESPACE") {
+            Some(namespace) if !namespace.trim().is_empty() => {
+                ("POWERTOOLS_METRICS_NAMESPACE", namespace)
+            }
+            _ => return Ok(None),
+        },
+    };
+    let namespace =
+        Namespace::new(namespace).map_err(|error| ConfigError::new(setting, error.to_string()))?;
+    // Check the dimensions once, now, as every document will carry them.
+    let mut probe = MetricSet::new(namespace.clone());
+    probe
+        .dimension("service", "probe")
+        .map_err(|error| ConfigError::new("the metric dimensions", error.to_string()))?;
+    for (key, value) in &options.metric_dimensions {
+        probe
+            .dimension(key, value)
+            .map_err(|error| ConfigError::new("the metric dimensions", error.to_string()))?;
+    }
+    if disabled {
+        return Ok(None);
+    }
+    Ok(Some(MetricsConfig {
+        namespace,
+        dimensions: options.metric_dimensions.clone(),
+        function_name: lookup("POWERTOOLS_METRICS_FUNCTION_NAME").filter(|name| !name.is_empty()),
+    }))
 }
 
 fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -170,7 +170,14 @@ impl Context {
         // The invocation's logging state (debug sampling, the log buffer) goes along, so the
         // task's lines follow the same rules as the handler's.
         let log = crate::logging::InvocationLog::current();
-        CURRENT.scope(self, log.scope(future))
+        // So are the invocation's metrics: the task records into the same collector.
+        let collecting = crate::metrics::COLLECTING
+            .try_with(|slot| {
+                std::sync::Arc::clone(slot.borrow_mut().get_or_insert_with(Default::default))
+            })
+            .ok();
+        let metrics = crate::metrics::COLLECTING.scope(std::cell::RefCell::new(collecting), future);
+        CURRENT.scope(self, log.scope(metrics))
     }
 }
 

@@ -48,9 +48,11 @@ use crate::{
     handler::{Handler, HandlerService},
     layers::{
         CatchPanic, CatchPanicLayer, ContextLayer, ContextService, Correlation, EventLayer,
-        LoggingLayer, LoggingService,
+        LoggingLayer, LoggingService, MetricsLayer, MetricsService,
     },
-    local, logging, runtime_api,
+    local, logging,
+    metrics::EmfRecorder,
+    runtime_api,
 };
 
 /// A Lambda function: an optional init step, a handler, and settings.
@@ -128,7 +130,7 @@ where
 /// The tower stack helve runs for a handler `H`: context, logging, panic safety, then the
 /// handler.
 pub type FunctionService<H, T, S, M> =
-    ContextService<LoggingService<CatchPanic<HandlerService<H, T, S, M>>>>;
+    ContextService<LoggingService<MetricsService<CatchPanic<HandlerService<H, T, S, M>>>>>;
 
 impl<H> Function<H, NoInit> {
     /// A function running `handler`: `async fn(event: T, ctx: Context) -> Result<R, E>`, or,
@@ -161,6 +163,22 @@ impl<H, I> Function<H, I> {
     /// The service name in logs and metrics; wins over `POWERTOOLS_SERVICE_NAME`.
     pub fn service(mut self, name: impl Into<String>) -> Self {
         self.options.service = Some(name.into());
+        self
+    }
+
+    /// The CloudWatch namespace of the function's metrics; wins over
+    /// `POWERTOOLS_METRICS_NAMESPACE`. With a namespace, helve records the `metrics` facade's
+    /// `counter!`, `gauge!` and `histogram!` calls and writes them as EMF documents.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.options.namespace = Some(namespace.into());
+        self
+    }
+
+    /// A dimension added to every metric, after `service`.
+    pub fn metric_dimension(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options
+            .metric_dimensions
+            .push((key.into(), value.into()));
         self
     }
 
@@ -213,7 +231,9 @@ impl<H, I> Function<H, I> {
     /// This is what [`run`](Function::run) gives to `lambda_runtime`; it is public for teams
     /// that compose their own runtime, and for tests. The settings come from `settings`, not
     /// from this builder's options, and the init step is not run: `state` is what it would
-    /// have built. Correlation ids and event logging need [`EventLayer`] on the runtime.
+    /// have built. Correlation ids and event logging need [`EventLayer`] on the runtime;
+    /// metrics need a [`MetricsLayer`] around an installed [`EmfRecorder`] (build the stack
+    /// from [`helve::layers`](crate::layers) for that).
     pub fn into_service<T, M>(
         self,
         settings: Settings,
@@ -223,7 +243,13 @@ impl<H, I> Function<H, I> {
         I: Init,
         H: Handler<T, I::State, M>,
     {
-        service_stack(self.handler, &settings, state, LoggingLayer::new(&settings))
+        service_stack(
+            self.handler,
+            &settings,
+            state,
+            LoggingLayer::new(&settings),
+            MetricsLayer::disabled(),
+        )
     }
 
     /// Runs the function until the process ends, and returns the exit code for `main`.
@@ -322,6 +348,12 @@ impl<H, I> Function<H, I> {
                 Err(error::diagnostic(&error))
             }
         };
+        // The recorder goes in before the init step, so what init records is kept (and written
+        // with the first invocation).
+        let metrics = match &settings {
+            Ok(settings) => install_metrics(settings, Arc::clone(&sink)),
+            Err(_) => MetricsLayer::disabled(),
+        };
         let started = Instant::now();
         let outcome = match settings {
             Ok(settings) => start(init, &init_name, lambda)
@@ -346,7 +378,7 @@ impl<H, I> Function<H, I> {
             }
         };
         let logging = LoggingLayer::with_sink(&settings, sink, Some(started.elapsed()));
-        let service = service_stack(handler, &settings, state, logging);
+        let service = service_stack(handler, &settings, state, logging, metrics);
         let correlation = match (correlate, settings.correlation_pointer()) {
             (Some(find), _) => Correlation::Custom(find),
             (None, Some(pointer)) => Correlation::Pointer(pointer.clone()),
@@ -363,18 +395,36 @@ impl<H, I> Function<H, I> {
     }
 }
 
+/// Installs helve's `metrics` recorder when a namespace is configured; otherwise, or when the
+/// program installed another recorder, metrics are off.
+fn install_metrics(settings: &Settings, sink: logging::Sink) -> MetricsLayer {
+    let Some(config) = settings.metrics() else {
+        return MetricsLayer::disabled();
+    };
+    let recorder = EmfRecorder::new();
+    if metrics::set_global_recorder(recorder.clone()).is_err() {
+        tracing::warn!(
+            "another `metrics` recorder is already installed: helve writes no metrics documents"
+        );
+        return MetricsLayer::disabled();
+    }
+    MetricsLayer::with_sink(recorder, Some(config.clone()), sink)
+}
+
 /// The stack helve runs around a handler: context, logging, panic safety, then the handler.
 pub(crate) fn service_stack<H, T, S, M>(
     handler: H,
     settings: &Settings,
     state: &'static S,
     logging: LoggingLayer,
+    metrics: MetricsLayer,
 ) -> FunctionService<H, T, S, M>
 where
     H: Handler<T, S, M>,
 {
     let handler = HandlerService::new(handler, state);
-    ContextLayer::new(settings.clone()).layer(logging.layer(CatchPanicLayer::new().layer(handler)))
+    ContextLayer::new(settings.clone())
+        .layer(logging.layer(metrics.layer(CatchPanicLayer::new().layer(handler))))
 }
 
 /// Checks the Lambda environment and runs the init step; any failure becomes the init error.

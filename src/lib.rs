@@ -62,7 +62,7 @@ pub mod logging;
 pub mod metrics;
 mod runtime_api;
 
-pub use config::{DEFAULT_SERVICE, Options, Settings, env};
+pub use config::{DEFAULT_SERVICE, MetricsConfig, Options, Settings, env};
 pub use context::{Context, ContextBuilder, context};
 pub use error::{BoxError, ConfigError, Error, FunctionError, IntoDiagnostic, InvalidEvent, Panic};
 pub use function::{Function, FunctionService, Init, NoInit};
@@ -91,6 +91,8 @@ pub mod guide {
     pub mod errors {}
     #[doc = include_str!("../docs/logging.md")]
     pub mod logging {}
+    #[doc = include_str!("../docs/metrics.md")]
+    pub mod metrics {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
 }

@@ -14,6 +14,7 @@ mod kw {
     syn::custom_keyword!(log_level);
     syn::custom_keyword!(log_buffer);
     syn::custom_keyword!(correlation_id);
+    syn::custom_keyword!(namespace);
 }
 
 /// Entry point: on any error, the errors and the user's function unchanged, so that one
@@ -73,6 +74,7 @@ pub(crate) struct HandlerArgs {
     log_level: Option<LitStr>,
     log_buffer: Option<syn::LitInt>,
     correlation_id: Option<LitStr>,
+    namespace: Option<LitStr>,
 }
 
 impl Parse for HandlerArgs {
@@ -151,6 +153,22 @@ impl Parse for HandlerArgs {
                     Ok(_) => {}
                 }
                 set_once(&mut args.log_buffer, bytes, key.span, "log_buffer")?;
+            } else if lookahead.peek(kw::namespace) {
+                let key: kw::namespace = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let namespace: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`namespace` takes a string literal, as `namespace = \"Shop\"`",
+                    )
+                })?;
+                if namespace.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        namespace.span(),
+                        "`namespace` must not be empty; leave it out to use `POWERTOOLS_METRICS_NAMESPACE`",
+                    ));
+                }
+                set_once(&mut args.namespace, namespace, key.span, "namespace")?;
             } else if lookahead.peek(kw::correlation_id) {
                 let key: kw::correlation_id = input.parse()?;
                 input.parse::<Token![=]>()?;
@@ -422,6 +440,10 @@ impl Handler {
             .log_level
             .as_ref()
             .map(|level| quote!(.log_level(#level)));
+        let namespace = args
+            .namespace
+            .as_ref()
+            .map(|namespace| quote!(.namespace(#namespace)));
         let correlation_id = args
             .correlation_id
             .as_ref()
@@ -481,6 +503,7 @@ impl Handler {
                 #log_level
                 #log_buffer
                 #correlation_id
+                #namespace
                 .run()
             }
         }

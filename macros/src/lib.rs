@@ -47,6 +47,9 @@ mod handler;
 ///   `POWERTOOLS_SERVICE_NAME`).
 /// - `log_level = "debug"`: the log level or `RUST_LOG`-style directives (wins over
 ///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it).
+/// - `namespace = "Shop"`: the CloudWatch namespace of the function's metrics (wins over
+///   `POWERTOOLS_METRICS_NAMESPACE`); with one, `metrics::counter!` and friends are written
+///   as EMF documents.
 /// - `correlation_id = "/detail/orderId"`: a JSON pointer to the event's correlation id, for
 ///   events helve's presets do not know.
 /// - `log_buffer = 20480` (or `log_buffer` alone, for 20 KiB): holds each invocation's DEBUG lines in a buffer of that many bytes

@@ -36,9 +36,11 @@
 mod context;
 mod event;
 mod logging;
+mod metrics;
 mod panic;
 
 pub use context::{ContextLayer, ContextService};
 pub use event::{Correlation, EventLayer, EventService, FindCorrelationId};
 pub use logging::{BUFFER_FLUSH_MARGIN, LoggingFuture, LoggingLayer, LoggingService};
+pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};

@@ -13,7 +13,11 @@ use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::{Sink, json_layer};
-use crate::{Context, Options, Payload, Settings, function::service_stack, layers::LoggingLayer};
+use crate::{
+    Context, Options, Payload, Settings,
+    function::service_stack,
+    layers::{LoggingLayer, MetricsLayer},
+};
 
 /// Lines written through a capturing sink.
 #[derive(Clone, Default)]
@@ -135,7 +139,13 @@ fn a_line_inside_an_invocation_carries_every_powertools_key() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(log_three_fields, &settings, &(), logging);
+        let service = service_stack(
+            log_three_fields,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         service.oneshot(event("req-1", json!({}))).await.unwrap();
     });
     assert_eq!(
@@ -260,7 +270,7 @@ fn a_sampled_invocation_logs_at_debug_and_says_its_sampling_rate() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(log_debug, &settings, &(), logging);
+        let service = service_stack(log_debug, &settings, &(), logging, MetricsLayer::disabled());
         service.oneshot(event("req-1", json!({}))).await.unwrap();
     });
     assert_eq!(
@@ -278,7 +288,7 @@ fn an_invocation_that_is_not_sampled_drops_debug_lines() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(log_debug, &settings, &(), logging);
+        let service = service_stack(log_debug, &settings, &(), logging, MetricsLayer::disabled());
         service.oneshot(event("req-1", json!({}))).await.unwrap();
     });
     assert_eq!(captured.lines(), Vec::<Value>::new());
@@ -293,7 +303,8 @@ fn sampling_is_decided_per_invocation() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let mut service = service_stack(log_debug, &settings, &(), logging);
+        let mut service =
+            service_stack(log_debug, &settings, &(), logging, MetricsLayer::disabled());
         for n in 0..200 {
             service
                 .ready()
@@ -337,7 +348,13 @@ fn buffered_debug_lines_are_dropped_when_the_invocation_succeeds() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(debug_then_maybe_fail, &settings, &(), logging);
+        let service = service_stack(
+            debug_then_maybe_fail,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         service
             .oneshot(event("req-1", json!({"fail": false})))
             .await
@@ -357,7 +374,13 @@ fn buffered_debug_lines_are_printed_before_the_error_of_a_failed_invocation() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(debug_then_maybe_fail, &settings, &(), logging);
+        let service = service_stack(
+            debug_then_maybe_fail,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         let _ = service.oneshot(event("req-1", json!({"fail": true}))).await;
     });
     let lines = captured.lines();
@@ -391,7 +414,13 @@ fn the_log_buffer_keeps_only_the_newest_lines_that_fit() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(many_debug_lines, &settings, &(), logging);
+        let service = service_stack(
+            many_debug_lines,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         let _ = service.oneshot(event("req-1", json!({}))).await;
     });
     let lines = captured.lines();
@@ -428,7 +457,13 @@ fn the_log_buffer_is_written_out_before_the_deadline_passes() {
     with_logs(&settings, &captured, async {
         tokio::time::pause();
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(slow_debug, &settings, &(), logging);
+        let service = service_stack(
+            slow_debug,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         let mut short = event("req-1", json!({}));
         short.context.deadline = crate::context::deadline_ms(Duration::from_secs(1));
         // Lambda would stop the invocation at its deadline; the test stops waiting a little
@@ -457,7 +492,13 @@ fn interleaved_invocations_never_log_each_others_ids() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(interleaved, &settings, &(), logging);
+        let service = service_stack(
+            interleaved,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         let calls = (0..5).map(|n| {
             let service = service.clone();
             async move { service.oneshot(event(&format!("req-{n}"), json!(n))).await }
@@ -518,7 +559,7 @@ fn the_first_invocation_logs_the_init_duration_once() {
     with_logs(&settings, &captured, async {
         let logging =
             LoggingLayer::with_sink(&settings, captured.sink(), Some(Duration::from_millis(42)));
-        let service = service_stack(log_debug, &settings, &(), logging);
+        let service = service_stack(log_debug, &settings, &(), logging, MetricsLayer::disabled());
         service
             .clone()
             .oneshot(event("req-1", json!({})))
@@ -601,7 +642,13 @@ fn a_task_spawned_in_the_invocations_scope_follows_its_sampling() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(debug_in_spawned_task, &settings, &(), logging);
+        let service = service_stack(
+            debug_in_spawned_task,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         service.oneshot(event("req-1", json!({}))).await.unwrap();
     });
     let lines = captured.lines();
@@ -616,7 +663,13 @@ fn an_invocation_dropped_before_it_finishes_writes_out_its_buffer() {
     let captured = Captured::default();
     with_logs(&settings, &captured, async {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(slow_debug, &settings, &(), logging);
+        let service = service_stack(
+            slow_debug,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         // Stopped from outside, as a local `--timeout` does, long before its deadline.
         let _ = tokio::time::timeout(
             Duration::from_millis(20),
@@ -647,7 +700,13 @@ fn once_the_deadline_is_near_buffered_lines_are_written_at_once() {
     let seen_before_the_end = with_logs(&settings, &captured, async {
         tokio::time::pause();
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(debug_before_and_after_a_pause, &settings, &(), logging);
+        let service = service_stack(
+            debug_before_and_after_a_pause,
+            &settings,
+            &(),
+            logging,
+            MetricsLayer::disabled(),
+        );
         let mut short = event("req-1", json!({}));
         short.context.deadline = crate::context::deadline_ms(Duration::from_millis(100));
         let call = tokio::spawn(service.oneshot(short));

@@ -5,7 +5,8 @@ mod function {
         service = "orders",
         log_level = "info,hyper=warn",
         log_buffer = 20480,
-        correlation_id = "/detail/orderId"
+        correlation_id = "/detail/orderId",
+        namespace = "Shop"
     )]
     async fn handle(event: serde_json::Value) -> serde_json::Value {
         event

@@ -1,0 +1,338 @@
+//! The EMF documents a user sees, parsed and compared whole.
+
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{
+    EmfRecorder,
+    emf::{Resolution, Unit},
+};
+use crate::{
+    Context, Options, Payload, Settings,
+    function::service_stack,
+    layers::{LoggingLayer, MetricsLayer},
+    logging::Sink,
+};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn sink(&self) -> Sink {
+        let bytes = Arc::clone(&self.0);
+        Arc::new(move |line: &[u8]| bytes.lock().unwrap().extend_from_slice(line))
+    }
+
+    /// Every EMF document written, with its timestamp checked and set to 0.
+    fn documents(&self) -> Vec<Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|value| value.get("_aws").is_some())
+            .map(|mut value| {
+                let timestamp = &mut value["_aws"]["Timestamp"];
+                assert!(timestamp.as_u64().unwrap() > 1_700_000_000_000);
+                *timestamp = json!(0);
+                value
+            })
+            .collect()
+    }
+}
+
+fn settings(env: &'static [(&'static str, &'static str)]) -> Settings {
+    let options = Options {
+        service: Some("orders".to_owned()),
+        namespace: Some("Shop".to_owned()),
+        ..Options::default()
+    };
+    Settings::resolve(&options, |name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .unwrap()
+}
+
+fn event(request_id: &str) -> LambdaEvent<Payload<Value>> {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = crate::context::deadline_ms(Duration::from_secs(30));
+    context.env_config = Arc::new(lambda_runtime::Config {
+        function_name: "orders-fn".to_owned(),
+        memory: 128,
+        version: "$LATEST".to_owned(),
+        ..lambda_runtime::Config::default()
+    });
+    LambdaEvent::new(Payload(Ok(json!({"request": request_id}))), context)
+}
+
+/// Runs `body` with `recorder` as the `metrics` recorder, on a current-thread runtime.
+fn with_recorder<F: std::future::Future>(recorder: &EmfRecorder, body: F) -> F::Output {
+    metrics::with_local_recorder(recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(body)
+    })
+}
+
+fn layer(recorder: &EmfRecorder, settings: &Settings, captured: &Captured) -> MetricsLayer {
+    MetricsLayer::with_sink(
+        recorder.clone(),
+        settings.metrics().cloned(),
+        captured.sink(),
+    )
+}
+
+fn cold_start() -> Value {
+    json!({
+        "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{"Namespace": "Shop",
+            "Dimensions": [["function_name", "service"]],
+            "Metrics": [{"Name": "ColdStart", "Unit": "Count"}]}]},
+        "function_name": "orders-fn", "service": "orders", "ColdStart": 1.0
+    })
+}
+
+async fn record_everything(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    metrics::counter!("OrdersPlaced").increment(1);
+    metrics::counter!("OrdersPlaced").increment(2);
+    metrics::gauge!("QueueDepth").set(7.0);
+    metrics::gauge!("QueueDepth").set(4.0);
+    metrics::histogram!("Latency").record(12.0);
+    metrics::histogram!("Latency").record(15.5);
+    metrics::counter!("Refunds", "reason" => "damaged").increment(1);
+    Ok(event)
+}
+
+#[test]
+fn counters_sum_gauges_keep_the_last_value_and_histograms_keep_every_value() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        metrics::describe_histogram!("Latency", metrics::Unit::Milliseconds, "time to place");
+        recorder.describe_resolution("Latency", Resolution::High);
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            record_everything,
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        service.oneshot(event("req-1")).await.unwrap();
+    });
+    assert_eq!(
+        captured.documents(),
+        vec![
+            cold_start(),
+            json!({
+                "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{"Namespace": "Shop",
+                    "Dimensions": [["service"]],
+                    "Metrics": [
+                        {"Name": "OrdersPlaced", "Unit": "Count"},
+                        {"Name": "QueueDepth", "Unit": "None"},
+                        {"Name": "Latency", "Unit": "Milliseconds", "StorageResolution": 1}
+                    ]}]},
+                "service": "orders", "OrdersPlaced": 3.0, "QueueDepth": 4.0, "Latency": [12.0, 15.5]
+            }),
+            json!({
+                "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{"Namespace": "Shop",
+                    "Dimensions": [["service", "reason"]],
+                    "Metrics": [{"Name": "Refunds", "Unit": "Count"}]}]},
+                "service": "orders", "reason": "damaged", "Refunds": 1.0
+            }),
+        ]
+    );
+}
+
+async fn fail_after_counting(_event: Value, _ctx: Context) -> Result<Value, crate::Error> {
+    metrics::counter!("Attempts").increment(1);
+    Err(crate::Error::msg("the payment provider is down"))
+}
+
+#[test]
+fn cold_start_is_written_once_even_when_the_first_invocation_fails() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            fail_after_counting,
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        assert!(service.clone().oneshot(event("req-1")).await.is_err());
+        assert!(service.oneshot(event("req-2")).await.is_err());
+    });
+    let documents = captured.documents();
+    let names: Vec<&str> = documents
+        .iter()
+        .map(|doc| {
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(names, vec!["ColdStart", "Attempts", "Attempts"]);
+    assert_eq!(documents[0], cold_start());
+}
+
+#[test]
+fn metrics_recorded_during_init_are_written_with_the_first_invocation() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        // Outside any invocation, as an init function records.
+        metrics::counter!("ConnectionsOpened").increment(2);
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            record_nothing,
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        service.oneshot(event("req-1")).await.unwrap();
+    });
+    let documents = captured.documents();
+    assert_eq!(documents.len(), 2);
+    assert_eq!(documents[1]["ConnectionsOpened"], json!(2.0));
+}
+
+async fn record_nothing(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    Ok(event)
+}
+
+async fn count_own_id(event: Value, ctx: Context) -> Result<Value, Infallible> {
+    let n: u64 = ctx
+        .request_id()
+        .trim_start_matches("req-")
+        .parse()
+        .unwrap_or(0);
+    for _ in 0..3 {
+        metrics::counter!("Steps").increment(n);
+        tokio::task::yield_now().await;
+    }
+    Ok(event)
+}
+
+#[test]
+fn interleaved_invocations_write_only_their_own_metrics() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            count_own_id,
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        let call = |n: u32| service.clone().oneshot(event(&format!("req-{n}")));
+        // Polled together on one thread: the invocations interleave at every yield.
+        let (a, b, c, d) = tokio::join!(call(1), call(2), call(3), call(4));
+        assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
+    });
+    let mut totals: Vec<f64> = captured
+        .documents()
+        .iter()
+        .filter_map(|doc| doc["Steps"].as_f64())
+        .collect();
+    totals.sort_by(f64::total_cmp);
+    // Each invocation counted its own number three times: 3, 6, 9, 12.
+    assert_eq!(totals, vec![3.0, 6.0, 9.0, 12.0]);
+}
+
+async fn count_in_spawned_task(event: Value, ctx: Context) -> Result<Value, Infallible> {
+    let task = tokio::spawn(ctx.clone().scope(async {
+        metrics::counter!("Background").increment(1);
+    }));
+    let _ = task.await;
+    Ok(event)
+}
+
+#[test]
+fn a_task_spawned_in_the_invocations_scope_records_into_it() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            count_in_spawned_task,
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        service.oneshot(event("req-1")).await.unwrap();
+    });
+    let documents = captured.documents();
+    assert_eq!(documents.last().unwrap()["Background"], json!(1.0));
+}
+
+#[test]
+fn a_unit_metrics_has_no_name_for_is_named_through_the_recorder() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    recorder.describe_unit("Throughput", Unit::KilobytesPerSecond);
+    with_recorder(&recorder, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            |event: Value, _ctx: Context| async move {
+                metrics::gauge!("Throughput").set(512.0);
+                Ok::<_, Infallible>(event)
+            },
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        service.oneshot(event("req-1")).await.unwrap();
+    });
+    let documents = captured.documents();
+    assert_eq!(
+        documents.last().unwrap()["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
+        json!({"Name": "Throughput", "Unit": "Kilobytes/Second"})
+    );
+}
+
+#[test]
+fn metrics_are_off_without_a_namespace_or_when_disabled() {
+    let disabled = settings(&[("POWERTOOLS_METRICS_DISABLED", "true")]);
+    assert!(disabled.metrics().is_none());
+    let without = Settings::resolve(&Options::default(), |_| None).unwrap();
+    assert!(without.metrics().is_none());
+    let from_env = Settings::resolve(&Options::default(), |name| {
+        (name == "POWERTOOLS_METRICS_NAMESPACE").then(|| "Payments".to_owned())
+    })
+    .unwrap();
+    assert_eq!(from_env.metrics().unwrap().namespace.as_str(), "Payments");
+}
+
+#[test]
+fn an_invalid_namespace_is_a_config_error_naming_the_setting() {
+    let error = Settings::resolve(&Options::default(), |name| {
+        (name == "POWERTOOLS_METRICS_NAMESPACE").then(|| "AWS/Lambda".to_owned())
+    })
+    .unwrap_err();
+    assert_eq!(error.setting(), "POWERTOOLS_METRICS_NAMESPACE");
+}

@@ -1,0 +1,291 @@
+//! The recorder behind the `metrics` facade: each `counter!`, `gauge!` and `histogram!` call
+//! lands in the current invocation's collector, and the invocation writes its own EMF
+//! documents when it ends.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex, PoisonError, RwLock},
+};
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata,
+    SharedString,
+};
+
+use super::emf::{Resolution, Unit};
+
+tokio::task_local! {
+    /// The current invocation's collector, made on its first metric.
+    pub(crate) static COLLECTING: RefCell<Option<Arc<Mutex<Collector>>>>;
+}
+
+/// What an invocation recorded, by metric.
+#[derive(Debug, Default)]
+pub(crate) struct Collector {
+    pub(crate) entries: Vec<(usize, Recorded)>,
+}
+
+/// A metric's value in one invocation: counters sum, gauges keep the last value, histograms
+/// keep every value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Recorded {
+    Counter(f64),
+    Gauge(f64),
+    Histogram(Vec<f64>),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Add(f64),
+    AtLeast(f64),
+    Set(f64),
+    Push(f64),
+}
+
+impl Collector {
+    fn apply(&mut self, id: usize, kind: Kind, op: Op) {
+        let index = match self.entries.iter().position(|(entry, _)| *entry == id) {
+            Some(index) => index,
+            None => {
+                let start = match kind {
+                    Kind::Counter => Recorded::Counter(0.0),
+                    Kind::Gauge => Recorded::Gauge(0.0),
+                    Kind::Histogram => Recorded::Histogram(Vec::new()),
+                };
+                self.entries.push((id, start));
+                self.entries.len() - 1
+            }
+        };
+        let Some((_, value)) = self.entries.get_mut(index) else {
+            return;
+        };
+        match (value, op) {
+            (Recorded::Counter(total) | Recorded::Gauge(total), Op::Add(delta)) => *total += delta,
+            (Recorded::Counter(total), Op::AtLeast(at_least)) => *total = total.max(at_least),
+            (Recorded::Gauge(last), Op::Set(value)) => *last = value,
+            (Recorded::Histogram(values), Op::Push(value)) => values.push(value),
+            _ => {}
+        }
+    }
+
+    /// Adds what `other` recorded to this collector.
+    pub(crate) fn merge(&mut self, other: Collector) {
+        for (id, recorded) in other.entries {
+            match recorded {
+                Recorded::Counter(total) => self.apply(id, Kind::Counter, Op::Add(total)),
+                Recorded::Gauge(last) => self.apply(id, Kind::Gauge, Op::Set(last)),
+                Recorded::Histogram(values) => {
+                    for value in values {
+                        self.apply(id, Kind::Histogram, Op::Push(value));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which kind of metric a handle is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One registered metric: a name and labels. Registering the same key again returns the same
+/// handle, so recording allocates nothing after the first time.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    id: usize,
+    kind: Kind,
+    pub(crate) name: String,
+    pub(crate) labels: Vec<(String, String)>,
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    fn record(&self, op: Op) {
+        let recorded = COLLECTING.try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let collector = slot.get_or_insert_with(Default::default);
+            let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
+            collector.apply(self.id, self.kind, op);
+        });
+        if recorded.is_err() {
+            // Outside any invocation (init, or a task spawned without `Context::scope`): written
+            // with the next invocation.
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pending.apply(self.id, self.kind, op);
+        }
+    }
+}
+
+impl CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        self.record(Op::Add(value as f64));
+    }
+
+    fn absolute(&self, value: u64) {
+        self.record(Op::AtLeast(value as f64));
+    }
+}
+
+impl GaugeFn for Handle {
+    fn increment(&self, value: f64) {
+        self.record(Op::Add(value));
+    }
+
+    fn decrement(&self, value: f64) {
+        self.record(Op::Add(-value));
+    }
+
+    fn set(&self, value: f64) {
+        self.record(Op::Set(value));
+    }
+}
+
+impl HistogramFn for Handle {
+    fn record(&self, value: f64) {
+        Handle::record(self, Op::Push(value));
+    }
+}
+
+/// The recorder's shared state.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    handles: RwLock<HashMap<(Kind, Key), Arc<Handle>>>,
+    by_id: RwLock<Vec<Arc<Handle>>>,
+    units: RwLock<HashMap<String, (Unit, Resolution)>>,
+    pending: Mutex<Collector>,
+}
+
+impl Shared {
+    /// The handle registered under `id`.
+    pub(crate) fn handle(&self, id: usize) -> Option<Arc<Handle>> {
+        let by_id = self.by_id.read().unwrap_or_else(PoisonError::into_inner);
+        by_id.get(id).cloned()
+    }
+
+    /// The unit and resolution described for a metric name (Count for counters and None for
+    /// the rest when nothing was described).
+    pub(crate) fn unit(&self, name: &str, kind: Kind) -> (Unit, Resolution) {
+        let units = self.units.read().unwrap_or_else(PoisonError::into_inner);
+        units.get(name).copied().unwrap_or(match kind {
+            Kind::Counter => (Unit::Count, Resolution::Standard),
+            Kind::Gauge | Kind::Histogram => (Unit::None, Resolution::Standard),
+        })
+    }
+
+    /// What was recorded outside any invocation, taken.
+    pub(crate) fn take_pending(&self) -> Collector {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *pending)
+    }
+
+    fn describe(&self, name: &str, unit: Option<Unit>, resolution: Option<Resolution>) {
+        let mut units = self.units.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = units
+            .entry(name.to_owned())
+            .or_insert((Unit::None, Resolution::Standard));
+        if let Some(unit) = unit {
+            entry.0 = unit;
+        }
+        if let Some(resolution) = resolution {
+            entry.1 = resolution;
+        }
+    }
+
+    fn register(self: &Arc<Self>, kind: Kind, key: &Key) -> Arc<Handle> {
+        let lookup = (kind, key.clone());
+        {
+            let handles = self.handles.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(handle) = handles.get(&lookup) {
+                return Arc::clone(handle);
+            }
+        }
+        let mut handles = self.handles.write().unwrap_or_else(PoisonError::into_inner);
+        let mut by_id = self.by_id.write().unwrap_or_else(PoisonError::into_inner);
+        let handle = handles.entry(lookup).or_insert_with(|| {
+            let handle = Arc::new(Handle {
+                id: by_id.len(),
+                kind,
+                name: key.name().to_owned(),
+                labels: key
+                    .labels()
+                    .map(|label| (label.key().to_owned(), label.value().to_owned()))
+                    .collect(),
+                shared: Arc::clone(self),
+            });
+            by_id.push(Arc::clone(&handle));
+            handle
+        });
+        Arc::clone(handle)
+    }
+}
+
+/// helve's `metrics` recorder: installed by [`Function`](crate::Function) when a metrics
+/// namespace is configured. Each invocation's metrics are written as its own EMF documents
+/// when it ends; metrics recorded outside an invocation are written with the next one.
+#[derive(Clone, Default)]
+pub struct EmfRecorder {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for EmfRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmfRecorder").finish_non_exhaustive()
+    }
+}
+
+impl EmfRecorder {
+    /// A recorder with nothing registered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names the CloudWatch unit of a metric, for the units `metrics::Unit` has no name for
+    /// (`Bytes/Second` is `metrics::Unit::BytesPerSecond`, but `Kilobytes/Second` is not).
+    pub fn describe_unit(&self, name: &str, unit: Unit) {
+        self.shared.describe(name, Some(unit), None);
+    }
+
+    /// Publishes a metric at high resolution (`StorageResolution: 1`, one-second granularity).
+    pub fn describe_resolution(&self, name: &str, resolution: Resolution) {
+        self.shared.describe(name, None, Some(resolution));
+    }
+}
+
+impl metrics::Recorder for EmfRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<metrics::Unit>, _: SharedString) {
+        self.shared
+            .describe(key.as_str(), unit.map(Unit::from), None);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<metrics::Unit>, _: SharedString) {
+        self.shared
+            .describe(key.as_str(), unit.map(Unit::from), None);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<metrics::Unit>, _: SharedString) {
+        self.shared
+            .describe(key.as_str(), unit.map(Unit::from), None);
+    }
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.shared.register(Kind::Counter, key))
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.shared.register(Kind::Gauge, key))
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.shared.register(Kind::Histogram, key))
+    }
+}
