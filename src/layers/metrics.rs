@@ -48,6 +48,16 @@ impl MetricsLayer {
         Self::with_sink(recorder, config, logging::stdout_sink())
     }
 
+    /// A layer writing each document, one line ending in `\n`, through `write` instead of
+    /// stdout: for tests and benchmarks.
+    pub fn with_writer(
+        recorder: EmfRecorder,
+        config: Option<MetricsConfig>,
+        write: impl Fn(&[u8]) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_sink(recorder, config, Arc::new(write))
+    }
+
     pub(crate) fn with_sink(
         recorder: EmfRecorder,
         config: Option<MetricsConfig>,
