@@ -8,8 +8,8 @@
 pub mod emf;
 mod recorder;
 
-pub use recorder::EmfRecorder;
 pub(crate) use recorder::{COLLECTING, Collector, Kind, Recorded};
+pub use recorder::{EmfRecorder, add_metadata};
 
 use std::time::SystemTime;
 
@@ -55,7 +55,7 @@ pub(crate) fn write_invocation(
     }
     // One document group per set of labels, in the order first recorded.
     let mut groups: Vec<(Vec<(String, String)>, MetricSet)> = Vec::new();
-    for (id, recorded) in collector.entries {
+    for (id, recorded) in std::mem::take(&mut collector.entries) {
         let Some(handle) = recorder.shared.handle(id) else {
             continue;
         };
@@ -96,7 +96,10 @@ pub(crate) fn write_invocation(
             tracing::warn!(metric = %handle.name, "the metric was not written: {error}");
         }
     }
-    for (_, set) in &groups {
+    for (_, set) in &mut groups {
+        for (key, value) in &collector.metadata {
+            set.metadata(key, value.clone());
+        }
         report(set.write(timestamp, &mut out));
     }
 }

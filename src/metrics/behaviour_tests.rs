@@ -336,3 +336,38 @@ fn an_invalid_namespace_is_a_config_error_naming_the_setting() {
     .unwrap_err();
     assert_eq!(error.setting(), "POWERTOOLS_METRICS_NAMESPACE");
 }
+
+#[test]
+fn metadata_goes_in_every_document_of_its_invocation_and_no_other() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            |event: Value, ctx: Context| async move {
+                super::add_metadata("order_id", "o-7");
+                super::add_metadata("function_request_id", ctx.request_id());
+                metrics::counter!("Placed").increment(1);
+                metrics::counter!("Placed", "tier" => "gold").increment(1);
+                Ok::<_, Infallible>(event)
+            },
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        service.clone().oneshot(event("req-1")).await.unwrap();
+        service.oneshot(event("req-2")).await.unwrap();
+    });
+    let documents: Vec<Value> = captured
+        .documents()
+        .into_iter()
+        .filter(|doc| doc.get("Placed").is_some())
+        .collect();
+    assert_eq!(documents.len(), 4);
+    for (doc, request) in documents.iter().zip(["req-1", "req-1", "req-2", "req-2"]) {
+        assert_eq!(doc["order_id"], "o-7");
+        assert_eq!(doc["function_request_id"], request);
+    }
+}

@@ -25,6 +25,8 @@ tokio::task_local! {
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
     pub(crate) entries: Vec<(usize, Recorded)>,
+    /// Properties written in every document of the invocation, not dimensions.
+    pub(crate) metadata: Vec<(String, serde_json::Value)>,
 }
 
 /// A metric's value in one invocation: counters sum, gauges keep the last value, histograms
@@ -70,8 +72,22 @@ impl Collector {
         }
     }
 
+    fn set_metadata(&mut self, key: &str, value: serde_json::Value) {
+        match self
+            .metadata
+            .iter_mut()
+            .find(|(existing, _)| existing == key)
+        {
+            Some((_, current)) => *current = value,
+            None => self.metadata.push((key.to_owned(), value)),
+        }
+    }
+
     /// Adds what `other` recorded to this collector.
     pub(crate) fn merge(&mut self, other: Collector) {
+        for (key, value) in other.metadata {
+            self.set_metadata(&key, value);
+        }
         for (id, recorded) in other.entries {
             match recorded {
                 Recorded::Counter(total) => self.apply(id, Kind::Counter, Op::Add(total)),
@@ -154,6 +170,20 @@ impl HistogramFn for Handle {
     fn record(&self, value: f64) {
         Handle::record(self, Op::Push(value));
     }
+}
+
+/// Adds a property to every EMF document the current invocation writes: searchable in Logs
+/// Insights, not a dimension, so it costs no metric (a request id, an order id). Outside an
+/// invocation it does nothing. A key that is also a dimension or metric name is left out
+/// when the documents are written.
+pub fn add_metadata(key: &str, value: impl Into<serde_json::Value>) {
+    let value = value.into();
+    let _ = COLLECTING.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let collector = slot.get_or_insert_with(Default::default);
+        let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
+        collector.set_metadata(key, value);
+    });
 }
 
 /// The recorder's shared state.
