@@ -27,6 +27,8 @@
 //!
 //! Every line logged through `tracing` is one JSON object with the keys of Powertools for AWS
 //! Lambda and the invocation's ids, correlation id included ([logging](guide::logging)).
+//! With a metrics namespace, the `metrics` facade's counters, gauges and histograms are written
+//! as CloudWatch EMF documents per invocation ([metrics](guide::metrics)).
 //! Every invocation gets a [`Context`] (request id, cold start, deadline, trace id, ...);
 //! an event that does not decode is reported as `helve.InvalidEvent` without calling the
 //! handler; a panic fails only its own invocation; errors reach Lambda with a stable
