@@ -24,8 +24,8 @@ use crate::{
 type Slot = RefCell<Option<Arc<Mutex<Collector>>>>;
 
 /// A layer collecting each invocation's metrics and writing them as EMF documents when it ends,
-/// with the ColdStart metric on a cold start. Without a [`MetricsConfig`] it only passes
-/// invocations through.
+/// with the ColdStart metric on a cold start. Without a [`MetricsConfig`] it still gives each
+/// invocation its (empty until used) collector, and writes nothing.
 ///
 /// Must run inside [`ContextLayer`](super::ContextLayer).
 #[derive(Clone)]
