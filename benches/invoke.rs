@@ -4,30 +4,16 @@
 //! Run with `cargo bench --bench invoke`. Besides criterion's timings it prints the heap
 //! allocations of one invocation on each side, counted by a counting global allocator.
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    hint::black_box,
-    pin::pin,
-    task::{Context as TaskContext, Poll, Waker},
-};
+mod support;
+
+use std::{convert::Infallible, hint::black_box};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use helve::{Context, Function, Payload, Settings};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
+use support::ready;
 use tower::Service;
-
-/// Polls a future that completes without waiting, as every future here does.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-    }
-}
 
 fn lambda_context() -> lambda_runtime::Context {
     let mut context = lambda_runtime::Context::default();

@@ -27,13 +27,12 @@
 //! Both sides register each metric with the facade on every call (the `counter!` macro with a
 //! non-literal name), as a handler recording through the macros does.
 
+mod support;
+
 use std::{
-    future::Future,
     hint::black_box,
     io,
-    pin::pin,
     sync::{Arc, LazyLock, Mutex},
-    task::{Context as TaskContext, Poll, Waker},
 };
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -45,6 +44,7 @@ use helve::{
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use metrics_cloudwatch_embedded::Collector;
 use serde_json::{Value, json};
+use support::ready;
 use tower::{Service, ServiceBuilder, service_fn};
 
 /// The ten counters of the first case, each recorded with the same two labels.
@@ -84,17 +84,6 @@ fn record_ten_with_two_dimensions() {
 fn record_hundred() {
     for name in HUNDRED.iter() {
         metrics::counter!(name.as_str()).increment(1);
-    }
-}
-
-/// Polls a future that completes without waiting, as every future here does.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
     }
 }
 

@@ -63,6 +63,8 @@ mod local;
 pub mod logging;
 pub mod metrics;
 mod runtime_api;
+#[cfg(test)]
+mod test_support;
 
 pub use config::{DEFAULT_SERVICE, MetricsConfig, Options, Settings, env};
 pub use context::{Context, ContextBuilder, context};

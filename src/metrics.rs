@@ -49,10 +49,18 @@ pub(crate) fn write_invocation(
         }
     }
 
-    let mut collector = recorder.shared.take_pending();
-    if let Some(collected) = collected {
-        collector.merge(collected);
-    }
+    let pending = recorder.shared.take_pending();
+    // Usually nothing was recorded outside an invocation: the invocation's collector is then
+    // used as it is, without a merge.
+    let mut collector = match collected {
+        Some(collected) if pending.is_empty() => collected,
+        Some(collected) => {
+            let mut collector = pending;
+            collector.merge(collected);
+            collector
+        }
+        None => pending,
+    };
     // One document group per set of labels, in the order first recorded.
     let mut groups: Vec<(Vec<(String, String)>, MetricSet)> = Vec::new();
     for (id, recorded) in std::mem::take(&mut collector.entries) {

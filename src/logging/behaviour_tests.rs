@@ -1,10 +1,6 @@
 //! The log lines a user sees, parsed and compared whole.
 
-use std::{
-    convert::Infallible,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -12,46 +8,13 @@ use tower::{Service, ServiceExt};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
-use super::{Sink, json_layer};
+use super::json_layer;
+use crate::test_support::Captured;
 use crate::{
     Context, Options, Payload, Settings,
     function::service_stack,
     layers::{LoggingLayer, MetricsLayer},
 };
-
-/// Lines written through a capturing sink.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn sink(&self) -> Sink {
-        let bytes = Arc::clone(&self.0);
-        Arc::new(move |line: &[u8]| bytes.lock().unwrap().extend_from_slice(line))
-    }
-
-    /// Every line, parsed; the timestamp is checked for shape and removed.
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|line| {
-                let mut value: Value = serde_json::from_str(line).unwrap_or_else(|error| {
-                    panic!("not one JSON object per line: {line}: {error}")
-                });
-                let timestamp = value["timestamp"].as_str().unwrap().to_owned();
-                assert_eq!(timestamp.len(), 24, "{timestamp}");
-                assert!(
-                    timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T',
-                    "{timestamp}"
-                );
-                value.as_object_mut().unwrap().remove("timestamp");
-                value.as_object_mut().unwrap().remove("location");
-                value
-            })
-            .collect()
-    }
-}
 
 fn settings(options: Options, env: &'static [(&'static str, &'static str)]) -> Settings {
     Settings::resolve(&options, |name| {
@@ -600,7 +563,7 @@ fn the_location_is_the_file_and_line_of_the_event() {
         tracing::info!("here");
         line!() - 1
     });
-    let raw = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let raw = String::from_utf8(captured.bytes()).unwrap();
     let value: Value = serde_json::from_str(raw.trim()).unwrap();
     assert_eq!(
         value["location"],
@@ -616,7 +579,7 @@ fn a_line_too_long_for_cloudwatch_is_cut_to_one_that_stays_json() {
         let huge = "é".repeat(200_000);
         tracing::info!(payload = %huge, "{huge}");
     });
-    let raw = captured.0.lock().unwrap().clone();
+    let raw = captured.bytes();
     assert!(raw.len() < 64 * 1024, "{} bytes", raw.len());
     let lines = captured.lines();
     assert_eq!(lines.len(), 1);

@@ -1,10 +1,6 @@
 //! The EMF documents a user sees, parsed and compared whole.
 
-use std::{
-    convert::Infallible,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -18,35 +14,8 @@ use crate::{
     Context, Options, Payload, Settings,
     function::service_stack,
     layers::{LoggingLayer, MetricsLayer},
-    logging::Sink,
+    test_support::Captured,
 };
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn sink(&self) -> Sink {
-        let bytes = Arc::clone(&self.0);
-        Arc::new(move |line: &[u8]| bytes.lock().unwrap().extend_from_slice(line))
-    }
-
-    /// Every EMF document written, with its timestamp checked and set to 0.
-    fn documents(&self) -> Vec<Value> {
-        let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap())
-            .filter(|value| value.get("_aws").is_some())
-            .map(|mut value| {
-                let timestamp = &mut value["_aws"]["Timestamp"];
-                assert!(timestamp.as_u64().unwrap() > 1_700_000_000_000);
-                *timestamp = json!(0);
-                value
-            })
-            .collect()
-    }
-}
 
 fn settings(env: &'static [(&'static str, &'static str)]) -> Settings {
     let options = Options {

@@ -72,6 +72,11 @@ impl Collector {
         }
     }
 
+    /// Whether nothing was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.metadata.is_empty()
+    }
+
     fn set_metadata(&mut self, key: &str, value: serde_json::Value) {
         match self
             .metadata
