@@ -1,15 +1,12 @@
 //! Per-invocation logging: debug sampling, the DEBUG log buffer, and the init duration logged
-//! once by the first invocation.
+//! once, by the cold start.
 
 use std::{
     fmt,
     future::Future,
     hash::{BuildHasher, RandomState},
     pin::Pin,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     task::{self, Poll},
     time::{Duration, Instant},
 };
@@ -39,15 +36,11 @@ pub struct LoggingLayer {
     sink: Sink,
     sample_rate: f64,
     buffer_bytes: Option<usize>,
-    init: Arc<InitReport>,
+    /// How long init took, logged by the cold-start invocation.
+    init_duration: Option<Duration>,
     service: Arc<str>,
     /// Whether INFO lines of helve's own target are written: the logged event is one.
     log_info: bool,
-}
-
-struct InitReport {
-    duration: Option<Duration>,
-    logged: AtomicBool,
 }
 
 impl fmt::Debug for LoggingLayer {
@@ -74,10 +67,7 @@ impl LoggingLayer {
             sink,
             sample_rate: settings.sample_rate(),
             buffer_bytes: settings.log_buffer_bytes(),
-            init: Arc::new(InitReport {
-                duration: init_duration,
-                logged: AtomicBool::new(false),
-            }),
+            init_duration,
             service: settings.service_arc(),
             log_info: settings
                 .log_level()
@@ -130,9 +120,12 @@ where
                 .saturating_sub(BUFFER_FLUSH_MARGIN);
             Box::pin(tokio::time::sleep_until((Instant::now() + flush_in).into()))
         });
-        let first = !self.layer.init.logged.load(Ordering::Relaxed)
-            && !self.layer.init.logged.swap(true, Ordering::Relaxed);
-        let init = first.then_some(self.layer.init.duration).flatten();
+        // The cold start is decided once, by the context layer: the same invocation logs how
+        // long init took, also when several invocations start at once.
+        let init = self
+            .layer
+            .init_duration
+            .filter(|_| invocation.context.cold_start());
         let log = InvocationLog {
             sampled,
             buffer: buffer.clone(),
