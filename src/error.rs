@@ -13,6 +13,7 @@
 //! | `helve.ConfigError` | a setting read from the environment is missing or invalid |
 //! | `helve.Error` | a [`helve::Error`](Error) made with [`Error::msg`] or from a boxed error |
 //! | `Sandbox.Timedout` | local mode only: the handler ran past `--timeout`, as Lambda reports it |
+//! | `helve.CustomResourceNotAnswered` | feature `cfn`: no answer could be sent to CloudFormation ([`cfn`](crate::cfn)) |
 
 use std::{borrow::Cow, error::Error as StdError, fmt};
 

@@ -299,7 +299,10 @@ impl<H, I> Function<H, I> {
             None
         } else {
             match local::Args::parse(std::env::args_os().skip(1)) {
-                Ok(local::Command::Run(args)) => Some(args),
+                Ok(local::Command::Run(args)) => {
+                    local::activate();
+                    Some(args)
+                }
                 Ok(local::Command::Help) => {
                     print!("{}", local::usage());
                     return ExitCode::SUCCESS;
@@ -311,14 +314,12 @@ impl<H, I> Function<H, I> {
             }
         };
 
-        if lambda {
-            if let Err(error) = runtime_api::check_runtime_api() {
-                // No usable Runtime API address: nobody to report to but the log.
-                let diagnostic = error::diagnostic(&error);
-                tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
-                local::print_error(&diagnostic);
-                return ExitCode::FAILURE;
-            }
+        if lambda && let Err(error) = runtime_api::check_runtime_api() {
+            // No usable Runtime API address: nobody to report to but the log.
+            let diagnostic = error::diagnostic(&error);
+            tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+            local::print_error(&diagnostic);
+            return ExitCode::FAILURE;
         }
 
         let Function {
@@ -370,7 +371,10 @@ impl<H, I> Function<H, I> {
                     diagnostic.error_message
                 );
                 if lambda {
-                    runtime_api::report_init_error(&diagnostic).await;
+                    match <H as Handler<T, I::State, M>>::init_failure_answer(&handler) {
+                        Some(answer) => answer_init_failure(answer, diagnostic).await,
+                        None => runtime_api::report_init_error(&diagnostic).await,
+                    }
                 } else {
                     local::print_error(&diagnostic);
                 }
@@ -391,6 +395,22 @@ impl<H, I> Function<H, I> {
         match local_args {
             Some(args) => local::run_once(service, events, args).await,
             None => run_on_lambda(service, events).await,
+        }
+    }
+}
+
+/// A handler whose event source must always hear back (a custom resource) still takes the next
+/// invocation after the init step failed, answers it with the failure, and reports the failure
+/// as that invocation's error; the process then exits, and Lambda runs init again for the next.
+async fn answer_init_failure(answer: crate::handler::InitFailureAnswer, diagnostic: Diagnostic) {
+    match runtime_api::next_invocation().await {
+        Ok(invocation) => {
+            answer(invocation.body, invocation.deadline, diagnostic.clone()).await;
+            runtime_api::report_invocation_error(&invocation.request_id, &diagnostic).await;
+        }
+        Err(error) => {
+            eprintln!("helve: could not take the next invocation to answer it: {error}");
+            runtime_api::report_init_error(&diagnostic).await;
         }
     }
 }

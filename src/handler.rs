@@ -91,7 +91,24 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
 
     /// Calls the handler.
     fn call(&self, event: T, context: Context, state: &'static S) -> Self::Future;
+
+    /// How this handler answers an event that arrives after the init step failed, when its
+    /// event source must hear back whatever happens (a custom resource's stack). `None`, the
+    /// default: the failure is reported to Lambda as an init error.
+    #[doc(hidden)]
+    fn init_failure_answer(&self) -> Option<InitFailureAnswer> {
+        None
+    }
 }
+
+/// Answers one raw event, before its deadline, after the init step failed with the given
+/// diagnostic. See [`Handler::init_failure_answer`].
+#[doc(hidden)]
+pub type InitFailureAnswer = fn(
+    bytes::Bytes,
+    std::time::Instant,
+    Diagnostic,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 impl<F, Fut, T, R, E> Handler<T, (), Stateless> for F
 where

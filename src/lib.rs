@@ -39,19 +39,25 @@
 //!
 //! | Name | Description | Default |
 //! |---|---|---|
-//! | (none yet) | the foundation: handler, init, context, errors, local mode | always |
+//! | (none) | the foundation: handler, init, context, errors, logs, metrics, local mode | always |
+//! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
+//! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
-//! The areas to come each get a feature (`http`, `batch`, `cfn`, `idempotency`, `cloudwatch`,
+//! The areas to come each get a feature (`http`, `batch`, `idempotency`, `cloudwatch`,
 //! `testing`), so a function pays only for what it uses and the default build pulls no AWS SDK
 //! crate.
 //!
 //! # Examples
 //!
 //! Deployable starters live in the repository's `examples/` folder: `hello` (JSON in, JSON
-//! out) and `scheduled` (an EventBridge schedule). See the [guide] for each topic.
+//! out), `scheduled` (an EventBridge schedule) and `custom-resource` (a database migration run
+//! by CloudFormation at deploy time). See the [guide] for each topic.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "cfn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cfn")))]
+pub mod cfn;
 mod config;
 mod context;
 pub mod correlation;
@@ -65,15 +71,23 @@ pub mod metrics;
 mod runtime_api;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
+pub mod validation;
 
 pub use config::{DEFAULT_SERVICE, MetricsConfig, Options, Settings, env};
 pub use context::{Context, ContextBuilder, context};
 pub use error::{BoxError, ConfigError, Error, FunctionError, IntoDiagnostic, InvalidEvent, Panic};
 pub use function::{Function, FunctionService, Init, NoInit};
+#[doc(hidden)]
+pub use handler::InitFailureAnswer;
 pub use handler::{
     Handler, HandlerFuture, HandlerService, Invocation, Payload, Stateful, Stateless,
 };
 pub use helve_macros::handler;
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
+pub use validator;
 
 /// What most handlers need, in one import.
 pub mod prelude {
@@ -97,6 +111,10 @@ pub mod guide {
     pub mod logging {}
     #[doc = include_str!("../docs/metrics.md")]
     pub mod metrics {}
+    #[cfg(feature = "cfn")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cfn")))]
+    #[doc = include_str!("../docs/custom-resources.md")]
+    pub mod custom_resources {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
 }
@@ -135,4 +153,12 @@ pub mod __private {
     impl<T, E> ResultParts for Result<T, E> {
         type Error = E;
     }
+
+    /// A custom resource's properties must deserialize.
+    #[cfg(feature = "cfn")]
+    pub fn assert_properties<P: serde::de::DeserializeOwned + Send + 'static>() {}
+
+    /// A custom resource handler answers an [`Outcome`](crate::cfn::Outcome) or `()`.
+    #[cfg(feature = "cfn")]
+    pub fn assert_outcome<R: crate::cfn::IntoOutcome + serde::Serialize + Send + 'static>() {}
 }

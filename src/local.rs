@@ -23,6 +23,21 @@ use crate::{
     layers::EventLayer,
 };
 
+/// Whether this process runs in local mode: set once, before the init step.
+static ACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that this process runs in local mode.
+pub(crate) fn activate() {
+    ACTIVE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether this process runs in local mode (no `AWS_LAMBDA_RUNTIME_API`): helve then does not
+/// reach out to AWS on the function's behalf (a custom resource's answer is printed, not sent).
+#[cfg_attr(not(feature = "cfn"), allow(dead_code))]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Lambda's own limit on a function's timeout.
 const MAX_TIMEOUT_SECS: u64 = 900;
 

@@ -1,6 +1,11 @@
 //! What helve says to the Lambda Runtime API itself, outside `lambda_runtime`'s loop: the init
-//! error, and the environment `lambda_runtime` requires.
+//! error, the one invocation a function whose init failed still answers, and the environment
+//! `lambda_runtime` requires.
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
 use lambda_runtime::Diagnostic;
 use lambda_runtime_api_client::{Client, body::Body};
 
@@ -63,11 +68,15 @@ pub(crate) async fn report_init_error(diagnostic: &Diagnostic) {
 }
 
 async fn post_init_error(diagnostic: &Diagnostic) -> Result<(), lambda_runtime::Error> {
+    post_error("/2018-06-01/runtime/init/error", diagnostic).await
+}
+
+async fn post_error(path: &str, diagnostic: &Diagnostic) -> Result<(), lambda_runtime::Error> {
     let client = Client::builder().build()?;
     let body = serde_json::to_vec(diagnostic)?;
     let request = http::Request::builder()
         .method(http::Method::POST)
-        .uri("/2018-06-01/runtime/init/error")
+        .uri(path)
         .header(
             "lambda-runtime-function-error-type",
             diagnostic.error_type.as_str(),
@@ -79,4 +88,60 @@ async fn post_init_error(diagnostic: &Diagnostic) -> Result<(), lambda_runtime::
         return Err(format!("the Runtime API answered {}", response.status()).into());
     }
     Ok(())
+}
+
+/// An invocation fetched outside `lambda_runtime`'s loop.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) request_id: String,
+    pub(crate) deadline: Instant,
+    pub(crate) body: Bytes,
+}
+
+/// Takes the next invocation from `/runtime/invocation/next`.
+pub(crate) async fn next_invocation() -> Result<Fetched, lambda_runtime::Error> {
+    let client = Client::builder().build()?;
+    let request = http::Request::builder()
+        .method(http::Method::GET)
+        .uri("/2018-06-01/runtime/invocation/next")
+        .body(Body::empty())?;
+    let response = client.call(request).await?;
+    if !response.status().is_success() {
+        return Err(format!("the Runtime API answered {}", response.status()).into());
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request_id = header("lambda-runtime-aws-request-id")
+        .ok_or("the Runtime API sent no lambda-runtime-aws-request-id")?;
+    let deadline_ms = header("lambda-runtime-deadline-ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .ok_or("the Runtime API sent no valid lambda-runtime-deadline-ms")?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        });
+    let deadline = Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Fetched {
+        request_id,
+        deadline,
+        body,
+    })
+}
+
+/// Posts an invocation's error. A failure to post is printed, not raised: the process is about
+/// to exit anyway.
+pub(crate) async fn report_invocation_error(request_id: &str, diagnostic: &Diagnostic) {
+    let path = format!("/2018-06-01/runtime/invocation/{request_id}/error");
+    if let Err(error) = post_error(&path, diagnostic).await {
+        eprintln!(
+            "helve: could not report the invocation's error to the Lambda Runtime API: {error}"
+        );
+    }
 }

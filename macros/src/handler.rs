@@ -15,6 +15,8 @@ mod kw {
     syn::custom_keyword!(log_buffer);
     syn::custom_keyword!(correlation_id);
     syn::custom_keyword!(namespace);
+    syn::custom_keyword!(custom_resource);
+    syn::custom_keyword!(deadline_margin_ms);
 }
 
 /// Entry point: on any error, the errors and the user's function unchanged, so that one
@@ -75,6 +77,59 @@ pub(crate) struct HandlerArgs {
     log_buffer: Option<syn::LitInt>,
     correlation_id: Option<LitStr>,
     namespace: Option<LitStr>,
+    custom_resource: Option<CustomResourceArgs>,
+}
+
+/// `custom_resource(deadline_margin_ms = 5000)`.
+pub(crate) struct CustomResourceArgs {
+    span: Span,
+    deadline_margin_ms: Option<syn::LitInt>,
+}
+
+impl CustomResourceArgs {
+    fn parse(key: kw::custom_resource, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = CustomResourceArgs {
+            span: key.span,
+            deadline_margin_ms: None,
+        };
+        if !input.peek(syn::token::Paren) {
+            return Ok(args);
+        }
+        let content;
+        syn::parenthesized!(content in input);
+        while !content.is_empty() {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::deadline_margin_ms) {
+                let key: kw::deadline_margin_ms = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let millis: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`deadline_margin_ms` takes milliseconds, as `deadline_margin_ms = 5000`",
+                    )
+                })?;
+                if millis.base10_parse::<u64>().is_err() {
+                    return Err(syn::Error::new(
+                        millis.span(),
+                        "`deadline_margin_ms` takes a whole number of milliseconds, as `deadline_margin_ms = 5000`",
+                    ));
+                }
+                set_once(
+                    &mut args.deadline_margin_ms,
+                    millis,
+                    key.span,
+                    "deadline_margin_ms",
+                )?;
+            } else {
+                return Err(lookahead.error());
+            }
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
 }
 
 impl Parse for HandlerArgs {
@@ -169,6 +224,11 @@ impl Parse for HandlerArgs {
                     ));
                 }
                 set_once(&mut args.namespace, namespace, key.span, "namespace")?;
+            } else if lookahead.peek(kw::custom_resource) {
+                let key: kw::custom_resource = input.parse()?;
+                let span = key.span;
+                let custom = CustomResourceArgs::parse(key, input)?;
+                set_once(&mut args.custom_resource, custom, span, "custom_resource")?;
             } else if lookahead.peek(kw::correlation_id) {
                 let key: kw::correlation_id = input.parse()?;
                 input.parse::<Token![=]>()?;
@@ -229,6 +289,8 @@ struct Handler {
     state: Option<Type>,
     fallible: Option<(Type, Type)>,
     response: Option<Type>,
+    /// `P` when the event is `CustomResource<P>`.
+    custom_resource: Option<Type>,
 }
 
 impl Handler {
@@ -285,13 +347,13 @@ impl Handler {
                 }
                 FnArg::Typed(typed) => typed,
             };
-            if let Pat::Ident(ident) = &*typed.pat {
-                if ident.by_ref.is_some() {
-                    errors.push(syn::Error::new(
-                        ident.span(),
-                        "`#[helve::handler]` parameters are taken by value; remove `ref`",
-                    ));
-                }
+            if let Pat::Ident(ident) = &*typed.pat
+                && ident.by_ref.is_some()
+            {
+                errors.push(syn::Error::new(
+                    ident.span(),
+                    "`#[helve::handler]` parameters are taken by value; remove `ref`",
+                ));
             }
             let param = match &*typed.ty {
                 Type::Reference(reference) => {
@@ -392,12 +454,20 @@ impl Handler {
             return Err(error);
         }
         let event = event.ok_or_else(|| syn::Error::new(sig.span(), "no event parameter"))?;
+        let custom_resource = custom_resource_properties(&event);
+        if let (Some(custom), None) = (&args.custom_resource, &custom_resource) {
+            return Err(syn::Error::new(
+                custom.span,
+                "`custom_resource(...)` configures a handler whose event is `helve::cfn::CustomResource<P>`",
+            ));
+        }
         Ok(Handler {
             params,
             event,
             state,
             fallible,
             response,
+            custom_resource,
         })
     }
 
@@ -444,17 +514,29 @@ impl Handler {
             .namespace
             .as_ref()
             .map(|namespace| quote!(.namespace(#namespace)));
-        let correlation_id = args
-            .correlation_id
-            .as_ref()
-            .map(|pointer| quote!(.correlation_id(#pointer)));
+        let correlation_id = match (&args.correlation_id, &self.custom_resource) {
+            (Some(pointer), _) => Some(quote!(.correlation_id(#pointer))),
+            // CloudFormation's RequestId ties the function's logs to the stack event.
+            (None, Some(_)) => Some(quote!(.correlation_id("/RequestId"))),
+            (None, None) => None,
+        };
         let log_buffer = args
             .log_buffer
             .as_ref()
             .map(|bytes| quote!(.buffer_debug_logs(#bytes)));
 
-        let event_check = quote_spanned! {event_ty.span()=>
-            ::helve::__private::assert_event::<#event_ty>();
+        let event_check = match &self.custom_resource {
+            Some(properties) => quote_spanned! {properties.span()=>
+                ::helve::__private::assert_properties::<#properties>();
+            },
+            None => quote_spanned! {event_ty.span()=>
+                ::helve::__private::assert_event::<#event_ty>();
+            },
+        };
+        let assert_response = if self.custom_resource.is_some() {
+            quote!(assert_outcome)
+        } else {
+            quote!(assert_response)
         };
         let state_check = self.state.as_ref().map(|ty| {
             quote_spanned! {ty.span()=>
@@ -465,7 +547,7 @@ impl Handler {
             Some((ok, err)) => quote! {
                 #[allow(clippy::unit_arg)]
                 {
-                    ::helve::__private::assert_response::<#ok>();
+                    ::helve::__private::#assert_response::<#ok>();
                 }
                 ::helve::__private::assert_error::<#err>();
             },
@@ -474,10 +556,34 @@ impl Handler {
                 .as_ref()
                 .map(|ty| {
                     quote_spanned! {ty.span()=>
-                        ::helve::__private::assert_response::<#ty>();
+                        ::helve::__private::#assert_response::<#ty>();
                     }
                 })
                 .unwrap_or_default(),
+        };
+
+        let handler = match &self.custom_resource {
+            Some(properties) => {
+                let margin = args
+                    .custom_resource
+                    .as_ref()
+                    .and_then(|custom| custom.deadline_margin_ms.as_ref())
+                    .map(|millis| {
+                        quote!(.deadline_margin(::core::time::Duration::from_millis(#millis)))
+                    });
+                quote! {
+                    ::helve::cfn::custom_resource(__helve_handler)
+                        // Validates the properties when their type implements
+                        // `validator::Validate`; accepts them as decoded otherwise.
+                        .validate_with(|__helve_properties: &#properties| {
+                            #[allow(unused_imports)]
+                            use ::helve::validation::{ProbeAccept as _, ProbeValidate as _};
+                            (&::helve::validation::Probe(__helve_properties)).helve_validate()
+                        })
+                        #margin
+                }
+            }
+            None => quote!(__helve_handler),
         };
 
         quote! {
@@ -497,7 +603,7 @@ impl Handler {
                 ) -> #output {
                     #body
                 }
-                ::helve::__private::Function::new(__helve_handler)
+                ::helve::__private::Function::new(#handler)
                 #init
                 #service
                 #log_level
@@ -507,6 +613,21 @@ impl Handler {
                 .run()
             }
         }
+    }
+}
+
+/// `P` of an event type whose last segment is `CustomResource<P>`.
+fn custom_resource_properties(ty: &Type) -> Option<Type> {
+    let segment = last_segment(ty)?;
+    if segment.ident != "CustomResource" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return None;
+    };
+    match arguments.args.iter().collect::<Vec<_>>().as_slice() {
+        [syn::GenericArgument::Type(properties)] => Some(properties.clone()),
+        _ => None,
     }
 }
 

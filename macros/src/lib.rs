@@ -29,7 +29,8 @@ mod handler;
 /// # Parameters
 ///
 /// In any order:
-/// - exactly one event, taken by value: any `serde::de::DeserializeOwned` type;
+/// - exactly one event, taken by value: any `serde::de::DeserializeOwned` type, or
+///   `helve::cfn::CustomResource<P>` for a CloudFormation custom resource (feature `cfn`);
 /// - optionally the context, `&Context` or `Context`;
 /// - optionally the state built by the init function, `&State` (needs `init = ...`).
 ///
@@ -37,7 +38,8 @@ mod handler;
 ///
 /// `Result<R, E>` (any type whose last path segment is `Result`, so `io::Result` and your own
 /// `Result` aliases work), where `R: Serialize` and `E` is a `helve::FunctionError` or
-/// `helve::Error`; or a plain `R`, for handlers that cannot fail.
+/// `helve::Error`; or a plain `R`, for handlers that cannot fail. A custom resource handler
+/// answers `helve::cfn::Outcome` or `()` instead of `R`.
 ///
 /// # Options
 ///
@@ -54,6 +56,15 @@ mod handler;
 ///   events helve's presets do not know.
 /// - `log_buffer = 20480` (or `log_buffer` alone, for 20 KiB): holds each invocation's DEBUG lines in a buffer of that many bytes
 ///   and prints them only if the invocation fails or logs at ERROR.
+/// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
+///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
+///
+/// # Custom resources
+///
+/// With a `CustomResource<P>` event, the attribute wraps the handler with
+/// `helve::cfn::custom_resource`, which answers CloudFormation at the request's `ResponseURL`
+/// whatever happens; validates `P` first when it implements `validator::Validate`; and takes
+/// CloudFormation's `RequestId` as the correlation id (unless `correlation_id` names another).
 ///
 /// # What it writes
 ///

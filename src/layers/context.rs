@@ -90,23 +90,23 @@ impl<S> ContextService<S> {
         let correlation = correlation
             .as_deref()
             .and_then(|id| std::str::from_utf8(id).ok());
-        if let Some(last) = self.last.as_mut() {
-            if let Some(reusable) = Arc::get_mut(last) {
-                // Keep the correlation id's buffer: most invocations then allocate nothing here.
-                let mut correlation_id = reusable.correlation_id.take().unwrap_or_default();
-                correlation_id.clear();
-                let correlation_id = correlation.map(|id| {
-                    correlation_id.push_str(id);
-                    correlation_id
-                });
-                *reusable = Inner {
-                    lambda,
-                    service: Arc::clone(&self.service),
-                    cold_start,
-                    correlation_id,
-                };
-                return Context::from_inner(Arc::clone(last));
-            }
+        if let Some(last) = self.last.as_mut()
+            && let Some(reusable) = Arc::get_mut(last)
+        {
+            // Keep the correlation id's buffer: most invocations then allocate nothing here.
+            let mut correlation_id = reusable.correlation_id.take().unwrap_or_default();
+            correlation_id.clear();
+            let correlation_id = correlation.map(|id| {
+                correlation_id.push_str(id);
+                correlation_id
+            });
+            *reusable = Inner {
+                lambda,
+                service: Arc::clone(&self.service),
+                cold_start,
+                correlation_id,
+            };
+            return Context::from_inner(Arc::clone(last));
         }
         let shared = Arc::new(Inner {
             lambda,

@@ -197,11 +197,10 @@ pin_project_lite::pin_project! {
             let this = this.project();
             // Dropped before it finished (a timeout, a shutdown): the invocation did not
             // succeed, so what it buffered is written out.
-            if !*this.done {
-                if let Some(buffer) = this.buffer.as_ref() {
+            if !*this.done
+                && let Some(buffer) = this.buffer.as_ref() {
                     logging::flush(buffer, this.sink);
                 }
-            }
         }
     }
 }
@@ -231,13 +230,13 @@ where
             logging::report_evicted(buffer);
             return outcome;
         }
-        if let (Some(buffer), Some(flush_at)) = (this.buffer.as_ref(), this.flush_at.as_mut()) {
-            if flush_at.as_mut().poll(cx).is_ready() {
-                // The deadline is near: write out what the invocation logged so far, and from
-                // now on write its lines at once.
-                logging::flush_and_pass_through(buffer, this.sink);
-                *this.flush_at = None;
-            }
+        if let (Some(buffer), Some(flush_at)) = (this.buffer.as_ref(), this.flush_at.as_mut())
+            && flush_at.as_mut().poll(cx).is_ready()
+        {
+            // The deadline is near: write out what the invocation logged so far, and from
+            // now on write its lines at once.
+            logging::flush_and_pass_through(buffer, this.sink);
+            *this.flush_at = None;
         }
         outcome
     }

@@ -136,6 +136,54 @@ where
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A future that catches a panic while `F` runs: `Ok(output)`, or the [`Panic`], logged
+    /// once like the layer's. For helve's own wrappers that must answer even when the handler
+    /// panics (a custom resource answers FAILED).
+    #[cfg_attr(not(feature = "cfn"), allow(dead_code))]
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+        done: bool,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    /// Catches the panics of `future`.
+    #[cfg_attr(not(feature = "cfn"), allow(dead_code))]
+    pub(crate) fn new(future: F) -> Self {
+        Self {
+            future,
+            done: false,
+        }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Panic>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if *this.done {
+            return Poll::Ready(Err(Panic::from_payload(
+                &"the invocation's future was polled after it completed",
+            )));
+        }
+        let future = this.future;
+        match crate::logging::catching(|| catch_unwind(AssertUnwindSafe(|| future.poll(cx)))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                *this.done = true;
+                Poll::Ready(Ok(output))
+            }
+            Err(payload) => {
+                *this.done = true;
+                Poll::Ready(Err(report(payload.as_ref())))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use lambda_runtime::Diagnostic;

@@ -21,6 +21,7 @@
 
 mod logs;
 mod process;
+mod response_url;
 mod runtime_api;
 
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub(crate) use logs::{
     is_uuid_v4, log_lines, without_init_duration,
 };
 pub(crate) use process::{Exit, Launch, Process, binary, local};
+pub(crate) use response_url::{Received, ResponseUrl};
 pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};
 
 /// The longest any test waits for a function: generous, so that only a real hang trips it.

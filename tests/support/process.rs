@@ -18,7 +18,12 @@ use tokio::{
 use super::HANG_GUARD;
 
 /// The packages whose binaries the tests run.
-const PACKAGES: [&str; 3] = ["example-hello", "example-scheduled", "helve-test-functions"];
+const PACKAGES: [&str; 4] = [
+    "example-hello",
+    "example-scheduled",
+    "example-custom-resource",
+    "helve-test-functions",
+];
 
 /// The path of a binary of the examples or of `tests/functions`, building them all the first
 /// time this test binary asks (cargo's own lock serialises the builds of test binaries that
