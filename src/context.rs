@@ -25,6 +25,9 @@ tokio::task_local! {
 #[derive(Clone, Debug)]
 pub struct Context {
     inner: Arc<Inner>,
+    /// The correlation id of one part of the invocation (a batch's record), over the
+    /// invocation's.
+    correlation: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -56,7 +59,19 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
 
 impl Context {
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            correlation: None,
+        }
+    }
+
+    /// The same invocation's context, with another correlation id: what a batch's record runs
+    /// with, so that its log lines carry its own id.
+    pub fn with_correlation_id(&self, id: impl Into<Arc<str>>) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            correlation: Some(id.into()),
+        }
     }
 
     /// A builder for a context, for calling a handler directly in a test.
@@ -78,6 +93,9 @@ impl Context {
     /// The correlation id of this invocation: the one taken from the event when there is one,
     /// otherwise the Lambda request id.
     pub fn correlation_id(&self) -> &str {
+        if let Some(id) = &self.correlation {
+            return id;
+        }
         self.inner
             .correlation_id
             .as_deref()

@@ -40,21 +40,26 @@
 //! | Name | Description | Default |
 //! |---|---|---|
 //! | (none) | the foundation: handler, init, context, errors, logs, metrics, local mode | always |
+//! | `batch` | [batches](batch) from SQS (standard and FIFO), Kinesis and DynamoDB Streams, with partial failures; turns on `validate` | off |
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
-//! The areas to come each get a feature (`http`, `batch`, `idempotency`, `cloudwatch`,
+//! The areas to come each get a feature (`http`, `idempotency`, `cloudwatch`,
 //! `testing`), so a function pays only for what it uses and the default build pulls no AWS SDK
 //! crate.
 //!
 //! # Examples
 //!
 //! Deployable starters live in the repository's `examples/` folder: `hello` (JSON in, JSON
-//! out), `scheduled` (an EventBridge schedule) and `custom-resource` (a database migration run
-//! by CloudFormation at deploy time). See the [guide] for each topic.
+//! out), `scheduled` (an EventBridge schedule), `sqs-worker` (an SQS job worker with partial
+//! batch failures) and `custom-resource` (a database migration run by CloudFormation at deploy
+//! time). See the [guide] for each topic.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+pub mod batch;
 #[cfg(feature = "cfn")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cfn")))]
 pub mod cfn;
@@ -111,6 +116,10 @@ pub mod guide {
     pub mod logging {}
     #[doc = include_str!("../docs/metrics.md")]
     pub mod metrics {}
+    #[cfg(feature = "batch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+    #[doc = include_str!("../docs/batch.md")]
+    pub mod batch {}
     #[cfg(feature = "cfn")]
     #[cfg_attr(docsrs, doc(cfg(feature = "cfn")))]
     #[doc = include_str!("../docs/custom-resources.md")]
@@ -153,6 +162,14 @@ pub mod __private {
     impl<T, E> ResultParts for Result<T, E> {
         type Error = E;
     }
+
+    /// A batch handler takes one record.
+    #[cfg(feature = "batch")]
+    pub fn assert_record<R: crate::batch::Record>() {}
+
+    /// A batch handler answers `()` for a record.
+    #[cfg(feature = "batch")]
+    pub fn assert_record_response<R: crate::batch::RecordResponse>() {}
 
     /// A custom resource's properties must deserialize.
     #[cfg(feature = "cfn")]

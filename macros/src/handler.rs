@@ -17,6 +17,9 @@ mod kw {
     syn::custom_keyword!(namespace);
     syn::custom_keyword!(custom_resource);
     syn::custom_keyword!(deadline_margin_ms);
+    syn::custom_keyword!(batch);
+    syn::custom_keyword!(concurrency);
+    syn::custom_keyword!(continue_on_failure);
 }
 
 /// Entry point: on any error, the errors and the user's function unchanged, so that one
@@ -78,6 +81,91 @@ pub(crate) struct HandlerArgs {
     correlation_id: Option<LitStr>,
     namespace: Option<LitStr>,
     custom_resource: Option<CustomResourceArgs>,
+    batch: Option<BatchArgs>,
+}
+
+/// `batch`, or `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure)`.
+pub(crate) struct BatchArgs {
+    span: Span,
+    concurrency: Option<syn::LitInt>,
+    deadline_margin_ms: Option<syn::LitInt>,
+    continue_on_failure: bool,
+}
+
+impl BatchArgs {
+    fn parse(key: kw::batch, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = BatchArgs {
+            span: key.span,
+            concurrency: None,
+            deadline_margin_ms: None,
+            continue_on_failure: false,
+        };
+        if !input.peek(syn::token::Paren) {
+            return Ok(args);
+        }
+        let content;
+        syn::parenthesized!(content in input);
+        while !content.is_empty() {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::concurrency) {
+                let key: kw::concurrency = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let count: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`concurrency` takes how many records run at once, as `concurrency = 8`",
+                    )
+                })?;
+                match count.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => {
+                        return Err(syn::Error::new(
+                            count.span(),
+                            "`concurrency` must be at least 1, as `concurrency = 8`",
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                set_once(&mut args.concurrency, count, key.span, "concurrency")?;
+            } else if lookahead.peek(kw::deadline_margin_ms) {
+                let key: kw::deadline_margin_ms = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let millis: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`deadline_margin_ms` takes milliseconds, as `deadline_margin_ms = 1000`",
+                    )
+                })?;
+                if millis.base10_parse::<u64>().is_err() {
+                    return Err(syn::Error::new(
+                        millis.span(),
+                        "`deadline_margin_ms` takes a whole number of milliseconds, as `deadline_margin_ms = 1000`",
+                    ));
+                }
+                set_once(
+                    &mut args.deadline_margin_ms,
+                    millis,
+                    key.span,
+                    "deadline_margin_ms",
+                )?;
+            } else if lookahead.peek(kw::continue_on_failure) {
+                let key: kw::continue_on_failure = content.parse()?;
+                if args.continue_on_failure {
+                    return Err(syn::Error::new(
+                        key.span,
+                        "`continue_on_failure` is given twice in `batch(...)`; keep one",
+                    ));
+                }
+                args.continue_on_failure = true;
+            } else {
+                return Err(lookahead.error());
+            }
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
 }
 
 /// `custom_resource(deadline_margin_ms = 5000)`.
@@ -224,6 +312,11 @@ impl Parse for HandlerArgs {
                     ));
                 }
                 set_once(&mut args.namespace, namespace, key.span, "namespace")?;
+            } else if lookahead.peek(kw::batch) {
+                let key: kw::batch = input.parse()?;
+                let span = key.span;
+                let batch = BatchArgs::parse(key, input)?;
+                set_once(&mut args.batch, batch, span, "batch")?;
             } else if lookahead.peek(kw::custom_resource) {
                 let key: kw::custom_resource = input.parse()?;
                 let span = key.span;
@@ -291,6 +384,8 @@ struct Handler {
     response: Option<Type>,
     /// `P` when the event is `CustomResource<P>`.
     custom_resource: Option<Type>,
+    /// The event is one record of a batch.
+    batch: bool,
 }
 
 impl Handler {
@@ -461,6 +556,13 @@ impl Handler {
                 "`custom_resource(...)` configures a handler whose event is `helve::cfn::CustomResource<P>`",
             ));
         }
+        let batch = args.batch.is_some() || is_batch_record(&event);
+        if let (Some(batch), Some(_)) = (&args.batch, &custom_resource) {
+            return Err(syn::Error::new(
+                batch.span,
+                "`batch` configures a handler of one record of a batch, not of a custom resource",
+            ));
+        }
         Ok(Handler {
             params,
             event,
@@ -468,6 +570,7 @@ impl Handler {
             fallible,
             response,
             custom_resource,
+            batch,
         })
     }
 
@@ -529,12 +632,17 @@ impl Handler {
             Some(properties) => quote_spanned! {properties.span()=>
                 ::helve::__private::assert_properties::<#properties>();
             },
+            None if self.batch => quote_spanned! {event_ty.span()=>
+                ::helve::__private::assert_record::<#event_ty>();
+            },
             None => quote_spanned! {event_ty.span()=>
                 ::helve::__private::assert_event::<#event_ty>();
             },
         };
         let assert_response = if self.custom_resource.is_some() {
             quote!(assert_outcome)
+        } else if self.batch {
+            quote!(assert_record_response)
         } else {
             quote!(assert_response)
         };
@@ -583,6 +691,33 @@ impl Handler {
                         #margin
                 }
             }
+            None if self.batch => {
+                let options = args.batch.as_ref();
+                let concurrency = options
+                    .and_then(|batch| batch.concurrency.as_ref())
+                    .map(|count| quote!(.concurrency(#count)));
+                let margin = options
+                    .and_then(|batch| batch.deadline_margin_ms.as_ref())
+                    .map(|millis| {
+                        quote!(.deadline_margin(::core::time::Duration::from_millis(#millis)))
+                    });
+                let continue_on_failure = options
+                    .filter(|batch| batch.continue_on_failure)
+                    .map(|_| quote!(.continue_on_failure(true)));
+                quote! {
+                    ::helve::batch::batch::<_, #event_ty>(__helve_handler)
+                        // Validates each record's payload when its type implements
+                        // `validator::Validate`; accepts it as decoded otherwise.
+                        .validate_with(|__helve_payload: &<#event_ty as ::helve::batch::Record>::Payload| {
+                            #[allow(unused_imports)]
+                            use ::helve::validation::{ProbeAccept as _, ProbeValidate as _};
+                            (&::helve::validation::Probe(__helve_payload)).helve_validate()
+                        })
+                        #concurrency
+                        #margin
+                        #continue_on_failure
+                }
+            }
             None => quote!(__helve_handler),
         };
 
@@ -614,6 +749,18 @@ impl Handler {
             }
         }
     }
+}
+
+/// helve's typed records (`SqsMessage<T>`, `KinesisRecord<T>`, `DynamoDbRecord<T>`) and the
+/// `aws_lambda_events` records with names of their own (`SqsMessage`, `KinesisEventRecord`);
+/// any other record type needs the `batch` option.
+fn is_batch_record(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| {
+        matches!(
+            segment.ident.to_string().as_str(),
+            "SqsMessage" | "KinesisRecord" | "DynamoDbRecord" | "KinesisEventRecord"
+        )
+    })
 }
 
 /// `P` of an event type whose last segment is `CustomResource<P>`.

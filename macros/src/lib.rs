@@ -30,7 +30,9 @@ mod handler;
 ///
 /// In any order:
 /// - exactly one event, taken by value: any `serde::de::DeserializeOwned` type, or
-///   `helve::cfn::CustomResource<P>` for a CloudFormation custom resource (feature `cfn`);
+///   `helve::cfn::CustomResource<P>` for a CloudFormation custom resource (feature `cfn`), or
+///   one record of a batch, `helve::batch::SqsMessage<T>`, `KinesisRecord<T>` or
+///   `DynamoDbRecord<T>` (feature `batch`);
 /// - optionally the context, `&Context` or `Context`;
 /// - optionally the state built by the init function, `&State` (needs `init = ...`).
 ///
@@ -39,7 +41,8 @@ mod handler;
 /// `Result<R, E>` (any type whose last path segment is `Result`, so `io::Result` and your own
 /// `Result` aliases work), where `R: Serialize` and `E` is a `helve::FunctionError` or
 /// `helve::Error`; or a plain `R`, for handlers that cannot fail. A custom resource handler
-/// answers `helve::cfn::Outcome` or `()` instead of `R`.
+/// answers `helve::cfn::Outcome` or `()` instead of `R`; a batch handler answers `()` for each
+/// record.
 ///
 /// # Options
 ///
@@ -58,6 +61,19 @@ mod handler;
 ///   and prints them only if the invocation fails or logs at ERROR.
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
+///
+/// - `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure)`: for a handler of
+///   one record, how many records (or FIFO message groups) run at once (default 1), how long
+///   before the deadline helve stops and answers (default 500 ms), and, for streams, whether to
+///   go on past a failed record. `batch` alone marks any other `helve::batch::Record` type as
+///   one record of a batch.
+///
+/// # Batches
+///
+/// With a record as the event, the attribute wraps the handler with `helve::batch::batch`:
+/// helve calls it once per record and answers Lambda with the records that failed
+/// (`batchItemFailures`); it validates each record's payload first when it implements
+/// `validator::Validate`.
 ///
 /// # Custom resources
 ///

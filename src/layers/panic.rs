@@ -140,7 +140,7 @@ pin_project_lite::pin_project! {
     /// A future that catches a panic while `F` runs: `Ok(output)`, or the [`Panic`], logged
     /// once like the layer's. For helve's own wrappers that must answer even when the handler
     /// panics (a custom resource answers FAILED).
-    #[cfg_attr(not(feature = "cfn"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "cfn", feature = "batch")), allow(dead_code))]
     pub(crate) struct CatchUnwind<F> {
         #[pin]
         future: F,
@@ -150,7 +150,7 @@ pin_project_lite::pin_project! {
 
 impl<F> CatchUnwind<F> {
     /// Catches the panics of `future`.
-    #[cfg_attr(not(feature = "cfn"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "cfn", feature = "batch")), allow(dead_code))]
     pub(crate) fn new(future: F) -> Self {
         Self {
             future,

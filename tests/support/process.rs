@@ -18,10 +18,11 @@ use tokio::{
 use super::HANG_GUARD;
 
 /// The packages whose binaries the tests run.
-const PACKAGES: [&str; 4] = [
+const PACKAGES: [&str; 5] = [
     "example-hello",
     "example-scheduled",
     "example-custom-resource",
+    "example-sqs-worker",
     "helve-test-functions",
 ];
 

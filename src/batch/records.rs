@@ -1,0 +1,424 @@
+//! The records a batch handler takes: SQS messages, Kinesis records and DynamoDB stream records,
+//! with their payload decoded into your type, or as `aws_lambda_events` has them.
+
+use std::{borrow::Cow, fmt};
+
+use aws_lambda_events::event::{
+    dynamodb::EventRecord as DynamoDbEventRecord, kinesis::KinesisEventRecord,
+    sqs::SqsMessage as SqsEventMessage,
+};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
+
+/// Where a batch comes from: it decides the item identifier and the order records run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// An SQS queue: records are identified by message id; a FIFO queue (its ARN ends in
+    /// `.fifo`) keeps each message group in order.
+    Sqs,
+    /// A Kinesis data stream: records are identified by sequence number and run in order.
+    Kinesis,
+    /// A DynamoDB stream: records are identified by sequence number and run in order.
+    DynamoDb,
+}
+
+impl Source {
+    /// The `eventSource` of the records: `aws:sqs`, `aws:kinesis` or `aws:dynamodb`.
+    pub fn event_source(self) -> &'static str {
+        match self {
+            Source::Sqs => "aws:sqs",
+            Source::Kinesis => "aws:kinesis",
+            Source::DynamoDb => "aws:dynamodb",
+        }
+    }
+
+    /// Whether records run one after the other, stopping at the first failure.
+    pub fn is_stream(self) -> bool {
+        matches!(self, Source::Kinesis | Source::DynamoDb)
+    }
+
+    /// The field that identifies a record, as the docs and logs name it.
+    pub(crate) fn id_field(self) -> &'static str {
+        match self {
+            Source::Sqs => "messageId",
+            Source::Kinesis => "kinesis.sequenceNumber",
+            Source::DynamoDb => "dynamodb.SequenceNumber",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Sqs => "SQS",
+            Source::Kinesis => "Kinesis",
+            Source::DynamoDb => "DynamoDB Streams",
+        })
+    }
+}
+
+/// What identifies a record, borrowed from its JSON where it can be.
+#[derive(Debug, Default)]
+pub(crate) struct Peek<'a> {
+    pub(crate) id: Option<Cow<'a, str>>,
+    pub(crate) group: Option<Cow<'a, str>>,
+    pub(crate) event_source: Option<Cow<'a, str>>,
+    pub(crate) event_source_arn: Option<Cow<'a, str>>,
+}
+
+impl<'a> Peek<'a> {
+    /// Reads what identifies a record of `source`, whatever else is wrong with it, skipping
+    /// the rest (the payload is decoded when the record runs).
+    pub(crate) fn read(source: Source, raw: &'a RawValue) -> Self {
+        #[derive(Deserialize, Default)]
+        struct Lenient<'a> {
+            #[serde(default, rename = "messageId", borrow)]
+            message_id: Option<Cow<'a, str>>,
+            #[serde(default, rename = "eventSource", borrow)]
+            event_source: Option<Cow<'a, str>>,
+            #[serde(default, rename = "eventSourceARN", borrow)]
+            event_source_arn: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            attributes: Option<Attributes<'a>>,
+            #[serde(default, borrow)]
+            kinesis: Option<SequenceNumber<'a>>,
+            #[serde(default, borrow)]
+            dynamodb: Option<SequenceNumber<'a>>,
+        }
+        #[derive(Deserialize, Default)]
+        struct Attributes<'a> {
+            #[serde(default, rename = "MessageGroupId", borrow)]
+            message_group_id: Option<Cow<'a, str>>,
+        }
+        #[derive(Deserialize, Default)]
+        struct SequenceNumber<'a> {
+            #[serde(default, alias = "SequenceNumber", rename = "sequenceNumber", borrow)]
+            sequence_number: Option<Cow<'a, str>>,
+        }
+        let lenient: Lenient<'a> = serde_json::from_str(raw.get()).unwrap_or_default();
+        let id = match source {
+            Source::Sqs => lenient.message_id,
+            Source::Kinesis => lenient.kinesis.and_then(|k| k.sequence_number),
+            Source::DynamoDb => lenient.dynamodb.and_then(|d| d.sequence_number),
+        };
+        Peek {
+            id: id.filter(|id| !id.is_empty()),
+            group: lenient.attributes.and_then(|a| a.message_group_id),
+            event_source: lenient.event_source,
+            event_source_arn: lenient.event_source_arn,
+        }
+    }
+}
+
+/// A record type a batch handler can take: one of helve's typed records, or the
+/// `aws_lambda_events` record of the same source.
+pub trait Record: Sized + Send + 'static {
+    /// The payload decoded for the handler (`T` of `SqsMessage<T>`), or `()` for a raw record.
+    type Payload;
+
+    /// The event source of the batch.
+    const SOURCE: Source;
+
+    /// Decodes one record; the error says why, without the rejected data.
+    fn decode(raw: &RawValue) -> Result<Self, String>;
+
+    /// The decoded payload, for validation.
+    fn payload(&self) -> Option<&Self::Payload>;
+}
+
+/// Decodes a whole record; on failure, decodes it again to name the path of the problem (the
+/// path costs time on every field, so only a failing record pays for it).
+fn decode_record<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
+    match serde_json::from_str(raw.get()) {
+        Ok(record) => Ok(record),
+        Err(_) => {
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+                Ok(_) => return Err("the record does not decode".to_owned()),
+                Err(error) => error,
+            };
+            let path = error.path().to_string();
+            Err(if path == "." {
+                format!("the record does not decode: {}", error.inner())
+            } else {
+                format!("the record does not decode at {path}: {}", error.inner())
+            })
+        }
+    }
+}
+
+/// Decodes a payload as JSON into `T`, naming where it fails.
+fn decode_json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, String> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(_) => match deserializer.end() {
+            Ok(()) => return Err(format!("the {what} does not decode")),
+            Err(error) => return Err(format!("the {what} is not JSON: {error}")),
+        },
+        Err(error) => error,
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    Err(if inner.is_syntax() || inner.is_eof() {
+        format!("the {what} is not JSON: {inner}")
+    } else if path == "." {
+        format!("the {what} does not decode: {inner}")
+    } else {
+        format!("the {what} does not decode at {path}: {inner}")
+    })
+}
+
+/// An SQS message whose body is JSON decoded into `T`.
+#[derive(Debug, Clone)]
+pub struct SqsMessage<T> {
+    body: T,
+    message: SqsEventMessage,
+}
+
+impl<T> SqsMessage<T> {
+    /// A message, for calling a handler in a test.
+    ///
+    /// ```
+    /// use helve::batch::SqsMessage;
+    ///
+    /// let message = SqsMessage::new("m-1", 42).attribute("ApproximateReceiveCount", "3");
+    /// assert_eq!(message.receive_count(), 3);
+    /// ```
+    pub fn new(message_id: impl Into<String>, body: T) -> Self {
+        let mut message = SqsEventMessage::default();
+        message.message_id = Some(message_id.into());
+        message.event_source = Some("aws:sqs".to_owned());
+        Self { body, message }
+    }
+
+    /// Sets an attribute, as SQS would (`ApproximateReceiveCount`, `MessageGroupId`, ...), for
+    /// a test.
+    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.message.attributes.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the queue's ARN (one ending in `.fifo` is a FIFO queue), for a test.
+    pub fn event_source_arn(mut self, arn: impl Into<String>) -> Self {
+        self.message.event_source_arn = Some(arn.into());
+        self
+    }
+
+    /// The decoded body.
+    pub fn body(&self) -> &T {
+        &self.body
+    }
+
+    /// The decoded body, owned.
+    pub fn into_body(self) -> T {
+        self.body
+    }
+
+    /// The message id (the item identifier of `batchItemFailures`).
+    pub fn message_id(&self) -> &str {
+        self.message.message_id.as_deref().unwrap_or_default()
+    }
+
+    /// The FIFO message group, if any.
+    pub fn message_group_id(&self) -> Option<&str> {
+        self.message
+            .attributes
+            .get("MessageGroupId")
+            .map(String::as_str)
+    }
+
+    /// How many times the message was received, this time included
+    /// (`ApproximateReceiveCount`): more than 1 means a redelivery.
+    pub fn receive_count(&self) -> u32 {
+        self.message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// The message as `aws_lambda_events` has it: attributes, message attributes, ARN.
+    pub fn message(&self) -> &SqsEventMessage {
+        &self.message
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Record for SqsMessage<T> {
+    type Payload = T;
+    const SOURCE: Source = Source::Sqs;
+
+    fn decode(raw: &RawValue) -> Result<Self, String> {
+        let mut message: SqsEventMessage = decode_record(raw)?;
+        let body = message.body.take().unwrap_or_default();
+        let body = decode_json("body", body.as_bytes())?;
+        Ok(Self { body, message })
+    }
+
+    fn payload(&self) -> Option<&T> {
+        Some(&self.body)
+    }
+}
+
+impl Record for SqsEventMessage {
+    type Payload = ();
+    const SOURCE: Source = Source::Sqs;
+
+    fn decode(raw: &RawValue) -> Result<Self, String> {
+        decode_record(raw)
+    }
+
+    fn payload(&self) -> Option<&()> {
+        None
+    }
+}
+
+/// A Kinesis record whose data (base64 in the event) is JSON decoded into `T`.
+#[derive(Debug, Clone)]
+pub struct KinesisRecord<T> {
+    data: T,
+    record: KinesisEventRecord,
+}
+
+impl<T> KinesisRecord<T> {
+    /// The decoded data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The decoded data, owned.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The sequence number (the item identifier of `batchItemFailures`).
+    pub fn sequence_number(&self) -> &str {
+        &self.record.kinesis.sequence_number
+    }
+
+    /// The partition key.
+    pub fn partition_key(&self) -> &str {
+        &self.record.kinesis.partition_key
+    }
+
+    /// The record as `aws_lambda_events` has it (its data still holds the raw bytes).
+    pub fn record(&self) -> &KinesisEventRecord {
+        &self.record
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Record for KinesisRecord<T> {
+    type Payload = T;
+    const SOURCE: Source = Source::Kinesis;
+
+    fn decode(raw: &RawValue) -> Result<Self, String> {
+        let record: KinesisEventRecord = decode_record(raw).map_err(|reason| {
+            if reason.contains("kinesis.data") {
+                format!("{reason} (the data is not valid base64)")
+            } else {
+                reason
+            }
+        })?;
+        let data = decode_json("data", &record.kinesis.data.0)?;
+        Ok(Self { data, record })
+    }
+
+    fn payload(&self) -> Option<&T> {
+        Some(&self.data)
+    }
+}
+
+impl Record for KinesisEventRecord {
+    type Payload = ();
+    const SOURCE: Source = Source::Kinesis;
+
+    fn decode(raw: &RawValue) -> Result<Self, String> {
+        decode_record(raw)
+    }
+
+    fn payload(&self) -> Option<&()> {
+        None
+    }
+}
+
+/// A DynamoDB stream record whose images are decoded into `T`.
+#[derive(Debug, Clone)]
+pub struct DynamoDbRecord<T> {
+    new_image: Option<T>,
+    old_image: Option<T>,
+    record: DynamoDbEventRecord,
+}
+
+impl<T> DynamoDbRecord<T> {
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    pub fn event_name(&self) -> &str {
+        &self.record.event_name
+    }
+
+    /// The item after the change (`INSERT`, `MODIFY`), when the stream carries new images.
+    pub fn new_image(&self) -> Option<&T> {
+        self.new_image.as_ref()
+    }
+
+    /// The item before the change (`MODIFY`, `REMOVE`), when the stream carries old images.
+    pub fn old_image(&self) -> Option<&T> {
+        self.old_image.as_ref()
+    }
+
+    /// The sequence number (the item identifier of `batchItemFailures`).
+    pub fn sequence_number(&self) -> &str {
+        self.record
+            .change
+            .sequence_number
+            .as_deref()
+            .unwrap_or_default()
+    }
+
+    /// The record as `aws_lambda_events` has it: keys, images as attribute values.
+    pub fn record(&self) -> &DynamoDbEventRecord {
+        &self.record
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
+    type Payload = T;
+    const SOURCE: Source = Source::DynamoDb;
+
+    fn decode(raw: &RawValue) -> Result<Self, String> {
+        let record: DynamoDbEventRecord = decode_record(raw)?;
+        let image = |name: &str, item: &serde_dynamo::Item| -> Result<Option<T>, String> {
+            if item.is_empty() {
+                return Ok(None);
+            }
+            serde_dynamo::from_item(item.clone())
+                .map(Some)
+                .map_err(|error| format!("the {name} does not decode: {error}"))
+        };
+        let new_image = image("NewImage", &record.change.new_image)?;
+        let old_image = image("OldImage", &record.change.old_image)?;
+        Ok(Self {
+            new_image,
+            old_image,
+            record,
+        })
+    }
+
+    fn payload(&self) -> Option<&T> {
+        self.new_image.as_ref().or(self.old_image.as_ref())
+    }
+}
+
+impl Record for DynamoDbEventRecord {
+    type Payload = ();
+    const SOURCE: Source = Source::DynamoDb;
+
+    fn decode(raw: &RawValue) -> Result<Self, String> {
+        decode_record(raw)
+    }
+
+    fn payload(&self) -> Option<&()> {
+        None
+    }
+}
