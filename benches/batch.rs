@@ -153,6 +153,20 @@ fn bench_concurrency(c: &mut Criterion) {
             })
         })
     });
+    // lambda_runtime decodes the event before it calls the handler: the same, from there.
+    group.bench_function("helve batch handler, from the decoded event", |b| {
+        b.iter_batched(
+            || serde_json::from_slice::<RawBatch>(&bytes).expect("a batch"),
+            |raw| {
+                runtime.block_on(async {
+                    Handler::<RawBatch, (), _>::call(&handler, raw, context(), &())
+                        .await
+                        .expect("the batch succeeds")
+                })
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 
