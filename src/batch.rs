@@ -77,9 +77,7 @@ use serde_json::value::RawValue;
 
 pub use records::{DynamoDbRecord, KinesisRecord, Record, Source, SqsMessage};
 
-use crate::{
-    context::Context, error::FunctionError, handler::Handler, validation::ValidationErrors,
-};
+use crate::{context::Context, error::FunctionError, handler::Handler, validation::Validator};
 
 /// How long before the deadline helve stops starting and running records, when not told.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -147,9 +145,6 @@ impl FunctionError for BatchError {
         }
     }
 }
-
-/// A check of a record's payload, run before the handler.
-pub type Validator<P> = fn(&P) -> Result<(), ValidationErrors>;
 
 /// Wraps a handler of one record `R` into a handler of the whole batch:
 /// `Function::new(batch(handler))`. `#[helve::handler]` does this for you.

@@ -108,7 +108,7 @@ use crate::{
     error::{self, FunctionError},
     handler::Handler,
     layers::CatchUnwind,
-    validation::ValidationErrors,
+    validation::Validator,
 };
 
 /// The deadline margin when none is given: helve answers FAILED this long before the deadline
@@ -487,9 +487,6 @@ pub fn custom_resource<H, P>(handler: H) -> CustomResourceHandler<H, P> {
         _properties: PhantomData,
     }
 }
-
-/// A check of a custom resource's properties, run before the handler.
-pub type Validator<P> = fn(&P) -> Result<(), ValidationErrors>;
 
 /// A handler of [`CustomResource<P>`] that answers CloudFormation; made by [`custom_resource`].
 pub struct CustomResourceHandler<H, P> {

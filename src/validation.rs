@@ -11,6 +11,10 @@ use std::fmt;
 
 pub use validator::{Validate, ValidationErrors};
 
+/// A check of a decoded value, run before the handler sees it: `Validate::validate`, a probe
+/// of it, or a function of your own.
+pub type Validator<T> = fn(&T) -> Result<(), ValidationErrors>;
+
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

@@ -100,12 +100,7 @@ impl BatchArgs {
             deadline_margin_ms: None,
             continue_on_failure: false,
         };
-        if !input.peek(syn::token::Paren) {
-            return Ok(args);
-        }
-        let content;
-        syn::parenthesized!(content in input);
-        while !content.is_empty() {
+        parse_option_list(input, |content| {
             let lookahead = content.lookahead1();
             if lookahead.peek(kw::concurrency) {
                 let key: kw::concurrency = content.parse()?;
@@ -125,28 +120,9 @@ impl BatchArgs {
                     }
                     Ok(_) => {}
                 }
-                set_once(&mut args.concurrency, count, key.span, "concurrency")?;
+                set_once(&mut args.concurrency, count, key.span, "concurrency")
             } else if lookahead.peek(kw::deadline_margin_ms) {
-                let key: kw::deadline_margin_ms = content.parse()?;
-                content.parse::<Token![=]>()?;
-                let millis: syn::LitInt = content.parse().map_err(|error| {
-                    syn::Error::new(
-                        error.span(),
-                        "`deadline_margin_ms` takes milliseconds, as `deadline_margin_ms = 1000`",
-                    )
-                })?;
-                if millis.base10_parse::<u64>().is_err() {
-                    return Err(syn::Error::new(
-                        millis.span(),
-                        "`deadline_margin_ms` takes a whole number of milliseconds, as `deadline_margin_ms = 1000`",
-                    ));
-                }
-                set_once(
-                    &mut args.deadline_margin_ms,
-                    millis,
-                    key.span,
-                    "deadline_margin_ms",
-                )?;
+                parse_deadline_margin(content, &mut args.deadline_margin_ms, "1000")
             } else if lookahead.peek(kw::continue_on_failure) {
                 let key: kw::continue_on_failure = content.parse()?;
                 if args.continue_on_failure {
@@ -156,14 +132,11 @@ impl BatchArgs {
                     ));
                 }
                 args.continue_on_failure = true;
+                Ok(())
             } else {
-                return Err(lookahead.error());
+                Err(lookahead.error())
             }
-            if content.is_empty() {
-                break;
-            }
-            content.parse::<Token![,]>()?;
-        }
+        })?;
         Ok(args)
     }
 }
@@ -180,44 +153,61 @@ impl CustomResourceArgs {
             span: key.span,
             deadline_margin_ms: None,
         };
-        if !input.peek(syn::token::Paren) {
-            return Ok(args);
-        }
-        let content;
-        syn::parenthesized!(content in input);
-        while !content.is_empty() {
+        parse_option_list(input, |content| {
             let lookahead = content.lookahead1();
             if lookahead.peek(kw::deadline_margin_ms) {
-                let key: kw::deadline_margin_ms = content.parse()?;
-                content.parse::<Token![=]>()?;
-                let millis: syn::LitInt = content.parse().map_err(|error| {
-                    syn::Error::new(
-                        error.span(),
-                        "`deadline_margin_ms` takes milliseconds, as `deadline_margin_ms = 5000`",
-                    )
-                })?;
-                if millis.base10_parse::<u64>().is_err() {
-                    return Err(syn::Error::new(
-                        millis.span(),
-                        "`deadline_margin_ms` takes a whole number of milliseconds, as `deadline_margin_ms = 5000`",
-                    ));
-                }
-                set_once(
-                    &mut args.deadline_margin_ms,
-                    millis,
-                    key.span,
-                    "deadline_margin_ms",
-                )?;
+                parse_deadline_margin(content, &mut args.deadline_margin_ms, "5000")
             } else {
-                return Err(lookahead.error());
+                Err(lookahead.error())
             }
-            if content.is_empty() {
-                break;
-            }
-            content.parse::<Token![,]>()?;
-        }
+        })?;
         Ok(args)
     }
+}
+
+/// The optional `(a = 1, b)` after an option's name: `item` parses one entry.
+fn parse_option_list(
+    input: ParseStream<'_>,
+    mut item: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(());
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    while !content.is_empty() {
+        item(&content)?;
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+/// `deadline_margin_ms = <milliseconds>`; `example` is the value the error messages show.
+fn parse_deadline_margin(
+    content: ParseStream<'_>,
+    slot: &mut Option<syn::LitInt>,
+    example: &str,
+) -> syn::Result<()> {
+    let key: kw::deadline_margin_ms = content.parse()?;
+    content.parse::<Token![=]>()?;
+    let millis: syn::LitInt = content.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`deadline_margin_ms` takes milliseconds, as `deadline_margin_ms = {example}`"),
+        )
+    })?;
+    if millis.base10_parse::<u64>().is_err() {
+        return Err(syn::Error::new(
+            millis.span(),
+            format!(
+                "`deadline_margin_ms` takes a whole number of milliseconds, as `deadline_margin_ms = {example}`"
+            ),
+        ));
+    }
+    set_once(slot, millis, key.span, "deadline_margin_ms")
 }
 
 impl Parse for HandlerArgs {
@@ -672,22 +662,15 @@ impl Handler {
 
         let handler = match &self.custom_resource {
             Some(properties) => {
-                let margin = args
-                    .custom_resource
-                    .as_ref()
-                    .and_then(|custom| custom.deadline_margin_ms.as_ref())
-                    .map(|millis| {
-                        quote!(.deadline_margin(::core::time::Duration::from_millis(#millis)))
-                    });
+                let margin = deadline_margin(
+                    args.custom_resource
+                        .as_ref()
+                        .and_then(|custom| custom.deadline_margin_ms.as_ref()),
+                );
+                let validate = validation_probe(properties.to_token_stream());
                 quote! {
                     ::helve::cfn::custom_resource(__helve_handler)
-                        // Validates the properties when their type implements
-                        // `validator::Validate`; accepts them as decoded otherwise.
-                        .validate_with(|__helve_properties: &#properties| {
-                            #[allow(unused_imports)]
-                            use ::helve::validation::{ProbeAccept as _, ProbeValidate as _};
-                            (&::helve::validation::Probe(__helve_properties)).helve_validate()
-                        })
+                        #validate
                         #margin
                 }
             }
@@ -696,23 +679,16 @@ impl Handler {
                 let concurrency = options
                     .and_then(|batch| batch.concurrency.as_ref())
                     .map(|count| quote!(.concurrency(#count)));
-                let margin = options
-                    .and_then(|batch| batch.deadline_margin_ms.as_ref())
-                    .map(|millis| {
-                        quote!(.deadline_margin(::core::time::Duration::from_millis(#millis)))
-                    });
+                let margin =
+                    deadline_margin(options.and_then(|batch| batch.deadline_margin_ms.as_ref()));
                 let continue_on_failure = options
                     .filter(|batch| batch.continue_on_failure)
                     .map(|_| quote!(.continue_on_failure(true)));
+                let validate =
+                    validation_probe(quote!(<#event_ty as ::helve::batch::Record>::Payload));
                 quote! {
                     ::helve::batch::batch::<_, #event_ty>(__helve_handler)
-                        // Validates each record's payload when its type implements
-                        // `validator::Validate`; accepts it as decoded otherwise.
-                        .validate_with(|__helve_payload: &<#event_ty as ::helve::batch::Record>::Payload| {
-                            #[allow(unused_imports)]
-                            use ::helve::validation::{ProbeAccept as _, ProbeValidate as _};
-                            (&::helve::validation::Probe(__helve_payload)).helve_validate()
-                        })
+                        #validate
                         #concurrency
                         #margin
                         #continue_on_failure
@@ -748,6 +724,24 @@ impl Handler {
                 .run()
             }
         }
+    }
+}
+
+/// `.deadline_margin(..)` for a `deadline_margin_ms` option, when given.
+fn deadline_margin(millis: Option<&syn::LitInt>) -> Option<TokenStream> {
+    millis.map(|millis| quote!(.deadline_margin(::core::time::Duration::from_millis(#millis))))
+}
+
+/// `.validate_with(..)` of a value of type `ty`: validated when `ty` implements
+/// `validator::Validate`, accepted as decoded otherwise (chosen at compile time by autoref,
+/// since `ty` is concrete here).
+fn validation_probe(ty: TokenStream) -> TokenStream {
+    quote! {
+        .validate_with(|__helve_value: &#ty| {
+            #[allow(unused_imports)]
+            use ::helve::validation::{ProbeAccept as _, ProbeValidate as _};
+            (&::helve::validation::Probe(__helve_value)).helve_validate()
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Runs a batch: reads the records, schedules them by source (concurrently, by FIFO message
 //! group, or in stream order), stops at the deadline margin, and collects the failures.
 
-use std::{collections::VecDeque, future::Future, sync::Arc};
+use std::{borrow::Cow, collections::HashMap, future::Future, ops::Range, sync::Arc};
 
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -10,10 +10,11 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{
     BatchError, BatchErrorKind, BatchHandler, BatchResponse, ItemFailure, RawBatch, RecordResponse,
-    Validator,
     records::{Peek, Record, Source},
 };
-use crate::{context::Context, error, handler::Handler, layers::CatchUnwind};
+use crate::{
+    context::Context, error, handler::Handler, layers::CatchUnwind, validation::Validator,
+};
 
 /// The metric counting the records a batch processed.
 pub(crate) const PROCESSED_METRIC: &str = "BatchRecordsProcessed";
@@ -59,7 +60,8 @@ where
     // Only what identifies each record is read here; a record is decoded when it runs, so the
     // first records start at once and decoding overlaps the others' waiting.
     let mut ids: Vec<Arc<str>> = Vec::with_capacity(records.len());
-    let mut groups: Vec<Option<Box<str>>> = Vec::new();
+    // Borrowed from the records: only a FIFO batch has groups, and only until its lanes exist.
+    let mut groups: Vec<Option<Cow<'_, str>>> = Vec::new();
     let mut fifo = false;
     for (index, raw) in records.iter().enumerate() {
         let peek = Peek::read(source, raw);
@@ -86,15 +88,16 @@ where
                     .event_source_arn
                     .as_deref()
                     .is_some_and(|arn| arn.ends_with(".fifo")));
-        if let Some(group) = peek.group.as_deref() {
+        if let Some(group) = peek.group {
             groups.resize(index, None);
-            groups.push(Some(Box::from(group)));
+            groups.push(Some(group));
         }
     }
     groups.resize(ids.len(), None);
+    let lanes = Lanes::new(source, fifo, &groups);
+    drop(groups);
     let mut decoded: Vec<Option<Box<RawValue>>> = records.into_iter().map(Some).collect();
 
-    let lanes = lanes(source, fifo, &groups);
     let concurrency = if source.is_stream() {
         1
     } else {
@@ -122,7 +125,7 @@ where
         // One record at a time, on this task: no scheduling beyond the record's own future.
         'lanes: for lane in 0..progress.lanes.len() {
             while Instant::now() < stop_at
-                && let Some(index) = progress.lanes[lane].pop_front()
+                && let Some(index) = progress.lanes.pop_front(lane)
             {
                 let outcome = tokio::select! {
                     biased;
@@ -145,7 +148,7 @@ where
                 && next_lane < progress.lanes.len()
                 && Instant::now() < stop_at
             {
-                if let Some(index) = progress.lanes[next_lane].pop_front() {
+                if let Some(index) = progress.lanes.pop_front(next_lane) {
                     running.push(tagged(next_lane, index, &mut decoded));
                 }
                 next_lane += 1;
@@ -164,7 +167,7 @@ where
             };
             progress.settle(lane, index, outcome, &ids);
             if Instant::now() < stop_at
-                && let Some(next) = progress.lanes[lane].pop_front()
+                && let Some(next) = progress.lanes.pop_front(lane)
             {
                 running.push(tagged(lane, next, &mut decoded));
             }
@@ -246,7 +249,7 @@ struct Progress {
     /// Why a record that will not run is reported.
     skipped: Vec<Option<String>>,
     /// The records each lane still has to run, in order.
-    lanes: Vec<VecDeque<usize>>,
+    lanes: Lanes,
     /// Whether a failure stops the rest of its lane (a FIFO group, a stream).
     stop_lane: bool,
     fifo: bool,
@@ -279,7 +282,7 @@ impl Progress {
                 ids[index]
             )
         };
-        for later in self.lanes[lane].drain(..) {
+        for later in self.lanes.drain(lane) {
             self.skipped[later] = Some(reason.clone());
         }
     }
@@ -291,31 +294,83 @@ fn invalid(message: String) -> BatchError {
 }
 
 /// The records each lane runs in order: one lane per record (SQS standard), per message group
-/// (SQS FIFO), or one lane for the whole stream.
-fn lanes(source: Source, fifo: bool, groups: &[Option<Box<str>>]) -> Vec<VecDeque<usize>> {
-    if source.is_stream() {
-        return vec![(0..groups.len()).collect()];
-    }
-    if !fifo {
-        return (0..groups.len())
-            .map(|index| VecDeque::from([index]))
-            .collect();
-    }
-    let mut lanes: Vec<VecDeque<usize>> = Vec::new();
-    let mut by_group: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (index, group) in groups.iter().enumerate() {
-        match group.as_deref() {
-            Some(group) => {
-                let lane = *by_group.entry(group).or_insert_with(|| {
-                    lanes.push(VecDeque::new());
-                    lanes.len() - 1
-                });
-                lanes[lane].push_back(index);
-            }
-            None => lanes.push(VecDeque::from([index])),
+/// (SQS FIFO), or one lane for the whole stream. Every lane is a range of one list of record
+/// indices, so a batch of any size costs two allocations here.
+struct Lanes {
+    /// Record indices, lane after lane, each lane in the order its records arrived.
+    order: Vec<usize>,
+    /// The part of `order` each lane still has to run.
+    ranges: Vec<Range<usize>>,
+}
+
+impl Lanes {
+    fn new(source: Source, fifo: bool, groups: &[Option<Cow<'_, str>>]) -> Self {
+        let count = groups.len();
+        if source.is_stream() {
+            return Self {
+                order: (0..count).collect(),
+                ranges: std::iter::once(0..count).collect(),
+            };
         }
+        if !fifo {
+            return Self {
+                order: (0..count).collect(),
+                ranges: (0..count).map(|index| index..index + 1).collect(),
+            };
+        }
+        // Each record's lane: its group's (numbered by first appearance), or its own.
+        let mut by_group: HashMap<&str, usize> = HashMap::new();
+        let mut lane_of = Vec::with_capacity(count);
+        let mut sizes: Vec<usize> = Vec::new();
+        for group in groups {
+            let lane = match group.as_deref() {
+                Some(group) => *by_group.entry(group).or_insert_with(|| {
+                    sizes.push(0);
+                    sizes.len() - 1
+                }),
+                None => {
+                    sizes.push(0);
+                    sizes.len() - 1
+                }
+            };
+            sizes[lane] += 1;
+            lane_of.push(lane);
+        }
+        let mut ranges = Vec::with_capacity(sizes.len());
+        let mut start = 0;
+        for size in &sizes {
+            ranges.push(start..start);
+            start += size;
+        }
+        let mut order = vec![0; count];
+        for (index, lane) in lane_of.into_iter().enumerate() {
+            let range = &mut ranges[lane];
+            order[range.end] = index;
+            range.end += 1;
+        }
+        Self { order, ranges }
     }
-    lanes
+
+    fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// The next record of `lane`, taken from it.
+    fn pop_front(&mut self, lane: usize) -> Option<usize> {
+        let range = self.ranges.get_mut(lane)?;
+        if range.start >= range.end {
+            return None;
+        }
+        let index = *self.order.get(range.start)?;
+        range.start += 1;
+        Some(index)
+    }
+
+    /// Every record left in `lane`, taken from it.
+    fn drain(&mut self, lane: usize) -> impl Iterator<Item = usize> + '_ {
+        let range = std::mem::replace(&mut self.ranges[lane], 0..0);
+        self.order[range].iter().copied()
+    }
 }
 
 /// One record: decoded, validated, handled under its own correlation id, with panics caught.

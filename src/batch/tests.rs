@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::validation::ValidationErrors;
 
 #[derive(Debug, Clone, Deserialize)]
 struct Job {

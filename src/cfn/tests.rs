@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::validation::ValidationErrors;
 
 const STACK: &str =
     "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/4f1c0a10-c6b4-11ef-9c3a-0affd2c0b1a7";

@@ -62,7 +62,9 @@ where
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
         }) {
             Ok(future) => CatchPanicFuture {
-                state: State::Running { future },
+                state: State::Running {
+                    future: CatchUnwind::new(future),
+                },
             },
             Err(payload) => CatchPanicFuture {
                 state: State::Panicked {
@@ -96,7 +98,7 @@ pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F> {
         // The inner future is running.
-        Running { #[pin] future: F },
+        Running { #[pin] future: CatchUnwind<F> },
         // The inner service panicked; the panic is reported once.
         Panicked { panic: Option<Panic> },
     }
@@ -116,31 +118,25 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        let panic = match state.as_mut().project() {
-            StateProj::Running { future } => {
-                match crate::logging::catching(|| {
-                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
-                }) {
-                    Ok(poll) => return poll,
-                    Err(payload) => report(payload.as_ref()),
-                }
+        match self.project().state.project() {
+            StateProj::Running { future } => match future.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(output)) => Poll::Ready(output),
+                Poll::Ready(Err(panic)) => Poll::Ready(Err(E::from(panic))),
+            },
+            StateProj::Panicked { panic } => {
+                Poll::Ready(Err(E::from(panic.take().unwrap_or_else(|| {
+                    Panic::from_payload(&"the invocation's future was polled after it completed")
+                }))))
             }
-            StateProj::Panicked { panic } => panic.take().unwrap_or_else(|| {
-                Panic::from_payload(&"the invocation's future was polled after it completed")
-            }),
-        };
-        // The inner future must not be polled again after it panicked.
-        state.set(State::Panicked { panic: None });
-        Poll::Ready(Err(E::from(panic)))
+        }
     }
 }
 
 pin_project_lite::pin_project! {
     /// A future that catches a panic while `F` runs: `Ok(output)`, or the [`Panic`], logged
-    /// once like the layer's. For helve's own wrappers that must answer even when the handler
-    /// panics (a custom resource answers FAILED).
-    #[cfg_attr(not(any(feature = "cfn", feature = "batch")), allow(dead_code))]
+    /// once. The layer's future runs on it, and so do helve's own wrappers that must answer
+    /// even when the handler panics (a custom resource answers FAILED, a batch's record fails).
     pub(crate) struct CatchUnwind<F> {
         #[pin]
         future: F,
@@ -150,7 +146,6 @@ pin_project_lite::pin_project! {
 
 impl<F> CatchUnwind<F> {
     /// Catches the panics of `future`.
-    #[cfg_attr(not(any(feature = "cfn", feature = "batch")), allow(dead_code))]
     pub(crate) fn new(future: F) -> Self {
         Self {
             future,

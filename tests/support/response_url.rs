@@ -30,9 +30,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 
-/// The longest [`ResponseUrl::next`] waits for a request: generous, so that only a real hang
-/// trips it. It is a guard against hangs, never an assertion about speed.
-const WAIT: Duration = Duration::from_secs(30);
+/// The longest [`ResponseUrl::next`] waits for a request: the suite's guard against hangs.
+const WAIT: Duration = super::HANG_GUARD;
 
 /// The query string of every URL: the shape of a pre-signed S3 URL's.
 const QUERY: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd";
