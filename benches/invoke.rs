@@ -12,15 +12,11 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use helve::{Context, Function, Payload, Settings};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use support::ready;
+use support::{lambda_context, ready};
 use tower::Service;
 
-fn lambda_context() -> lambda_runtime::Context {
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
-    context.deadline = 4_102_444_800_000;
-    context.invoked_function_arn =
-        "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned();
+fn traced_context() -> lambda_runtime::Context {
+    let mut context = lambda_context();
     context.xray_trace_id = Some(
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
     );
@@ -33,8 +29,8 @@ async fn noop(event: Value, _ctx: Context) -> Result<Value, Infallible> {
 
 fn bench_invoke(c: &mut Criterion) {
     let payload = json!({"name": "Ada", "qty": 2});
-    let bare_event = LambdaEvent::new(payload.clone(), lambda_context());
-    let helve_event = LambdaEvent::new(Payload(Ok(payload)), lambda_context());
+    let bare_event = LambdaEvent::new(payload.clone(), traced_context());
+    let helve_event = LambdaEvent::new(Payload(Ok(payload)), traced_context());
 
     let mut bare =
         tower::service_fn(

@@ -52,6 +52,10 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Dimensions added to every metric, after `service`.
     pub metric_dimensions: Vec<(String, String)>,
+    /// Whether metrics go to a sink of their own instead of EMF documents on stdout
+    /// (`Function::metrics_sink`, feature `cloudwatch`): they then need a namespace of at most
+    /// 255 characters, the most PutMetricData takes.
+    pub metrics_sink: bool,
 }
 
 /// How metrics are written, when they are: a namespace is configured and
@@ -183,8 +187,9 @@ impl Settings {
         self.log_buffer_bytes
     }
 
-    /// How metrics are written; `None` when no namespace is configured or metrics are
-    /// disabled.
+    /// How metrics are written; `None` when no namespace is configured (and the code configures
+    /// no metrics sink and no metric dimension, which would be an error) or metrics are
+    /// disabled (`POWERTOOLS_METRICS_DISABLED=true`).
     pub fn metrics(&self) -> Option<&MetricsConfig> {
         self.metrics.as_ref()
     }
@@ -229,6 +234,9 @@ pub fn env(name: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// The longest namespace PutMetricData takes (EMF takes 1024 characters).
+const MAX_SINK_NAMESPACE_LEN: usize = 255;
+
 fn metrics_config(
     options: &Options,
     lookup: &impl Fn(&str) -> Option<String>,
@@ -243,11 +251,41 @@ fn metrics_config(
             Some(namespace) if !namespace.trim().is_empty() => {
                 ("POWERTOOLS_METRICS_NAMESPACE", namespace)
             }
-            _ => return Ok(None),
+            // No namespace: metrics are off, which is right for a function that never
+            // mentions them, and a mistake for one whose code configures them (unless they
+            // are turned off on purpose).
+            _ => {
+                let asked = if options.metrics_sink {
+                    Some("a metrics sink is configured (`metrics_sink`)")
+                } else if !options.metric_dimensions.is_empty() {
+                    Some("metric dimensions are given (`metric_dimension`)")
+                } else {
+                    None
+                };
+                return match asked {
+                    Some(asked) if !disabled => Err(ConfigError::new(
+                        "POWERTOOLS_METRICS_NAMESPACE",
+                        format!(
+                            "{asked}, but no metrics namespace is set: name one with \
+                             `namespace = \"..\"` in `#[helve::handler]` (or \
+                             `Function::namespace`), or with POWERTOOLS_METRICS_NAMESPACE"
+                        ),
+                    )),
+                    _ => Ok(None),
+                };
+            }
         },
     };
     let namespace =
         Namespace::new(namespace).map_err(|error| ConfigError::new(setting, error.to_string()))?;
+    if options.metrics_sink && namespace.as_str().chars().count() > MAX_SINK_NAMESPACE_LEN {
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "PutMetricData takes a namespace of at most {MAX_SINK_NAMESPACE_LEN} characters"
+            ),
+        ));
+    }
     // Check the dimensions once, now, as every document will carry them.
     let mut probe = MetricSet::new(namespace.clone());
     probe

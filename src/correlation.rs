@@ -2,8 +2,8 @@
 //! into the handler's event type.
 //!
 //! helve puts one correlation id on every log line of an invocation (under `correlation_id`,
-//! as Powertools for AWS Lambda does); HTTP functions will echo it in the `x-correlation-id`
-//! response header when they land. [`extract`] finds it with built-in presets, one per
+//! as Powertools for AWS Lambda does); HTTP functions (feature `http`) echo it in the
+//! `x-correlation-id` response header. [`extract`] finds it with built-in presets, one per
 //! event source; a [`Pointer`] reads it from a place you name, for any other event. When
 //! neither applies, helve falls back to the Lambda request id.
 //!

@@ -23,8 +23,8 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// An error type of your own that a handler or init function can return: it names the stable
 /// `errorType` that Lambda records for the failed invocation.
 ///
-/// Implement it for your error enums (the HTTP `ErrorStatus` derive will implement it for
-/// you when that feature lands). The message Lambda records is the error's `Display` followed
+/// Implement it for your error enums, or derive [`ErrorStatus`], which implements it too (the
+/// `errorType` is the variant's `code`, or `Type.Variant`). The message Lambda records is the error's `Display` followed
 /// by its whole `source()` chain. [`helve::Error`](Error) needs no implementation: it carries
 /// its `errorType` itself.
 ///
@@ -253,6 +253,87 @@ impl StdError for ErrorWrapper {
 impl FunctionError for std::convert::Infallible {
     fn error_type(&self) -> Cow<'static, str> {
         match *self {}
+    }
+}
+
+/// An error that answers an HTTP request: its status, an optional stable code, and whether its
+/// message is shown to the client.
+///
+/// Derive it with `#[derive(helve::ErrorStatus)]` and a `#[status(..)]` on each variant (or on
+/// the struct):
+///
+/// ```
+/// #[derive(Debug, thiserror::Error, helve::ErrorStatus)]
+/// enum OrderError {
+///     #[error("order {0} not found")]
+///     #[status(404, code = "order_not_found")]
+///     NotFound(String),
+///     #[error("the store is unavailable")]
+///     #[status(503)]
+///     Store(#[source] std::io::Error),
+/// }
+///
+/// use helve::ErrorStatus;
+/// let missing = OrderError::NotFound("o-1".into());
+/// assert_eq!(missing.status().as_u16(), 404);
+/// assert_eq!(missing.code(), Some("order_not_found"));
+/// assert!(missing.expose());
+/// ```
+///
+/// An HTTP handler's error becomes an `application/problem+json` response with this status.
+/// The message (`Display`) is the problem's `detail` only when [`expose`](Self::expose) says
+/// so, and never for a 5xx status: a server error answers with its status phrase alone, and is
+/// logged at ERROR with its whole `source()` chain.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no HTTP status, so helve cannot answer a request that fails with it",
+    label = "this error type does not implement `helve::ErrorStatus`",
+    note = "derive it: `#[derive(helve::ErrorStatus)]` with `#[status(404)]` (or `#[status(404, code = \"not_found\")]`) on each variant; or return `helve::http::Problem`"
+)]
+pub trait ErrorStatus: fmt::Display {
+    /// The response's status: a client (4xx) or server (5xx) error.
+    fn status(&self) -> http::StatusCode;
+
+    /// A stable code clients can match on, as `order_not_found`; sent as the problem's
+    /// `code`. `None` by default.
+    fn code(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the message is sent as the problem's `detail`. By default, yes for a client
+    /// error (4xx); a server error (5xx) never shows its message, whatever this says.
+    fn expose(&self) -> bool {
+        self.status().is_client_error()
+    }
+
+    /// What helve logs when this error answers a request: the message and, for an error type
+    /// that has one, its whole `source()` chain (the derive writes
+    /// [`chain_message`]`(self)`). The default is the message alone.
+    fn log_message(&self) -> String {
+        self.to_string()
+    }
+
+    /// The `error_type` of the log line: the derive gives its
+    /// [`FunctionError::error_type`]; otherwise the code, if any.
+    #[doc(hidden)]
+    fn logged_error_type(&self) -> Option<Cow<'static, str>> {
+        self.code().map(|code| Cow::Owned(code.to_owned()))
+    }
+}
+
+impl ErrorStatus for std::convert::Infallible {
+    fn status(&self) -> http::StatusCode {
+        match *self {}
+    }
+}
+
+impl ErrorStatus for Error {
+    /// A [`helve::Error`](Error) is an internal error: 500, its message not shown.
+    fn status(&self) -> http::StatusCode {
+        http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn log_message(&self) -> String {
+        chain_message(self.source.as_ref())
     }
 }
 

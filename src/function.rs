@@ -51,7 +51,7 @@ use crate::{
         LoggingLayer, LoggingService, MetricsLayer, MetricsService,
     },
     local, logging,
-    metrics::EmfRecorder,
+    metrics::{EmfRecorder, SinkChoice},
     runtime_api,
 };
 
@@ -65,6 +65,7 @@ pub struct Function<H, I = NoInit> {
     init_name: Cow<'static, str>,
     options: Options,
     correlate: Option<CorrelateFn>,
+    metrics_sink: SinkChoice,
 }
 
 type CorrelateFn = crate::layers::FindCorrelationId;
@@ -76,6 +77,7 @@ impl<H, I> fmt::Debug for Function<H, I> {
             .field("init", &self.init_name)
             .field("options", &self.options)
             .field("correlate", &self.correlate.as_ref().map(|_| ".."))
+            .field("metrics_sink", &self.metrics_sink)
             .finish()
     }
 }
@@ -143,6 +145,7 @@ impl<H> Function<H, NoInit> {
             init_name: Cow::Borrowed("none"),
             options: Options::default(),
             correlate: None,
+            metrics_sink: SinkChoice::default(),
         }
     }
 }
@@ -157,6 +160,7 @@ impl<H, I> Function<H, I> {
             init_name: Cow::Borrowed(short_type_name::<I2>()),
             options: self.options,
             correlate: self.correlate,
+            metrics_sink: self.metrics_sink,
         }
     }
 
@@ -174,11 +178,77 @@ impl<H, I> Function<H, I> {
         self
     }
 
-    /// A dimension added to every metric, after `service`.
+    /// A dimension added to every metric, after `service`. Needs a namespace: without one
+    /// the function stops at start with `helve.ConfigError`.
     pub fn metric_dimension(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.options
             .metric_dimensions
             .push((key.into(), value.into()));
+        self
+    }
+
+    /// Publishes the metrics with CloudWatch PutMetricData through `sink` when each invocation
+    /// ends, instead of writing EMF documents to stdout (see
+    /// [`helve::metrics::cloudwatch`](crate::metrics::cloudwatch)). Needs a namespace: without
+    /// one the function stops at start with `helve.ConfigError`.
+    /// `POWERTOOLS_METRICS_DISABLED=true` still turns metrics off.
+    ///
+    /// To build the client in the init step, with the rest of the function's clients, use
+    /// [`metrics_sink_with`](Function::metrics_sink_with).
+    #[cfg(feature = "cloudwatch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cloudwatch")))]
+    pub fn metrics_sink(mut self, sink: crate::metrics::cloudwatch::CloudWatchSink) -> Self {
+        self.options.metrics_sink = true;
+        self.metrics_sink.source = Some(crate::metrics::cloudwatch::SinkSource::Ready(sink));
+        self
+    }
+
+    /// Publishes the metrics with CloudWatch PutMetricData through the sink `make` builds from
+    /// the init step's state, once the init step has run, as
+    /// [`metrics_sink`](Function::metrics_sink) does. Call it after [`init`](Function::init).
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "cloudwatch")] {
+    /// use helve::metrics::cloudwatch::CloudWatchSink;
+    ///
+    /// struct App {
+    ///     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// }
+    ///
+    /// async fn setup() -> Result<App, helve::Error> {
+    ///     let config = aws_sdk_cloudwatch::Config::builder()
+    ///         .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+    ///         .http_client(helve::metrics::cloudwatch::https_client())
+    ///         .build();
+    ///     Ok(App { cloudwatch: aws_sdk_cloudwatch::Client::from_conf(config) })
+    /// }
+    ///
+    /// async fn handle(
+    ///     event: serde_json::Value,
+    ///     _ctx: helve::Context,
+    ///     _app: &'static App,
+    /// ) -> Result<serde_json::Value, helve::Error> {
+    ///     Ok(event)
+    /// }
+    ///
+    /// helve::Function::new(handle)
+    ///     .init(setup)
+    ///     .namespace("Shop")
+    ///     .metrics_sink_with(|app: &App| CloudWatchSink::new(app.cloudwatch.clone()))
+    ///     .run();
+    /// # }
+    /// ```
+    #[cfg(feature = "cloudwatch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cloudwatch")))]
+    pub fn metrics_sink_with<F>(mut self, make: F) -> Self
+    where
+        I: Init,
+        F: FnOnce(&I::State) -> crate::metrics::cloudwatch::CloudWatchSink + Send + 'static,
+    {
+        self.options.metrics_sink = true;
+        self.metrics_sink.source = Some(crate::metrics::cloudwatch::SinkSource::FromState(
+            Box::new(move |state: &dyn std::any::Any| state.downcast_ref::<I::State>().map(make)),
+        ));
         self
     }
 
@@ -328,6 +398,7 @@ impl<H, I> Function<H, I> {
             init_name,
             options,
             correlate,
+            metrics_sink,
         } = self;
         let sink = logging::stdout_sink();
         let settings = match Settings::resolve(&options, |name| std::env::var(name).ok()) {
@@ -351,9 +422,9 @@ impl<H, I> Function<H, I> {
         };
         // The recorder goes in before the init step, so what init records is kept (and written
         // with the first invocation).
-        let metrics = match &settings {
-            Ok(settings) => install_metrics(settings, Arc::clone(&sink)),
-            Err(_) => MetricsLayer::disabled(),
+        let recorder = match &settings {
+            Ok(settings) => install_recorder(settings),
+            Err(_) => None,
         };
         let started = Instant::now();
         let outcome = match settings {
@@ -362,7 +433,17 @@ impl<H, I> Function<H, I> {
                 .map(|state| (settings, state)),
             Err(diagnostic) => Err(diagnostic),
         };
-        let (settings, state) = match outcome {
+        // The output is chosen once the state exists: a sink may be built from it.
+        let outcome = outcome.and_then(|(settings, state)| {
+            let metrics = match (recorder, settings.metrics()) {
+                (Some(recorder), Some(config)) => metrics_sink
+                    .layer(recorder, config.clone(), state, Arc::clone(&sink))
+                    .map_err(|error| error::diagnostic(&error))?,
+                _ => MetricsLayer::disabled(),
+            };
+            Ok((settings, state, metrics))
+        });
+        let (settings, state, metrics) = match outcome {
             Ok(started) => started,
             Err(diagnostic) => {
                 tracing::error!(
@@ -417,18 +498,21 @@ async fn answer_init_failure(answer: crate::handler::InitFailureAnswer, diagnost
 
 /// Installs helve's `metrics` recorder when a namespace is configured; otherwise, or when the
 /// program installed another recorder, metrics are off.
-fn install_metrics(settings: &Settings, sink: logging::Sink) -> MetricsLayer {
-    let Some(config) = settings.metrics() else {
-        return MetricsLayer::disabled();
-    };
+fn install_recorder(settings: &Settings) -> Option<EmfRecorder> {
+    let config = settings.metrics()?;
     let recorder = EmfRecorder::new();
+    // Known before init records anything: the default dimensions count towards each
+    // metric's 30.
+    recorder
+        .shared
+        .set_default_dimensions(config.dimensions.iter().map(|(key, _)| key.as_str()));
     if metrics::set_global_recorder(recorder.clone()).is_err() {
         tracing::warn!(
             "another `metrics` recorder is already installed: helve writes no metrics documents"
         );
-        return MetricsLayer::disabled();
+        return None;
     }
-    MetricsLayer::with_sink(recorder, Some(config.clone()), sink)
+    Some(recorder)
 }
 
 /// The stack helve runs around a handler: context, logging, panic safety, then the handler.

@@ -92,6 +92,12 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
     /// Calls the handler.
     fn call(&self, event: T, context: Context, state: &'static S) -> Self::Future;
 
+    /// Whether every `Response` this handler answers is known to serialize, so that helve
+    /// need not check it before `lambda_runtime` sends it (an HTTP response, whose headers
+    /// helve has made valid). `false`, the default: each response is checked.
+    #[doc(hidden)]
+    const RESPONSE_SERIALIZES: bool = false;
+
     /// How this handler answers an event that arrives after the init step failed, when its
     /// event source must hear back whatever happens (a custom resource's stack). `None`, the
     /// default: the failure is reported to Lambda as an init error.
@@ -200,6 +206,7 @@ where
             Ok(event) => HandlerFuture {
                 state: HandlerState::Running {
                     future: self.handler.call(event, invocation.context, self.state),
+                    check: !H::RESPONSE_SERIALIZES,
                 },
             },
             Err(invalid) => {
@@ -230,7 +237,7 @@ pin_project_lite::pin_project! {
     #[project = HandlerStateProj]
     enum HandlerState<F> {
         // The handler is running.
-        Running { #[pin] future: F },
+        Running { #[pin] future: F, check: bool },
         // The event was invalid; the handler was not called.
         Done { diagnostic: Option<Diagnostic> },
     }
@@ -252,7 +259,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            HandlerStateProj::Running { future } => match future.poll(cx) {
+            HandlerStateProj::Running { future, check } => match future.poll(cx) {
+                Poll::Ready(Ok(response)) if !*check => Poll::Ready(Ok(response)),
                 Poll::Ready(Ok(response)) => {
                     // lambda_runtime serializes the response after helve's layers, where a
                     // failure would stop the runtime instead of failing this invocation: check

@@ -42,18 +42,19 @@
 //! | (none) | the foundation: handler, init, context, errors, logs, metrics, local mode | always |
 //! | `batch` | [batches](batch) from SQS (standard and FIFO), Kinesis and DynamoDB Streams, with partial failures; turns on `validate` | off |
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
+//! | `cloudwatch` | [metrics published with PutMetricData](metrics::cloudwatch) through aws-sdk-cloudwatch instead of EMF; an HTTPS client (rustls and ring) | off |
+//! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
-//! The areas to come each get a feature (`http`, `idempotency`, `cloudwatch`,
-//! `testing`), so a function pays only for what it uses and the default build pulls no AWS SDK
-//! crate.
+//! The areas to come each get a feature (`idempotency`, `testing`), so a function pays only
+//! for what it uses and the default build pulls no AWS SDK crate.
 //!
 //! # Examples
 //!
 //! Deployable starters live in the repository's `examples/` folder: `hello` (JSON in, JSON
-//! out), `scheduled` (an EventBridge schedule), `sqs-worker` (an SQS job worker with partial
-//! batch failures) and `custom-resource` (a database migration run by CloudFormation at deploy
-//! time). See the [guide] for each topic.
+//! out), `orders-api` (an HTTP API with validation, typed errors and CORS), `scheduled` (an
+//! EventBridge schedule), `sqs-worker` (an SQS job worker with partial batch failures) and
+//! `custom-resource` (a database migration run by CloudFormation at deploy time). See the [guide] for each topic.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -69,6 +70,9 @@ pub mod correlation;
 pub mod error;
 mod function;
 mod handler;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 pub mod layers;
 mod local;
 pub mod logging;
@@ -82,14 +86,16 @@ pub mod validation;
 
 pub use config::{DEFAULT_SERVICE, MetricsConfig, Options, Settings, env};
 pub use context::{Context, ContextBuilder, context};
-pub use error::{BoxError, ConfigError, Error, FunctionError, IntoDiagnostic, InvalidEvent, Panic};
+pub use error::{
+    BoxError, ConfigError, Error, ErrorStatus, FunctionError, IntoDiagnostic, InvalidEvent, Panic,
+};
 pub use function::{Function, FunctionService, Init, NoInit};
 #[doc(hidden)]
 pub use handler::InitFailureAnswer;
 pub use handler::{
     Handler, HandlerFuture, HandlerService, Invocation, Payload, Stateful, Stateless,
 };
-pub use helve_macros::handler;
+pub use helve_macros::{ErrorStatus, handler};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use validator;
@@ -116,6 +122,10 @@ pub mod guide {
     pub mod logging {}
     #[doc = include_str!("../docs/metrics.md")]
     pub mod metrics {}
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    #[doc = include_str!("../docs/http.md")]
+    pub mod http {}
     #[cfg(feature = "batch")]
     #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
     #[doc = include_str!("../docs/batch.md")]
@@ -134,6 +144,7 @@ pub mod guide {
 pub mod __private {
     pub use crate::{Context, Function};
     pub use core::convert::Infallible;
+    pub use http::StatusCode;
     pub use std::process::ExitCode;
 
     /// Gives the handler's return value the `Result` shape the builder expects.
@@ -146,6 +157,12 @@ pub mod __private {
 
     /// The state is shared by concurrent invocations.
     pub fn assert_state<S: Send + Sync + 'static>() {}
+
+    /// The status of an `ErrorStatus` variant; the derive checks at compile time that it is a
+    /// 4xx or 5xx status.
+    pub fn status_code(code: u16) -> http::StatusCode {
+        http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
 
     /// The response must serialize to the function's result.
     pub fn assert_response<R: serde::Serialize + Send + 'static>() {}
@@ -162,6 +179,18 @@ pub mod __private {
     impl<T, E> ResultParts for Result<T, E> {
         type Error = E;
     }
+
+    /// An HTTP handler's parameters are extractors.
+    #[cfg(feature = "http")]
+    pub fn assert_extractor<T: crate::http::FromRequest>() {}
+
+    /// An HTTP handler answers a response.
+    #[cfg(feature = "http")]
+    pub fn assert_http_response<R: crate::http::IntoResponse>() {}
+
+    /// An HTTP handler's error maps to a status.
+    #[cfg(feature = "http")]
+    pub fn assert_error_status<E: crate::ErrorStatus + Send + 'static>() {}
 
     /// A batch handler takes one record.
     #[cfg(feature = "batch")]

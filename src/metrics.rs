@@ -3,8 +3,13 @@
 //! [`EmfRecorder`] collects each invocation's `counter!`, `gauge!` and `histogram!` calls;
 //! [`MetricsLayer`](crate::layers::MetricsLayer) writes them when the invocation ends, through
 //! [`emf`], which lays the documents out as Powertools for AWS Lambda writes them and within
-//! every limit of the EMF specification. The guide's metrics page has the details.
+//! every limit of the EMF specification. With the `cloudwatch` feature, [`cloudwatch`]
+//! publishes the same metrics with the CloudWatch PutMetricData API instead. The guide's
+//! metrics page has the details.
 
+#[cfg(feature = "cloudwatch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cloudwatch")))]
+pub mod cloudwatch;
 pub mod emf;
 mod recorder;
 
@@ -27,12 +32,33 @@ pub(crate) fn write_invocation(
     collected: Option<Collector>,
     sink: &Sink,
 ) {
-    let timestamp = SystemTime::now()
+    let timestamp = now_ms();
+    let mut out = |line: &[u8]| sink(line);
+    for_each_set(recorder, config, ctx, collected, |set| {
+        report(set.write(timestamp, &mut out));
+    });
+}
+
+/// The time now, in epoch milliseconds: the timestamp of the invocation's metrics.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    let mut out = |line: &[u8]| sink(line);
+        .unwrap_or(0)
+}
 
+/// Hands `each` what one invocation recorded (with what was recorded outside any invocation
+/// since the last one), one [`MetricSet`] per set of dimensions, in the order first recorded;
+/// on a cold start, the ColdStart metric first, in a set of its own. What the output does with
+/// a set is its business: EMF documents on stdout, or PutMetricData requests. A metric
+/// CloudWatch would reject is left out with a WARN line.
+pub(crate) fn for_each_set(
+    recorder: &EmfRecorder,
+    config: &MetricsConfig,
+    ctx: &Context,
+    collected: Option<Collector>,
+    mut each: impl FnMut(&MetricSet),
+) {
     if ctx.cold_start() {
         let function_name = config
             .function_name
@@ -44,7 +70,7 @@ pub(crate) fn write_invocation(
             .and_then(|()| cold.dimension("service", ctx.service()))
             .and_then(|()| cold.metric("ColdStart", Unit::Count, Resolution::Standard, 1.0));
         match written {
-            Ok(()) => report(cold.write(timestamp, &mut out)),
+            Ok(()) => each(&cold),
             Err(error) => tracing::warn!("the ColdStart metric was not written: {error}"),
         }
     }
@@ -108,7 +134,51 @@ pub(crate) fn write_invocation(
         for (key, value) in &collector.metadata {
             set.metadata(key, value.clone());
         }
-        report(set.write(timestamp, &mut out));
+        each(set);
+    }
+}
+
+/// Where the builder was told to send metrics instead of EMF documents on stdout, if anywhere.
+#[derive(Debug, Default)]
+pub(crate) struct SinkChoice {
+    #[cfg(feature = "cloudwatch")]
+    pub(crate) source: Option<cloudwatch::SinkSource>,
+}
+
+impl SinkChoice {
+    /// The layer that writes (or publishes) each invocation's metrics, once the init step
+    /// built `state`: EMF documents to `stdout` unless a sink was chosen.
+    #[cfg_attr(not(feature = "cloudwatch"), allow(unused_variables))]
+    pub(crate) fn layer(
+        self,
+        recorder: EmfRecorder,
+        config: MetricsConfig,
+        state: &dyn std::any::Any,
+        stdout: Sink,
+    ) -> Result<crate::layers::MetricsLayer, crate::ConfigError> {
+        #[cfg(feature = "cloudwatch")]
+        if let Some(source) = self.source {
+            let sink = match source {
+                cloudwatch::SinkSource::Ready(sink) => sink,
+                cloudwatch::SinkSource::FromState(make) => make(state).ok_or_else(|| {
+                    crate::ConfigError::new(
+                        "the metrics sink",
+                        "`metrics_sink_with` was given a closure taking another state than the \
+                         init step's: call it after `init`",
+                    )
+                })?,
+            };
+            return Ok(crate::layers::MetricsLayer::with_cloudwatch(
+                recorder,
+                Some(config),
+                sink,
+            ));
+        }
+        Ok(crate::layers::MetricsLayer::with_sink(
+            recorder,
+            Some(config),
+            stdout,
+        ))
     }
 }
 

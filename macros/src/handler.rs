@@ -20,6 +20,10 @@ mod kw {
     syn::custom_keyword!(batch);
     syn::custom_keyword!(concurrency);
     syn::custom_keyword!(continue_on_failure);
+    syn::custom_keyword!(http);
+    syn::custom_keyword!(body_limit);
+    syn::custom_keyword!(request_metrics);
+    syn::custom_keyword!(layer);
 }
 
 /// Entry point: on any error, the errors and the user's function unchanged, so that one
@@ -82,6 +86,83 @@ pub(crate) struct HandlerArgs {
     namespace: Option<LitStr>,
     custom_resource: Option<CustomResourceArgs>,
     batch: Option<BatchArgs>,
+    http: Option<HttpArgs>,
+}
+
+/// `http`, or `http(body_limit = 65536, deadline_margin_ms = 200, request_metrics = false,
+/// layer = CorsLayer::permissive())`.
+pub(crate) struct HttpArgs {
+    span: Span,
+    body_limit: Option<syn::LitInt>,
+    deadline_margin_ms: Option<syn::LitInt>,
+    request_metrics: Option<syn::LitBool>,
+    layers: Vec<syn::Expr>,
+}
+
+impl HttpArgs {
+    fn parse(key: kw::http, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = HttpArgs {
+            span: key.span,
+            body_limit: None,
+            deadline_margin_ms: None,
+            request_metrics: None,
+            layers: Vec::new(),
+        };
+        parse_option_list(input, |content| {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::body_limit) {
+                let key: kw::body_limit = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let bytes: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`body_limit` takes the largest body in bytes, as `body_limit = 65536`",
+                    )
+                })?;
+                match bytes.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => {
+                        return Err(syn::Error::new(
+                            bytes.span(),
+                            "`body_limit` must be a size in bytes greater than zero, as `body_limit = 65536`",
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                set_once(&mut args.body_limit, bytes, key.span, "body_limit")
+            } else if lookahead.peek(kw::deadline_margin_ms) {
+                parse_deadline_margin(content, &mut args.deadline_margin_ms, "200")
+            } else if lookahead.peek(kw::request_metrics) {
+                let key: kw::request_metrics = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let record: syn::LitBool = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`request_metrics` takes `true` or `false`, as `request_metrics = false`",
+                    )
+                })?;
+                set_once(
+                    &mut args.request_metrics,
+                    record,
+                    key.span,
+                    "request_metrics",
+                )
+            } else if lookahead.peek(kw::layer) {
+                content.parse::<kw::layer>()?;
+                content.parse::<Token![=]>()?;
+                let layer: syn::Expr = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`layer` takes a tower layer, as `layer = CorsLayer::permissive()`",
+                    )
+                })?;
+                args.layers.push(layer);
+                Ok(())
+            } else {
+                Err(lookahead.error())
+            }
+        })?;
+        Ok(args)
+    }
 }
 
 /// `batch`, or `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure)`.
@@ -307,6 +388,11 @@ impl Parse for HandlerArgs {
                 let span = key.span;
                 let batch = BatchArgs::parse(key, input)?;
                 set_once(&mut args.batch, batch, span, "batch")?;
+            } else if lookahead.peek(kw::http) {
+                let key: kw::http = input.parse()?;
+                let span = key.span;
+                let http = HttpArgs::parse(key, input)?;
+                set_once(&mut args.http, http, span, "http")?;
             } else if lookahead.peek(kw::custom_resource) {
                 let key: kw::custom_resource = input.parse()?;
                 let span = key.span;
@@ -376,6 +462,8 @@ struct Handler {
     custom_resource: Option<Type>,
     /// The event is one record of a batch.
     batch: bool,
+    /// The extractors of an HTTP handler, in order.
+    http: Option<Vec<Type>>,
 }
 
 impl Handler {
@@ -417,6 +505,7 @@ impl Handler {
 
         let mut params = Vec::new();
         let mut event: Option<Type> = None;
+        let mut events: Vec<Type> = Vec::new();
         let mut context_seen = false;
         let mut state: Option<Type> = None;
         // An event parameter with its own error is not reported missing as well.
@@ -468,14 +557,10 @@ impl Handler {
             };
             match &param {
                 Param::Event(ty) => {
-                    if event.is_some() {
-                        errors.push(syn::Error::new(
-                            ty.span(),
-                            "`#[helve::handler]` takes one event parameter; the others can be `&Context` and `&State` (a reference to the init function's state)",
-                        ));
-                        continue;
+                    events.push(ty.clone());
+                    if event.is_none() {
+                        event = Some(ty.clone());
                     }
-                    event = Some(ty.clone());
                 }
                 Param::ContextRef | Param::ContextOwned => {
                     if context_seen {
@@ -511,7 +596,17 @@ impl Handler {
             .inputs
             .iter()
             .any(|input| matches!(input, FnArg::Receiver(_)));
-        if event.is_none() && !event_reported && !is_method {
+        // An HTTP handler takes any number of extractors; any other handler, one event.
+        let http = args.http.is_some() || events.iter().any(is_http_extractor);
+        if !http {
+            for extra in events.iter().skip(1) {
+                errors.push(syn::Error::new(
+                    extra.span(),
+                    "`#[helve::handler]` takes one event parameter; the others can be `&Context` and `&State` (a reference to the init function's state); an HTTP handler (feature `http`) takes several extractors",
+                ));
+            }
+        }
+        if event.is_none() && !event_reported && !is_method && !http {
             errors.push(syn::Error::new(
                 sig.paren_token.span.join(),
                 "`#[helve::handler]` needs an event parameter taken by value, for example `event: serde_json::Value`",
@@ -538,6 +633,33 @@ impl Handler {
             }
             return Err(error);
         }
+        if let Some(http_args) = &args.http {
+            if let Some(batch) = &args.batch {
+                return Err(syn::Error::new(
+                    batch.span,
+                    "`batch` and `http` configure different kinds of handler; keep one",
+                ));
+            }
+            if let Some(custom) = &args.custom_resource {
+                return Err(syn::Error::new(
+                    custom.span,
+                    "`custom_resource` and `http` configure different kinds of handler; keep one",
+                ));
+            }
+            let _ = http_args.span;
+        }
+        if http {
+            return Ok(Handler {
+                params,
+                event: syn::parse_quote!(::helve::http::Request),
+                state,
+                fallible,
+                response,
+                custom_resource: None,
+                batch: false,
+                http: Some(events),
+            });
+        }
         let event = event.ok_or_else(|| syn::Error::new(sig.span(), "no event parameter"))?;
         let custom_resource = custom_resource_properties(&event);
         if let (Some(custom), None) = (&args.custom_resource, &custom_resource) {
@@ -561,23 +683,51 @@ impl Handler {
             response,
             custom_resource,
             batch,
+            http: None,
         })
     }
 
     fn expand(&self, function: &ItemFn, args: &HandlerArgs) -> TokenStream {
         let name = &function.sig.ident;
         let event_ty = &self.event;
-        let call_args = self.params.iter().map(|param| match param {
-            Param::Event(_) => quote!(__helve_event),
-            Param::ContextRef => quote!(&__helve_ctx),
-            Param::ContextOwned => quote!(__helve_ctx),
-            Param::State(_) => quote!(__helve_state),
-        });
+        let mut extracted = 0usize;
+        let call_args: Vec<TokenStream> = self
+            .params
+            .iter()
+            .map(|param| match param {
+                Param::Event(_) if self.http.is_some() => {
+                    let arg = quote::format_ident!("__helve_arg{}", extracted);
+                    extracted += 1;
+                    quote!(#arg)
+                }
+                Param::Event(_) => quote!(__helve_event),
+                Param::ContextRef => quote!(&__helve_ctx),
+                Param::ContextOwned => quote!(__helve_ctx),
+                Param::State(_) => quote!(__helve_state),
+            })
+            .collect();
         let call = quote!(#name(#(#call_args),*).await);
-        let body = if self.fallible.is_some() {
-            call
-        } else {
-            quote!(::helve::__private::infallible(#call))
+        let body = match &self.http {
+            // Each extractor in order; the first that fails answers for the handler.
+            Some(extractors) => {
+                let takes = extractors.iter().enumerate().map(|(index, ty)| {
+                    let arg = quote::format_ident!("__helve_arg{}", index);
+                    quote_spanned! {ty.span()=>
+                        let #arg = match <#ty as ::helve::http::FromRequest>::from_request(&__helve_event) {
+                            ::core::result::Result::Ok(value) => value,
+                            ::core::result::Result::Err(problem) => {
+                                return ::helve::http::IntoResponse::into_response(problem);
+                            }
+                        };
+                    }
+                });
+                quote! {
+                    #(#takes)*
+                    ::helve::http::IntoResponse::into_response(#call)
+                }
+            }
+            None if self.fallible.is_some() => call,
+            None => quote!(::helve::__private::infallible(#call)),
         };
 
         // The state's type: the handler's `&State`; a type parameter inferred from the init
@@ -591,6 +741,7 @@ impl Handler {
             (None, None) => (None, quote!(())),
         };
         let output = match (&function.sig.output, &self.fallible, &self.response) {
+            _ if self.http.is_some() => quote!(::helve::http::Response),
             (ReturnType::Type(_, ty), Some(_), _) => ty.to_token_stream(),
             (_, None, Some(ty)) => {
                 quote!(::core::result::Result<#ty, ::helve::__private::Infallible>)
@@ -619,6 +770,14 @@ impl Handler {
             .map(|bytes| quote!(.buffer_debug_logs(#bytes)));
 
         let event_check = match &self.custom_resource {
+            _ if self.http.is_some() => {
+                let checks = self.http.iter().flatten().map(|ty| {
+                    quote_spanned! {ty.span()=>
+                        ::helve::__private::assert_extractor::<#ty>();
+                    }
+                });
+                quote!(#(#checks)*)
+            }
             Some(properties) => quote_spanned! {properties.span()=>
                 ::helve::__private::assert_properties::<#properties>();
             },
@@ -629,7 +788,9 @@ impl Handler {
                 ::helve::__private::assert_event::<#event_ty>();
             },
         };
-        let assert_response = if self.custom_resource.is_some() {
+        let assert_response = if self.http.is_some() {
+            quote!(assert_http_response)
+        } else if self.custom_resource.is_some() {
             quote!(assert_outcome)
         } else if self.batch {
             quote!(assert_record_response)
@@ -641,13 +802,18 @@ impl Handler {
                 ::helve::__private::assert_state::<#ty>();
             }
         });
+        let assert_error = if self.http.is_some() {
+            quote!(assert_error_status)
+        } else {
+            quote!(assert_error)
+        };
         let result_checks = match &self.fallible {
             Some((ok, err)) => quote! {
                 #[allow(clippy::unit_arg)]
                 {
                     ::helve::__private::#assert_response::<#ok>();
                 }
-                ::helve::__private::assert_error::<#err>();
+                ::helve::__private::#assert_error::<#err>();
             },
             None => self
                 .response
@@ -661,6 +827,25 @@ impl Handler {
         };
 
         let handler = match &self.custom_resource {
+            _ if self.http.is_some() => {
+                let options = args.http.as_ref();
+                let body_limit = options
+                    .and_then(|http| http.body_limit.as_ref())
+                    .map(|bytes| quote!(.body_limit(#bytes)));
+                let margin =
+                    deadline_margin(options.and_then(|http| http.deadline_margin_ms.as_ref()));
+                let metrics = options
+                    .and_then(|http| http.request_metrics.as_ref())
+                    .map(|record| quote!(.request_metrics(#record)));
+                let layers = options.into_iter().flat_map(|http| &http.layers);
+                quote! {
+                    ::helve::http::http(__helve_handler)
+                        #body_limit
+                        #margin
+                        #metrics
+                        #(.layer(#layers))*
+                }
+            }
             Some(properties) => {
                 let margin = deadline_margin(
                     args.custom_resource
@@ -755,6 +940,33 @@ fn is_batch_record(ty: &Type) -> bool {
             "SqsMessage" | "KinesisRecord" | "DynamoDbRecord" | "KinesisEventRecord"
         )
     })
+}
+
+/// helve's HTTP extractors (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`, `Claims<T>`),
+/// `HeaderMap`, and the request as `http::Request` or `helve::http::Request`; any other
+/// extractor needs the `http` option.
+fn is_http_extractor(ty: &Type) -> bool {
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
+    let name = segment.ident.to_string();
+    match name.as_str() {
+        "Json" | "Valid" | "Path" | "Query" | "Claims" => {
+            matches!(segment.arguments, syn::PathArguments::AngleBracketed(_))
+        }
+        "HeaderMap" => true,
+        "Request" => match ty {
+            Type::Path(path) => {
+                let segments: Vec<_> = path.path.segments.iter().collect();
+                segments.len() >= 2 && {
+                    let parent = segments[segments.len() - 2].ident.to_string();
+                    parent == "http" || parent == "lambda_http"
+                }
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// `P` of an event type whose last segment is `CustomResource<P>`.

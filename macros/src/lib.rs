@@ -1,8 +1,9 @@
 //! The procedural macros of [helve](https://docs.rs/helve). Use them through the `helve`
-//! crate: `#[helve::handler]`.
+//! crate: `#[helve::handler]` and `#[derive(helve::ErrorStatus)]`.
 
 use proc_macro::TokenStream;
 
+mod error_status;
 mod handler;
 
 /// Turns an `async fn` into a Lambda function: the attribute keeps the function as it is, so
@@ -91,4 +92,75 @@ mod handler;
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()
+}
+
+/// Gives an error type its HTTP statuses: implements `helve::ErrorStatus` (the status, code
+/// and exposure of each variant) and `helve::FunctionError` (its stable `errorType`), so the
+/// same error answers HTTP requests and any other event.
+///
+/// ```
+/// use helve::{ErrorStatus, FunctionError};
+///
+/// #[derive(Debug, thiserror::Error, helve::ErrorStatus)]
+/// enum OrderError {
+///     #[error("order {0} not found")]
+///     #[status(404, code = "order_not_found")]
+///     NotFound(String),
+///     #[error("the order is locked")]
+///     #[status(409, expose = false)]
+///     Locked,
+///     #[error("the store is unavailable")]
+///     #[status(503)]
+///     Store(#[source] std::io::Error),
+///     #[error(transparent)]
+///     #[status(transparent)]
+///     Payment(PaymentError),
+/// }
+///
+/// #[derive(Debug, thiserror::Error, helve::ErrorStatus)]
+/// #[error("the card was declined")]
+/// #[status(402, code = "card_declined")]
+/// struct PaymentError;
+///
+/// let missing = OrderError::NotFound("o-1".into());
+/// assert_eq!(missing.status().as_u16(), 404);
+/// assert_eq!(missing.code(), Some("order_not_found"));
+/// assert!(missing.expose());
+/// assert_eq!(missing.error_type(), "order_not_found");
+///
+/// let store = OrderError::Store(std::io::Error::other("connection reset"));
+/// assert!(!store.expose());
+/// assert_eq!(store.log_message(), "the store is unavailable: connection reset");
+/// assert_eq!(store.error_type(), "OrderError.Store");
+///
+/// let declined = OrderError::Payment(PaymentError);
+/// assert_eq!(declined.status().as_u16(), 402);
+/// assert_eq!(declined.error_type(), "card_declined");
+/// ```
+///
+/// # Attributes
+///
+/// Each variant of an enum, or a struct itself, takes one `#[status(..)]`:
+/// - `#[status(404)]`: the status, any client (4xx) or server (5xx) error;
+/// - `, code = "order_not_found"`: a stable code clients match on, sent as the problem's `code`;
+/// - `, expose = false` (or `expose`, `expose = true`): whether the message is sent as the
+///   problem's `detail`; by default, yes for a 4xx status. A 5xx status never shows its message,
+///   so `expose` is refused on one;
+/// - `#[status(transparent)]`, on a variant (or struct) with exactly one field: that field's own
+///   `ErrorStatus` gives the status, code, exposure and logged message.
+///
+/// # What it writes
+///
+/// - `helve::ErrorStatus`: `status`, `code` and `expose` as the attributes say, and
+///   `log_message` as the message followed by the whole `source()` chain;
+/// - `helve::FunctionError`: the `errorType` Lambda records is the `code` when there is one,
+///   otherwise `Type.Variant` (or `Type` for a struct); a transparent variant takes its field's
+///   code, if any.
+///
+/// Both need the type to be a `std::error::Error`, as `thiserror::Error` makes it. Generic types
+/// work: the impls require the type to be a `std::error::Error`, and a transparent field whose
+/// type names a type parameter to be an `ErrorStatus`.
+#[proc_macro_derive(ErrorStatus, attributes(status))]
+pub fn error_status(item: TokenStream) -> TokenStream {
+    error_status::expand(item.into()).into()
 }

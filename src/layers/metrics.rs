@@ -1,5 +1,6 @@
 //! Per-invocation metrics: a collector for the invocation's `metrics` calls, written as EMF
-//! documents when it ends, whether it succeeded, failed or panicked.
+//! documents (or, feature `cloudwatch`, published with PutMetricData) when it ends, whether it
+//! succeeded, failed or panicked.
 
 use std::{
     cell::RefCell,
@@ -24,20 +25,42 @@ use crate::{
 type Slot = RefCell<Option<Arc<Mutex<Collector>>>>;
 
 /// A layer collecting each invocation's metrics and writing them as EMF documents when it ends,
-/// with the ColdStart metric on a cold start. Without a [`MetricsConfig`] it still gives each
-/// invocation its (empty until used) collector, and writes nothing.
+/// with the ColdStart metric on a cold start (or, with the `cloudwatch` feature, publishing
+/// them with PutMetricData: [`with_cloudwatch`](MetricsLayer::with_cloudwatch)). Without a
+/// [`MetricsConfig`] it still gives each invocation its (empty until used) collector, and
+/// writes nothing.
 ///
 /// Must run inside [`ContextLayer`](super::ContextLayer).
 #[derive(Clone)]
 pub struct MetricsLayer {
-    writer: Option<Arc<(EmfRecorder, MetricsConfig)>>,
-    sink: Sink,
+    writer: Option<Arc<Writer>>,
+}
+
+/// What a layer writes with, and where.
+struct Writer {
+    recorder: EmfRecorder,
+    config: MetricsConfig,
+    output: Output,
+}
+
+enum Output {
+    /// EMF documents, one line each.
+    Emf(Sink),
+    /// PutMetricData requests.
+    #[cfg(feature = "cloudwatch")]
+    CloudWatch(crate::metrics::cloudwatch::CloudWatchSink),
 }
 
 impl fmt::Debug for MetricsLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let output = self.writer.as_ref().map(|writer| match writer.output {
+            Output::Emf(_) => "emf",
+            #[cfg(feature = "cloudwatch")]
+            Output::CloudWatch(_) => "cloudwatch",
+        });
         f.debug_struct("MetricsLayer")
             .field("enabled", &self.writer.is_some())
+            .field("output", &output)
             .finish_non_exhaustive()
     }
 }
@@ -58,23 +81,47 @@ impl MetricsLayer {
         Self::with_sink(recorder, config, Arc::new(write))
     }
 
+    /// A layer publishing each invocation's metrics with PutMetricData through `sink` when the
+    /// invocation ends, instead of writing EMF documents; `None` turns it off. The invocation
+    /// waits for the requests, never past its deadline less the sink's margin. Needs a tokio
+    /// runtime with time and I/O enabled.
+    #[cfg(feature = "cloudwatch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cloudwatch")))]
+    pub fn with_cloudwatch(
+        recorder: EmfRecorder,
+        config: Option<MetricsConfig>,
+        sink: crate::metrics::cloudwatch::CloudWatchSink,
+    ) -> Self {
+        Self::with_output(recorder, config, Output::CloudWatch(sink))
+    }
+
     pub(crate) fn with_sink(
         recorder: EmfRecorder,
         config: Option<MetricsConfig>,
         sink: Sink,
     ) -> Self {
-        Self {
-            writer: config.map(|config| Arc::new((recorder, config))),
-            sink,
-        }
+        Self::with_output(recorder, config, Output::Emf(sink))
+    }
+
+    fn with_output(recorder: EmfRecorder, config: Option<MetricsConfig>, output: Output) -> Self {
+        let writer = config.map(|config| {
+            // The default dimensions count towards each metric's 30, checked when a metric is
+            // registered.
+            recorder
+                .shared
+                .set_default_dimensions(config.dimensions.iter().map(|(key, _)| key.as_str()));
+            Arc::new(Writer {
+                recorder,
+                config,
+                output,
+            })
+        });
+        Self { writer }
     }
 
     /// A layer that writes nothing.
     pub fn disabled() -> Self {
-        Self {
-            writer: None,
-            sink: logging::stdout_sink(),
-        }
+        Self { writer: None }
     }
 }
 
@@ -127,44 +174,58 @@ where
             inner: COLLECTING.scope(RefCell::new(early), future),
             writer: self.layer.writer.clone(),
             context,
-            sink: Arc::clone(&self.layer.sink),
             done: false,
+            publishing: None,
         }
     }
 }
 
+/// The future publishing what an invocation recorded (feature `cloudwatch`).
+type Publishing = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 pin_project_lite::pin_project! {
     /// The future of [`MetricsService`].
-    pub struct MetricsFuture<F> {
+    pub struct MetricsFuture<F: Future> {
         #[pin]
         inner: TaskLocalFuture<Slot, F>,
-        writer: Option<Arc<(EmfRecorder, MetricsConfig)>>,
+        writer: Option<Arc<Writer>>,
         context: Option<Context>,
-        sink: Sink,
         done: bool,
+        // The invocation's outcome, held while its metrics are published.
+        publishing: Option<(F::Output, Publishing)>,
     }
 
-    impl<F> PinnedDrop for MetricsFuture<F> {
+    impl<F: Future> PinnedDrop for MetricsFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            // Dropped before it finished: what it recorded is still written.
+            // Dropped before it finished: what it recorded is still written (or published, on
+            // a task of its own).
             let this = this.project();
             if !*this.done {
                 *this.done = true;
                 let collected = this.inner.take_value();
-                write(this.writer, this.context, collected, this.sink);
+                if let Some(publishing) = write(this.writer, this.context, collected) {
+                    let context = this.context.clone();
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        match context {
+                            Some(context) => drop(runtime.spawn(context.scope(publishing))),
+                            None => drop(runtime.spawn(publishing)),
+                        }
+                    }
+                }
             }
         }
     }
 }
 
+/// Writes (EMF) or prepares to publish (PutMetricData) what the invocation recorded; returns
+/// the future that publishes, if there is one.
 fn write(
-    writer: &Option<Arc<(EmfRecorder, MetricsConfig)>>,
+    writer: &Option<Arc<Writer>>,
     context: &Option<Context>,
     slot: Option<Slot>,
-    sink: &Sink,
-) {
+) -> Option<Publishing> {
     let (Some(writer), Some(context)) = (writer, context) else {
-        return;
+        return None;
     };
     let collected = slot.and_then(RefCell::into_inner).map(|shared| {
         match Arc::try_unwrap(shared) {
@@ -177,11 +238,31 @@ fn write(
             }
         }
     });
-    let (recorder, config) = &**writer;
-    write_invocation(recorder, config, context, collected, sink);
+    let Writer {
+        recorder,
+        config,
+        output,
+    } = &**writer;
+    match output {
+        Output::Emf(sink) => {
+            write_invocation(recorder, config, context, collected, sink);
+            None
+        }
+        #[cfg(feature = "cloudwatch")]
+        Output::CloudWatch(sink) => {
+            let mut requests = crate::metrics::cloudwatch::Requests::new(
+                &config.namespace,
+                crate::metrics::now_ms(),
+            );
+            crate::metrics::for_each_set(recorder, config, context, collected, |set| {
+                requests.add_set(set);
+            });
+            sink.publish(&config.namespace, context, requests)
+        }
+    }
 }
 
-impl<F> fmt::Debug for MetricsFuture<F> {
+impl<F: Future> fmt::Debug for MetricsFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MetricsFuture")
     }
@@ -192,12 +273,34 @@ impl<F: Future> Future for MetricsFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let outcome = this.inner.as_mut().poll(cx);
-        if outcome.is_ready() && !*this.done {
-            *this.done = true;
-            let collected = this.inner.take_value();
-            write(this.writer, this.context, collected, this.sink);
+        if let Some((_, publishing)) = this.publishing.as_mut() {
+            if publishing.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            return match this.publishing.take() {
+                Some((outcome, _)) => Poll::Ready(outcome),
+                // Just seen to be `Some`.
+                None => Poll::Pending,
+            };
         }
-        outcome
+        let outcome = this.inner.as_mut().poll(cx);
+        let Poll::Ready(outcome) = outcome else {
+            return Poll::Pending;
+        };
+        if *this.done {
+            return Poll::Ready(outcome);
+        }
+        *this.done = true;
+        let collected = this.inner.take_value();
+        match write(this.writer, this.context, collected) {
+            None => Poll::Ready(outcome),
+            Some(mut publishing) => {
+                if publishing.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(outcome);
+                }
+                *this.publishing = Some((outcome, publishing));
+                Poll::Pending
+            }
+        }
     }
 }

@@ -340,3 +340,152 @@ fn metadata_goes_in_every_document_of_its_invocation_and_no_other() {
         assert_eq!(doc["function_request_id"], request);
     }
 }
+
+/// `count` labels `l0`, `l1`, ... on a metric.
+fn labels(count: usize) -> Vec<metrics::Label> {
+    (0..count)
+        .map(|i| metrics::Label::new(format!("l{i}"), "x"))
+        .collect()
+}
+
+#[test]
+fn a_metric_over_30_dimensions_is_refused_when_registered_with_one_warn() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    // `service` and two default dimensions: 27 labels fit, 28 do not.
+    let options = Options {
+        service: Some("orders".to_owned()),
+        namespace: Some("Shop".to_owned()),
+        metric_dimensions: vec![
+            ("region".to_owned(), "eu-west-1".to_owned()),
+            ("stage".to_owned(), "prod".to_owned()),
+        ],
+        ..Options::default()
+    };
+    let settings = Settings::resolve(&options, |_| None).unwrap();
+    let captured = Captured::default();
+    let logs = Captured::default();
+    let recorder = EmfRecorder::new();
+    let subscriber =
+        tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
+    tracing::subscriber::with_default(subscriber, || {
+        with_recorder(&recorder, async {
+            let logging = LoggingLayer::with_sink(&settings, logs.sink(), None);
+            let service = service_stack(
+                |event: Value, _ctx: Context| async move {
+                    for _ in 0..3 {
+                        metrics::counter!("Wide", labels(28)).increment(1);
+                    }
+                    metrics::counter!("Fits", labels(27)).increment(1);
+                    // A label that is also a default dimension adds no dimension.
+                    let mut again = labels(27);
+                    again.push(metrics::Label::new("region", "us-east-1"));
+                    metrics::counter!("Again", again).increment(1);
+                    Ok::<_, Infallible>(event)
+                },
+                &settings,
+                &(),
+                logging,
+                layer(&recorder, &settings, &captured),
+            );
+            service.oneshot(event("req-1")).await.unwrap();
+        });
+    });
+    let documents = captured.documents();
+    let names: Vec<&str> = documents
+        .iter()
+        .map(|doc| {
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(names, vec!["ColdStart", "Fits", "Again"]);
+    assert_eq!(
+        documents[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .len(),
+        30
+    );
+    let warnings: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["level"] == "WARN")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["metric"], "Wide");
+    assert_eq!(warnings[0]["dimensions"], 31);
+    assert_eq!(
+        warnings[0]["message"],
+        "the metric is not recorded: with `service`, the default dimensions and its labels it \
+         has 31 dimensions, and CloudWatch takes at most 30"
+    );
+}
+
+#[test]
+fn metrics_configured_in_code_without_a_namespace_are_a_config_error() {
+    let dimensions = Options {
+        metric_dimensions: vec![("region".to_owned(), "eu-west-1".to_owned())],
+        ..Options::default()
+    };
+    let sink = Options {
+        metrics_sink: true,
+        ..Options::default()
+    };
+    for options in [&dimensions, &sink] {
+        let error = Settings::resolve(options, |_| None).unwrap_err();
+        assert_eq!(error.setting(), "POWERTOOLS_METRICS_NAMESPACE");
+        let message = error.to_string();
+        assert!(message.contains(r#"`namespace = "..""#), "{message}");
+        assert!(
+            message.contains("POWERTOOLS_METRICS_NAMESPACE"),
+            "{message}"
+        );
+        // A namespace from the environment is enough.
+        let with_env = Settings::resolve(options, |name| {
+            (name == "POWERTOOLS_METRICS_NAMESPACE").then(|| "Shop".to_owned())
+        })
+        .unwrap();
+        assert!(with_env.metrics().is_some());
+        // Metrics turned off on purpose need none.
+        let disabled = Settings::resolve(options, |name| {
+            (name == "POWERTOOLS_METRICS_DISABLED").then(|| "true".to_owned())
+        })
+        .unwrap();
+        assert!(disabled.metrics().is_none());
+    }
+    assert_eq!(
+        Settings::resolve(&sink, |_| None).unwrap_err().to_string(),
+        "invalid setting POWERTOOLS_METRICS_NAMESPACE: a metrics sink is configured \
+         (`metrics_sink`), but no metrics namespace is set: name one with `namespace = \"..\"` \
+         in `#[helve::handler]` (or `Function::namespace`), or with POWERTOOLS_METRICS_NAMESPACE"
+    );
+    // A function that never mentions metrics needs no namespace, even with
+    // POWERTOOLS_METRICS_DISABLED=false, which is the default.
+    let plain = Settings::resolve(&Options::default(), |name| {
+        (name == "POWERTOOLS_METRICS_DISABLED").then(|| "false".to_owned())
+    })
+    .unwrap();
+    assert!(plain.metrics().is_none());
+}
+
+#[test]
+fn a_sink_needs_a_namespace_putmetricdata_takes() {
+    let options = Options {
+        namespace: Some("N".repeat(256)),
+        metrics_sink: true,
+        ..Options::default()
+    };
+    let error = Settings::resolve(&options, |_| None).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid setting the `namespace` option: PutMetricData takes a namespace of at most 255 \
+         characters"
+    );
+    let emf = Options {
+        metrics_sink: false,
+        ..options
+    };
+    assert!(Settings::resolve(&emf, |_| None).is_ok());
+}

@@ -645,6 +645,25 @@ impl MetricSet {
         self.metrics.is_empty()
     }
 
+    /// The dimensions, in the order they were first set.
+    #[cfg_attr(not(feature = "cloudwatch"), allow(dead_code))]
+    pub(crate) fn dimensions(&self) -> &[(String, String)] {
+        &self.dimensions
+    }
+
+    /// Each metric's name, unit, resolution and values, in the order first recorded.
+    #[cfg_attr(not(feature = "cloudwatch"), allow(dead_code))]
+    pub(crate) fn metrics(&self) -> impl Iterator<Item = (&str, Unit, Resolution, &[f64])> {
+        self.metrics.iter().map(|metric| {
+            (
+                metric.name.as_str(),
+                metric.unit,
+                metric.resolution,
+                metric.values(),
+            )
+        })
+    }
+
     /// Forgets the metrics, keeping the dimensions, the metadata and the memory already
     /// allocated.
     pub fn clear_metrics(&mut self) {

@@ -14,7 +14,7 @@ use metrics::{
     SharedString,
 };
 
-use super::emf::{Resolution, Unit};
+use super::emf::{MAX_DIMENSIONS, Resolution, Unit};
 
 tokio::task_local! {
     /// The current invocation's collector, made on its first metric.
@@ -191,13 +191,20 @@ pub fn add_metadata(key: &str, value: impl Into<serde_json::Value>) {
     });
 }
 
+/// A registered key's handle; `None` when the key was refused.
+type Registered = Option<Arc<Handle>>;
+
 /// The recorder's shared state.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    handles: RwLock<HashMap<(Kind, Key), Arc<Handle>>>,
+    /// Every key registered; `None` for a key refused (too many dimensions), so that it is
+    /// refused, and logged, once.
+    handles: RwLock<HashMap<(Kind, Key), Registered>>,
     by_id: RwLock<Vec<Arc<Handle>>>,
     units: RwLock<HashMap<String, (Unit, Resolution)>>,
     pending: Mutex<Collector>,
+    /// The keys of the default dimensions every metric carries after `service`.
+    default_dimensions: RwLock<Vec<String>>,
 }
 
 impl Shared {
@@ -236,31 +243,78 @@ impl Shared {
         }
     }
 
-    fn register(self: &Arc<Self>, kind: Kind, key: &Key) -> Arc<Handle> {
+    /// Sets the keys of the default dimensions, which count towards each metric's 30.
+    pub(crate) fn set_default_dimensions<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let mut defaults = self
+            .default_dimensions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        defaults.clear();
+        defaults.extend(keys.into_iter().map(str::to_owned));
+    }
+
+    /// How many distinct dimension keys a metric with this key carries: `service`, the
+    /// default dimensions and its labels (a label may replace one of the others' values).
+    fn dimension_count(&self, key: &Key) -> usize {
+        let defaults = self
+            .default_dimensions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut keys: Vec<&str> = Vec::with_capacity(1 + defaults.len() + key.labels().len());
+        let all = std::iter::once("service")
+            .chain(defaults.iter().map(String::as_str))
+            .chain(key.labels().map(|label| label.key()));
+        for name in all {
+            if !keys.contains(&name) {
+                keys.push(name);
+            }
+        }
+        keys.len()
+    }
+
+    /// The handle for `key`, registered on its first use; `None` when the metric would carry
+    /// more than 30 dimensions, which CloudWatch refuses: logged at WARN once per key, and
+    /// recorded nowhere.
+    fn register(self: &Arc<Self>, kind: Kind, key: &Key) -> Option<Arc<Handle>> {
         let lookup = (kind, key.clone());
         {
             let handles = self.handles.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(handle) = handles.get(&lookup) {
-                return Arc::clone(handle);
+                return handle.clone();
             }
         }
+        let dimensions = self.dimension_count(key);
         let mut handles = self.handles.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = handles.get(&lookup) {
+            // Registered by another thread in the meantime.
+            return handle.clone();
+        }
+        if dimensions > MAX_DIMENSIONS {
+            handles.insert(lookup, None);
+            drop(handles);
+            tracing::warn!(
+                metric = %key.name(),
+                dimensions,
+                "the metric is not recorded: with `service`, the default dimensions and its \
+                 labels it has {dimensions} dimensions, and CloudWatch takes at most \
+                 {MAX_DIMENSIONS}"
+            );
+            return None;
+        }
         let mut by_id = self.by_id.write().unwrap_or_else(PoisonError::into_inner);
-        let handle = handles.entry(lookup).or_insert_with(|| {
-            let handle = Arc::new(Handle {
-                id: by_id.len(),
-                kind,
-                name: key.name().to_owned(),
-                labels: key
-                    .labels()
-                    .map(|label| (label.key().to_owned(), label.value().to_owned()))
-                    .collect(),
-                shared: Arc::clone(self),
-            });
-            by_id.push(Arc::clone(&handle));
-            handle
+        let handle = Arc::new(Handle {
+            id: by_id.len(),
+            kind,
+            name: key.name().to_owned(),
+            labels: key
+                .labels()
+                .map(|label| (label.key().to_owned(), label.value().to_owned()))
+                .collect(),
+            shared: Arc::clone(self),
         });
-        Arc::clone(handle)
+        by_id.push(Arc::clone(&handle));
+        handles.insert(lookup, Some(Arc::clone(&handle)));
+        Some(handle)
     }
 }
 
@@ -313,14 +367,23 @@ impl metrics::Recorder for EmfRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        Counter::from_arc(self.shared.register(Kind::Counter, key))
+        match self.shared.register(Kind::Counter, key) {
+            Some(handle) => Counter::from_arc(handle),
+            None => Counter::noop(),
+        }
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(self.shared.register(Kind::Gauge, key))
+        match self.shared.register(Kind::Gauge, key) {
+            Some(handle) => Gauge::from_arc(handle),
+            None => Gauge::noop(),
+        }
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::from_arc(self.shared.register(Kind::Histogram, key))
+        match self.shared.register(Kind::Histogram, key) {
+            Some(handle) => Histogram::from_arc(handle),
+            None => Histogram::noop(),
+        }
     }
 }

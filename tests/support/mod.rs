@@ -19,6 +19,7 @@
 // Each test binary uses its own part of the support code.
 #![allow(dead_code, unused_imports)]
 
+mod cloudwatch;
 mod logs;
 mod process;
 mod response_url;
@@ -26,6 +27,7 @@ mod runtime_api;
 
 use std::time::Duration;
 
+pub(crate) use cloudwatch::{Answer, CloudWatch, Datum, PUT_METRIC_DATA_PATH, PutRequest};
 pub(crate) use logs::{
     InvocationKeys, LogLine, READY, fields, init_line, invocation_key_order, is_rfc3339_utc_millis,
     is_uuid_v4, log_lines, without_init_duration,

@@ -18,11 +18,12 @@ use tokio::{
 use super::HANG_GUARD;
 
 /// The packages whose binaries the tests run.
-const PACKAGES: [&str; 5] = [
+const PACKAGES: [&str; 6] = [
     "example-hello",
     "example-scheduled",
     "example-custom-resource",
     "example-sqs-worker",
+    "example-orders-api",
     "helve-test-functions",
 ];
 

@@ -1,0 +1,112 @@
+//! `POST /orders`: creates an order from a JSON body and answers `201 Created` with the order
+//! and its address in `Location`.
+//!
+//! helve answers for the handler when the body is not one it can take: 415 for a body that is
+//! not JSON by its `Content-Type`, 400 for a body that is not JSON or not an order (naming the
+//! field), 422 listing every field that fails validation. The handler answers 409
+//! `order_exists` for an id that is taken, and 503 `store_unavailable` when the store fails.
+//!
+//! Orders are kept in memory (starting with the sample order `o-1001`) unless `ORDERS_TABLE`
+//! names a DynamoDB table (feature `dynamodb`).
+//!
+//! Run with
+//!
+//! ```text
+//! cargo run -p example-orders-api --bin create-order -- examples/orders-api/events/create.json
+//! ```
+//!
+//! Deploy with `sam build && sam deploy --guided` from `examples/orders-api` (see the README).
+
+use example_orders_api::{
+    NewOrder, Order, OrderError, OrderStore, Store, cors, created, now_ms, setup,
+};
+use helve::http::{Created, Json, Valid};
+
+#[helve::handler(
+    service = "orders",
+    namespace = "Shop",
+    init = setup,
+    http(layer = cors(), body_limit = 65536)
+)]
+async fn create_order(
+    Valid(new): Valid<NewOrder>,
+    store: &Store,
+) -> Result<Created<Json<Order>>, OrderError> {
+    let order = Order::new(new, now_ms());
+    store.create(&order).await?;
+    metrics::counter!("OrdersCreated").increment(1);
+    tracing::info!(
+        order_id = %order.id,
+        lines = order.items.len(),
+        "order {} created",
+        order.id
+    );
+    Ok(created(order))
+}
+
+#[cfg(test)]
+mod tests {
+    use example_orders_api::{LineItem, MemoryStore};
+    use helve::ErrorStatus;
+    use helve::http::StatusCode;
+
+    use super::*;
+
+    fn new_order(id: &str) -> NewOrder {
+        NewOrder {
+            id: id.to_owned(),
+            customer_email: "grace@example.com".to_owned(),
+            items: vec![LineItem {
+                sku: "BOOK-42".to_owned(),
+                quantity: 2,
+            }],
+        }
+    }
+
+    fn memory() -> Store {
+        Store::Memory(MemoryStore::new())
+    }
+
+    #[tokio::test]
+    async fn an_order_is_created_and_its_address_answered() {
+        let store = memory();
+        let Created {
+            location,
+            body: order,
+        } = create_order(Valid(new_order("o-1002")), &store)
+            .await
+            .unwrap();
+        assert_eq!(location, "/orders/o-1002");
+        assert_eq!(order.0.id, "o-1002");
+        assert_eq!(order.0.items, new_order("o-1002").items);
+        assert_eq!(store.get("o-1002").await.unwrap(), Some(order.0));
+    }
+
+    #[tokio::test]
+    async fn an_id_that_is_taken_is_a_conflict_and_changes_nothing() {
+        let store = memory();
+        let error = create_order(Valid(new_order("o-1001")), &store)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), StatusCode::CONFLICT);
+        assert_eq!(error.code(), Some("order_exists"));
+        assert_eq!(error.to_string(), "order o-1001 already exists");
+        assert_eq!(
+            store.get("o-1001").await.unwrap(),
+            Some(Order::sample()),
+            "the sample order is kept as it was"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_fails_is_a_503_whose_message_is_not_shown() {
+        let store = MemoryStore::new();
+        store.set_unavailable(true);
+        let error = create_order(Valid(new_order("o-1003")), &Store::Memory(store))
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), Some("store_unavailable"));
+        assert!(!error.expose());
+    }
+}

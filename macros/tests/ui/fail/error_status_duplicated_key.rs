@@ -1,0 +1,8 @@
+#[derive(Debug, thiserror::Error, helve::ErrorStatus)]
+enum OrderError {
+    #[error("order not found")]
+    #[status(404, code = "order_not_found", code = "not_found")]
+    NotFound,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+#[derive(Debug, thiserror::Error, helve::ErrorStatus)]
+enum OrderError {
+    #[error("order not found")]
+    #[status(404)]
+    #[status(410)]
+    NotFound,
+}
+
+fn main() {}

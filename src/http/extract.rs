@@ -1,0 +1,289 @@
+//! What a handler takes from the request: [`FromRequest`] and helve's extractors.
+
+use std::fmt;
+
+use http::{HeaderMap, StatusCode, header};
+use lambda_http::{Body, RequestExt, request::RequestContext};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{Request, params, response::Problem};
+use crate::validation;
+
+/// Something a handler takes from the request: the body as [`Json`] or [`Valid`], the
+/// [`Path`] and [`Query`] parameters, the headers (`http::HeaderMap`), the authorizer's
+/// [`Claims`], or the whole [`Request`] (a copy).
+///
+/// When it cannot be taken, the handler is not called and the request is answered with the
+/// [`Problem`]. Implement it for extractors of your own.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be taken from an HTTP request",
+    label = "an HTTP handler's parameters are extractors",
+    note = "use `Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`, `Claims<T>`, `http::HeaderMap` or `helve::http::Request`, or implement `helve::http::FromRequest`"
+)]
+pub trait FromRequest: Sized {
+    /// Takes the value from the request, or the problem to answer with.
+    fn from_request(request: &Request) -> Result<Self, Problem>;
+}
+
+/// The body, decoded from JSON; as a response, `T` encoded as JSON with status 200.
+///
+/// A body whose `Content-Type` is neither JSON (`application/json`, `*/*+json`) nor absent is
+/// answered 415; an empty body, a body that is not JSON, and JSON of the wrong shape are
+/// answered 400, the detail naming the line and column and the field that failed (never
+/// the value it had).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Json<T> {
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        json_body(request).map(Json)
+    }
+}
+
+/// The body, decoded from JSON and validated with the `validator` crate: a value that does not
+/// validate is answered 422 with every field error (path, code and message, never the
+/// value).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Valid<T>(pub T);
+
+impl<T: DeserializeOwned + validator::Validate> FromRequest for Valid<T> {
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        let value: T = json_body(request)?;
+        match value.validate() {
+            Ok(()) => Ok(Valid(value)),
+            Err(errors) => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail("the request body failed validation")
+                .with_code("validation_failed")
+                .with_errors(validation::field_errors(&errors))),
+        }
+    }
+}
+
+/// The path parameters of the route (`/orders/{id}`): into a struct with a field per
+/// parameter, a map, or, for a route with one parameter, that value (`Path<String>`,
+/// `Path<u64>`). A parameter that does not decode is answered 400, naming it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Path<T> {
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        let parameters = request.path_parameters_ref();
+        let pairs: Vec<(&str, &str)> = parameters
+            .map(|map| map.iter().collect())
+            .unwrap_or_default();
+        params::deserialize(&pairs).map(Path).map_err(|error| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("invalid path parameter {error}"))
+                .with_code("invalid_path")
+        })
+    }
+}
+
+/// The query string, decoded into `T` (usually a struct; `Option` fields for optional
+/// parameters). A parameter that does not decode is answered 400, naming it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        let query = request.uri().query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let message = sanitize(&error.into_inner().to_string());
+                let detail = if path == "." {
+                    format!("invalid query string: {message}")
+                } else {
+                    format!("invalid query parameter `{path}`: {message}")
+                };
+                Problem::new(StatusCode::BAD_REQUEST)
+                    .with_detail(detail)
+                    .with_code("invalid_query")
+            })
+    }
+}
+
+/// The claims of the request's authorizer, decoded into `T`: the JWT claims of an HTTP API
+/// JWT authorizer, the Cognito claims of a REST API user pool authorizer, or the context of a
+/// Lambda authorizer, whichever the request has. A request without them, or whose claims do
+/// not decode into `T`, is answered 401.
+///
+/// An HTTP API passes JWT claims as strings (`"exp": "1700000000"`): declare such fields as
+/// `String`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Claims<T> {
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        let unauthorized = |detail: String| {
+            tracing::info!(
+                status = 401,
+                code = "unauthorized",
+                "the request failed with 401 Unauthorized: no usable authorizer claims: {detail}"
+            );
+            Problem::new(StatusCode::UNAUTHORIZED)
+                .with_detail("the request is not authorized")
+                .with_code("unauthorized")
+                .logged()
+        };
+        let claims = request
+            .request_context_ref()
+            .and_then(claims_of)
+            .ok_or_else(|| unauthorized("no authorizer claims or context".to_owned()))?;
+        serde_path_to_error::deserialize(Value::Object(claims))
+            .map(Claims)
+            .map_err(|error| unauthorized(describe_path_error(&error)))
+    }
+}
+
+/// The claims of whichever authorizer the request went through.
+fn claims_of(context: &RequestContext) -> Option<Map<String, Value>> {
+    let authorizer = context.authorizer()?;
+    if let Some(jwt) = &authorizer.jwt
+        && !jwt.claims.is_empty()
+    {
+        return Some(
+            jwt.claims
+                .iter()
+                .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+                .collect(),
+        );
+    }
+    if let Some(Value::Object(claims)) = authorizer.fields.get("claims") {
+        return Some(claims.clone());
+    }
+    if authorizer.fields.is_empty() {
+        return None;
+    }
+    Some(
+        authorizer
+            .fields
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    )
+}
+
+impl FromRequest for HeaderMap {
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        Ok(request.headers().clone())
+    }
+}
+
+impl FromRequest for Request {
+    /// A copy of the request: method, URI, headers, body and extensions (the API Gateway
+    /// request context, path and query parameters).
+    fn from_request(request: &Request) -> Result<Self, Problem> {
+        let mut copy = http::Request::new(request.body().clone());
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.version_mut() = request.version();
+        *copy.headers_mut() = request.headers().clone();
+        *copy.extensions_mut() = request.extensions().clone();
+        Ok(copy)
+    }
+}
+
+/// The body decoded from JSON, or the problem to answer.
+fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE)
+        && !is_json(content_type.as_bytes())
+    {
+        let shown = String::from_utf8_lossy(content_type.as_bytes());
+        return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .with_detail(format!(
+                "the request body is `{shown}`; this endpoint takes `application/json`"
+            ))
+            .with_code("unsupported_media_type"));
+    }
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail("the request has no body; this endpoint takes a JSON document")
+            .with_code("missing_body"));
+    }
+    let not_json = |error: serde_json::Error| {
+        Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(format!("the request body is not valid JSON: {error}"))
+            .with_code("invalid_json")
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return not_json(inner);
+        }
+        let message = sanitize(&inner.to_string());
+        let detail = if path == "." {
+            format!("the request body does not match: {message}")
+        } else {
+            format!("the request body does not match at `{path}`: {message}")
+        };
+        Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(detail)
+            .with_code("invalid_body")
+    })?;
+    deserializer.end().map_err(not_json)?;
+    Ok(value)
+}
+
+/// `application/json`, `application/json; charset=utf-8`, `application/problem+json`.
+fn is_json(content_type: &[u8]) -> bool {
+    let essence = content_type
+        .split(|&byte| byte == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    essence.eq_ignore_ascii_case(b"application/json")
+        || (essence.len() > 5
+            && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json")
+            && essence.contains(&b'/'))
+}
+
+fn describe_path_error<E: fmt::Display>(error: &serde_path_to_error::Error<E>) -> String {
+    let path = error.path().to_string();
+    let message = sanitize(&error.inner().to_string());
+    if path == "." {
+        message
+    } else {
+        format!("at `{path}`: {message}")
+    }
+}
+
+/// A deserializer's message without the value it rejected, which may be a secret:
+/// `invalid type: string "hunter2", expected u32` becomes `invalid type: string, expected
+/// u32`; `unknown variant `x`, expected one of ...` loses the `x`.
+pub(crate) fn sanitize(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (unexpected, expected) = match rest.find(", expected") {
+                Some(at) => rest.split_at(at),
+                None => (rest, ""),
+            };
+            // `string "..."`, `integer `7``, `floating point `1.5``, `map`, `unit value`.
+            let kind = match unexpected.split_once([' ', '`', '"']) {
+                Some(("floating", _)) => "floating point",
+                Some(("unit", _)) => "unit value",
+                Some((kind, _)) => kind,
+                None => unexpected,
+            };
+            return format!("{prefix}{kind}{expected}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `")
+        && let Some((_, after)) = rest.split_once('`')
+    {
+        return format!("unknown variant{after}");
+    }
+    message.to_owned()
+}

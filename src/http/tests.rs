@@ -1,0 +1,649 @@
+//! What an HTTP client sees when helve answers for a handler.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::ErrorStatus;
+use crate::Payload;
+
+fn context() -> Context {
+    Context::builder()
+        .request_id("req-1")
+        .correlation_id("corr-1")
+        .timeout(Duration::from_secs(3))
+        .build()
+}
+
+/// An HTTP API (payload 2.0) request.
+fn v2(method: &str, path: &str, headers: Value, body: Option<&str>) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"},
+            "requestId": "api-req-1",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "23/Nov/2026:18:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+fn json_headers() -> Value {
+    json!({"content-type": "application/json"})
+}
+
+/// A REST API request.
+fn v1(method: &str, path: &str, body: Option<&str>) -> Value {
+    json!({
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "abc",
+            "stage": "prod",
+            "requestId": "api-req-1",
+            "identity": {"sourceIp": "192.0.2.1"},
+            "resourcePath": path,
+            "httpMethod": method,
+            "apiId": "api"
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+async fn invoke<H, M>(handler: &H, event: Value) -> Value
+where
+    H: Handler<HttpEvent, (), M>,
+{
+    let event: HttpEvent = serde_json::from_value(event).expect("an HTTP event");
+    let response = match handler.call(event, context(), &()).await {
+        Ok(response) => response,
+        Err(_) => panic!("an HTTP handler always answers"),
+    };
+    serde_json::to_value(response).unwrap()
+}
+
+fn body(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().expect("a text body")).unwrap()
+}
+
+#[derive(Debug, Deserialize, validator::Validate)]
+struct NewOrder {
+    #[validate(length(min = 1, message = "must not be empty"))]
+    sku: String,
+    #[validate(range(min = 1, max = 100))]
+    quantity: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct Order {
+    id: String,
+    sku: String,
+    quantity: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum OrderError {
+    #[error("order {0} not found")]
+    NotFound(String),
+    #[error("the store failed")]
+    Store(#[source] std::io::Error),
+}
+
+impl ErrorStatus for OrderError {
+    fn status(&self) -> StatusCode {
+        match self {
+            OrderError::NotFound(_) => StatusCode::NOT_FOUND,
+            OrderError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn code(&self) -> Option<&str> {
+        match self {
+            OrderError::NotFound(_) => Some("order_not_found"),
+            OrderError::Store(_) => None,
+        }
+    }
+
+    // What `#[derive(helve::ErrorStatus)]` writes.
+    fn log_message(&self) -> String {
+        crate::error::chain_message(self)
+    }
+}
+
+async fn create(request: Request, _ctx: Context) -> Response {
+    let Valid(new) = match Valid::<NewOrder>::from_request(&request) {
+        Ok(valid) => valid,
+        Err(problem) => return problem.into_response(),
+    };
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, "/orders/o-1")],
+        Json(Order {
+            id: "o-1".into(),
+            sku: new.sku,
+            quantity: new.quantity,
+        }),
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn a_valid_order_is_created_with_201_json_and_the_correlation_id() {
+    let response = invoke(
+        &http(create),
+        v2(
+            "POST",
+            "/orders",
+            json_headers(),
+            Some(r#"{"sku":"A-1","quantity":2}"#),
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 201);
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    assert_eq!(response["headers"]["location"], "/orders/o-1");
+    assert_eq!(response["headers"]["x-correlation-id"], "corr-1");
+    assert_eq!(response["isBase64Encoded"], false);
+    assert_eq!(
+        body(&response),
+        json!({"id": "o-1", "sku": "A-1", "quantity": 2})
+    );
+}
+
+#[tokio::test]
+async fn a_rest_api_gets_the_rest_shape_and_an_alb_its_status_line() {
+    let response = invoke(
+        &http(create),
+        v1("POST", "/orders", Some(r#"{"sku":"A-1","quantity":2}"#)),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 201);
+    assert_eq!(
+        response["multiValueHeaders"]["content-type"],
+        json!(["application/json"])
+    );
+
+    let mut alb = serde_json::from_str::<Value>(include_str!(
+        "../../tests/fixtures/example-alb-lambda-target-request-headers-only.json"
+    ))
+    .unwrap();
+    alb["headers"]["content-type"] = json!("application/json");
+    alb["body"] = json!(r#"{"sku":"A-1","quantity":2}"#);
+    alb["isBase64Encoded"] = json!(false);
+    let response = invoke(&http(create), alb).await;
+    assert_eq!(response["statusCode"], 201);
+    assert_eq!(response["statusDescription"], "201 Created");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_400_problem_saying_where() {
+    let response = invoke(
+        &http(create),
+        v2("POST", "/orders", json_headers(), Some("{\"sku\": oops}")),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 400);
+    assert_eq!(
+        response["headers"]["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(
+        body(&response),
+        json!({
+            "type": "about:blank",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "the request body is not valid JSON: expected value at line 1 column 9",
+            "instance": "/orders",
+            "code": "invalid_json",
+            "request_id": "req-1",
+            "correlation_id": "corr-1"
+        })
+    );
+}
+
+#[tokio::test]
+async fn json_of_the_wrong_shape_names_the_field_but_not_its_value() {
+    let response = invoke(
+        &http(create),
+        v2(
+            "POST",
+            "/orders",
+            json_headers(),
+            Some(r#"{"sku":"A-1","quantity":"hunter2"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 400);
+    let problem = body(&response);
+    assert_eq!(problem["code"], "invalid_body");
+    assert_eq!(
+        problem["detail"],
+        "the request body does not match at `quantity`: invalid type: string, expected u32 at line 1 column 33"
+    );
+    assert!(!response.to_string().contains("hunter2"));
+}
+
+#[tokio::test]
+async fn a_validation_failure_is_a_422_listing_every_field_without_values() {
+    let response = invoke(
+        &http(create),
+        v2(
+            "POST",
+            "/orders",
+            json_headers(),
+            Some(r#"{"sku":"","quantity":500}"#),
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 422);
+    let problem = body(&response);
+    assert_eq!(problem["code"], "validation_failed");
+    assert_eq!(
+        problem["errors"],
+        json!([
+            {"field": "quantity", "code": "range"},
+            {"field": "sku", "code": "length", "message": "must not be empty"}
+        ])
+    );
+    assert!(!response.to_string().contains("500,"));
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_by_its_content_type_is_415() {
+    let response = invoke(
+        &http(create),
+        v2(
+            "POST",
+            "/orders",
+            json!({"content-type": "text/plain"}),
+            Some("sku=A-1"),
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 415);
+    assert_eq!(body(&response)["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_the_handler_is_not_called() {
+    let handler = http(|_: Request, _: Context| async {
+        if true {
+            panic!("not called");
+        }
+        StatusCode::OK
+    })
+    .body_limit(16);
+    let response = invoke(
+        &handler,
+        v2(
+            "POST",
+            "/orders",
+            json_headers(),
+            Some(r#"{"sku":"A-1","quantity":2,"note":"long enough"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 413);
+    assert_eq!(body(&response)["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn an_empty_body_is_400_missing_body() {
+    let response = invoke(&http(create), v2("POST", "/orders", json_headers(), None)).await;
+    assert_eq!(response["statusCode"], 400);
+    assert_eq!(body(&response)["code"], "missing_body");
+}
+
+#[tokio::test]
+async fn a_base64_body_is_decoded_before_the_handler_reads_it() {
+    use base64::Engine;
+    let mut event = v2("POST", "/orders", json_headers(), None);
+    event["body"] =
+        json!(base64::engine::general_purpose::STANDARD.encode(r#"{"sku":"B-2","quantity":1}"#));
+    event["isBase64Encoded"] = json!(true);
+    let response = invoke(&http(create), event).await;
+    assert_eq!(response["statusCode"], 201);
+    assert_eq!(body(&response)["sku"], "B-2");
+}
+
+async fn find(request: Request, _ctx: Context) -> Result<Json<Order>, OrderError> {
+    let Path(id) = Path::<String>::from_request(&request)
+        .map_err(|_| OrderError::Store(std::io::Error::other("no path parameter")))?;
+    match id.as_str() {
+        "o-1" => Ok(Json(Order {
+            id,
+            sku: "A-1".into(),
+            quantity: 1,
+        })),
+        "broken" => Err(OrderError::Store(std::io::Error::other(
+            "connection reset by db-7.internal",
+        ))),
+        _ => Err(OrderError::NotFound(id)),
+    }
+}
+
+fn get_order(id: &str) -> Value {
+    let mut event = v2("GET", &format!("/orders/{id}"), json!({}), None);
+    event["routeKey"] = json!("GET /orders/{id}");
+    event["pathParameters"] = json!({"id": id});
+    event
+}
+
+#[tokio::test]
+async fn a_handler_error_answers_its_status_code_and_message() {
+    let response = invoke(&http(find), get_order("o-404")).await;
+    assert_eq!(response["statusCode"], 404);
+    assert_eq!(
+        body(&response),
+        json!({
+            "type": "about:blank",
+            "title": "Not Found",
+            "status": 404,
+            "detail": "order o-404 not found",
+            "instance": "/orders/o-404",
+            "code": "order_not_found",
+            "request_id": "req-1",
+            "correlation_id": "corr-1"
+        })
+    );
+    let found = invoke(&http(find), get_order("o-1")).await;
+    assert_eq!(found["statusCode"], 200);
+    assert_eq!(body(&found)["id"], "o-1");
+}
+
+#[tokio::test]
+async fn a_server_error_never_shows_its_message() {
+    let response = invoke(&http(find), get_order("broken")).await;
+    assert_eq!(response["statusCode"], 503);
+    let problem = body(&response);
+    assert_eq!(problem["title"], "Service Unavailable");
+    assert!(problem.get("detail").is_none());
+    assert!(!response.to_string().contains("db-7"));
+}
+
+#[tokio::test]
+async fn a_panic_is_a_500_problem_not_a_lambda_error() {
+    let handler = http(|_: Request, _: Context| async {
+        if true {
+            panic!("the basket at db-7 is gone");
+        }
+        StatusCode::OK
+    });
+    let response = invoke(&handler, v2("GET", "/", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 500);
+    let problem = body(&response);
+    assert_eq!(problem["title"], "Internal Server Error");
+    assert_eq!(problem["request_id"], "req-1");
+    assert!(!response.to_string().contains("db-7"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_still_running_near_the_deadline_is_answered_504() {
+    let handler = http(|_: Request, _: Context| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        StatusCode::OK
+    });
+    let response = invoke(&handler, v2("GET", "/slow", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 504);
+    assert_eq!(body(&response)["code"], "deadline_exceeded");
+}
+
+#[tokio::test]
+async fn unit_is_204_and_a_status_has_no_body() {
+    let response = invoke(
+        &http(|_: Request, _: Context| async {}),
+        v2("DELETE", "/orders/o-1", json!({}), None),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 204);
+    assert!(response.get("body").is_none_or(Value::is_null));
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    limit: u32,
+    after: Option<String>,
+}
+
+#[tokio::test]
+async fn query_parameters_decode_and_a_bad_one_is_named() {
+    let handler = http(|request: Request, _: Context| async move {
+        Query::<Page>::from_request(&request)
+            .map(|Query(page)| format!("limit {} after {:?}", page.limit, page.after))
+    });
+    let mut event = v2("GET", "/orders", json!({}), None);
+    event["rawQueryString"] = json!("limit=10&after=o-9");
+    event["queryStringParameters"] = json!({"limit": "10", "after": "o-9"});
+    let response = invoke(&handler, event.clone()).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["body"], "limit 10 after Some(\"o-9\")");
+
+    event["rawQueryString"] = json!("limit=ten");
+    event["queryStringParameters"] = json!({"limit": "ten"});
+    let response = invoke(&handler, event).await;
+    assert_eq!(response["statusCode"], 400);
+    let problem = body(&response);
+    assert_eq!(problem["code"], "invalid_query");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid query parameter `limit`"),
+        "{problem}"
+    );
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    sub: String,
+}
+
+async fn whoami(request: Request, _ctx: Context) -> Result<String, Problem> {
+    let Claims(user) = Claims::<User>::from_request(&request)?;
+    Ok(user.sub)
+}
+
+#[tokio::test]
+async fn claims_come_from_a_jwt_a_cognito_or_a_lambda_authorizer_and_are_401_when_missing() {
+    let mut jwt = v2("GET", "/me", json!({}), None);
+    jwt["requestContext"]["authorizer"] =
+        json!({"jwt": {"claims": {"sub": "user-1", "exp": "1700000000"}, "scopes": null}});
+    assert_eq!(invoke(&http(whoami), jwt).await["body"], "user-1");
+
+    let mut lambda = v2("GET", "/me", json!({}), None);
+    lambda["requestContext"]["authorizer"] = json!({"lambda": {"sub": "user-2"}});
+    assert_eq!(invoke(&http(whoami), lambda).await["body"], "user-2");
+
+    let mut cognito = v1("GET", "/me", None);
+    cognito["requestContext"]["authorizer"] = json!({"claims": {"sub": "user-3"}});
+    assert_eq!(invoke(&http(whoami), cognito).await["body"], "user-3");
+
+    let missing = invoke(&http(whoami), v2("GET", "/me", json!({}), None)).await;
+    assert_eq!(missing["statusCode"], 401);
+    assert_eq!(body(&missing)["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_by_the_layer() {
+    use tower_http::cors::{Any, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE]);
+    let handler = http(create).layer(cors);
+
+    let preflight = v2(
+        "OPTIONS",
+        "/orders",
+        json!({
+            "origin": "https://shop.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type"
+        }),
+        None,
+    );
+    let response = invoke(&handler, preflight).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["access-control-allow-origin"], "*");
+    assert!(
+        response["headers"]["access-control-allow-methods"]
+            .as_str()
+            .unwrap()
+            .contains("POST")
+    );
+
+    let mut post = v2(
+        "POST",
+        "/orders",
+        json!({"origin": "https://shop.example.com", "content-type": "application/json"}),
+        Some(r#"{"sku":"A-1","quantity":2}"#),
+    );
+    post["requestContext"]["http"]["method"] = json!("POST");
+    let response = invoke(&handler, post).await;
+    assert_eq!(response["statusCode"], 201);
+    assert_eq!(response["headers"]["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn a_request_id_layer_sets_and_echoes_x_request_id() {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let handler = http(|request: Request, _: Context| async move {
+        request
+            .headers()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("none")
+            .to_owned()
+    })
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+
+    let response = invoke(&handler, v2("GET", "/", json!({}), None)).await;
+    let id = response["headers"]["x-request-id"].as_str().unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(response["body"], id);
+
+    let given = invoke(
+        &handler,
+        v2("GET", "/", json!({"x-request-id": "from-client"}), None),
+    )
+    .await;
+    assert_eq!(given["headers"]["x-request-id"], "from-client");
+}
+
+#[tokio::test]
+async fn an_axum_router_runs_as_the_service_with_its_routes() {
+    use axum::{Router, extract::Path as AxumPath, routing::get};
+    fn routes(_: &'static ()) -> Router {
+        Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route(
+                "/orders/{id}",
+                get(|AxumPath(id): AxumPath<String>| async move { axum::Json(json!({"id": id})) }),
+            )
+    }
+    let handler = service(routes);
+    let response = invoke(&handler, v2("GET", "/health", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["body"], "ok");
+    assert_eq!(response["headers"]["x-correlation-id"], "corr-1");
+
+    let response = invoke(&handler, v2("GET", "/orders/o-7", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(body(&response), json!({"id": "o-7"}));
+
+    let response = invoke(&handler, v2("GET", "/nowhere", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 404);
+}
+
+#[tokio::test]
+async fn an_http_api_sends_cookies_apart_and_binary_bodies_as_base64() {
+    let handler = http(|_: Request, _: Context| async {
+        http::Response::builder()
+            .header(header::SET_COOKIE, "session=abc; Secure")
+            .header(header::CONTENT_TYPE, "image/png")
+            .body(vec![0x89u8, b'P', b'N', b'G'])
+            .unwrap_or_default()
+    });
+    let response = invoke(&handler, v2("GET", "/logo.png", json!({}), None)).await;
+    assert_eq!(response["cookies"], json!(["session=abc; Secure"]));
+    assert!(response["headers"].get("set-cookie").is_none());
+    assert_eq!(response["isBase64Encoded"], true);
+    assert_eq!(response["body"], "iVBORw==");
+}
+
+#[test]
+fn a_rejected_value_is_not_repeated_in_messages() {
+    use super::extract::sanitize;
+    assert_eq!(
+        sanitize("invalid type: string \"hunter2\", expected u32 at line 1 column 9"),
+        "invalid type: string, expected u32 at line 1 column 9"
+    );
+    assert_eq!(
+        sanitize("invalid value: integer `-4`, expected u8"),
+        "invalid value: integer, expected u8"
+    );
+    assert_eq!(
+        sanitize("invalid type: floating point `1.5`, expected u32"),
+        "invalid type: floating point, expected u32"
+    );
+    assert_eq!(
+        sanitize("unknown variant `sekret`, expected `a` or `b`"),
+        "unknown variant, expected `a` or `b`"
+    );
+    assert_eq!(sanitize("missing field `sku`"), "missing field `sku`");
+}
+
+#[tokio::test]
+async fn a_header_value_that_is_not_text_is_dropped_not_fatal() {
+    let handler = http(|_: Request, _: Context| async {
+        let mut response = "ok".into_response();
+        response.headers_mut().insert(
+            "x-binary",
+            http::HeaderValue::from_bytes(&[b'a', 0xff])
+                .unwrap_or(http::HeaderValue::from_static("a")),
+        );
+        response
+            .headers_mut()
+            .insert("x-text", http::HeaderValue::from_static("kept"));
+        response
+    });
+    let response = invoke(&handler, v2("GET", "/", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["x-text"], "kept");
+    assert!(response["headers"].get("x-binary").is_none());
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_http_is_an_invalid_event_for_lambda() {
+    let Payload(result) = Payload::<HttpEvent>::from_slice(br#"{"Records": []}"#);
+    let invalid = result.unwrap_err();
+    assert!(
+        invalid.message().contains("API Gateway"),
+        "{}",
+        invalid.message()
+    );
+}
