@@ -145,6 +145,24 @@ fn bench_http(c: &mut Criterion) {
     assert_eq!(helve_out["statusCode"], 201);
     assert_eq!(bare_out["body"], helve_out["body"]);
 
+    let bare_allocs = allocation_counter::measure(|| {
+        black_box(once::<LambdaRequest, _>(bytes.clone(), &mut bare, &context));
+    });
+    let helve_allocs = allocation_counter::measure(|| {
+        black_box(once::<Payload<helve::http::HttpEvent>, _>(
+            bytes.clone(),
+            &mut stack,
+            &context,
+        ));
+    });
+    println!(
+        "allocations per invocation (event bytes clone included): bare lambda_http {} ({} bytes), helve {} ({} bytes)",
+        bare_allocs.count_total,
+        bare_allocs.bytes_total,
+        helve_allocs.count_total,
+        helve_allocs.bytes_total
+    );
+
     let mut group = c.benchmark_group("http");
     group.bench_function("bare lambda_http", |b| {
         b.iter_batched(

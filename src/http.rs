@@ -124,10 +124,11 @@ pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 /// The header that carries the invocation's correlation id back to the caller.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
+/// [`CORRELATION_HEADER`], parsed once.
+const CORRELATION_HEADER_NAME: http::HeaderName = http::HeaderName::from_static(CORRELATION_HEADER);
+
 pub(crate) mod exchange {
     //! The request being answered, for the problems built while it runs.
-
-    use std::sync::Arc;
 
     use crate::context::Context;
 
@@ -139,7 +140,8 @@ pub(crate) mod exchange {
     #[derive(Clone, Debug)]
     pub(crate) struct Exchange {
         pub(super) context: Context,
-        pub(super) path: Arc<str>,
+        /// The request's URI: cloning it only counts a reference.
+        pub(super) uri: http::Uri,
     }
 
     impl Exchange {
@@ -148,7 +150,7 @@ pub(crate) mod exchange {
         }
 
         pub(crate) fn path(&self) -> &str {
-            &self.path
+            self.uri.path()
         }
     }
 
@@ -555,7 +557,7 @@ where
         let options = self.options;
         let exchange = exchange::Exchange {
             context: context.clone(),
-            path: Arc::from(request.uri().path()),
+            uri: request.uri().clone(),
         };
         let size = match request.body() {
             Body::Text(text) => text.len(),
@@ -637,10 +639,12 @@ fn finish(
             detail.unwrap_or_else(|| problem.status.to_string())
         });
     }
-    if !response.headers().contains_key(CORRELATION_HEADER)
+    if !response.headers().contains_key(&CORRELATION_HEADER_NAME)
         && let Ok(value) = http::HeaderValue::from_str(context.correlation_id())
     {
-        response.headers_mut().insert(CORRELATION_HEADER, value);
+        response
+            .headers_mut()
+            .insert(CORRELATION_HEADER_NAME, value);
     }
     if options.request_metrics {
         record_metrics(response.status(), started.elapsed());
