@@ -118,12 +118,14 @@ pub(crate) fn for_each_set(
             Recorded::Histogram(_) => Kind::Histogram,
         };
         let (unit, resolution) = recorder.shared.unit(&handle.name, kind);
+        // Each key is recorded once in the collector, and a set holds one set of labels: the
+        // name is new to the set.
         let outcome = match &recorded {
             Recorded::Counter(value) | Recorded::Gauge(value) => {
-                set.metric(&handle.name, unit, resolution, *value)
+                set.new_metric_values(&handle.name, unit, resolution, &[*value])
             }
             Recorded::Histogram(values) => {
-                set.metric_values(&handle.name, unit, resolution, values)
+                set.new_metric_values(&handle.name, unit, resolution, values)
             }
         };
         if let Err(error) = outcome {

@@ -563,10 +563,45 @@ impl MetricSet {
             error.value = Some(value);
             return Err(error);
         }
+        self.add_values(name, unit, resolution, values, true)
+    }
+
+    /// [`MetricSet::metric_values`] for a name the caller knows is not in the set yet (each
+    /// metric of an invocation's collector is written once per set): no search among the
+    /// metrics already there.
+    pub(crate) fn new_metric_values(
+        &mut self,
+        name: &str,
+        unit: Unit,
+        resolution: Resolution,
+        values: &[f64],
+    ) -> Result<(), InvalidMetric> {
+        if let Some(&value) = values.iter().find(|&&value| !is_acceptable(value)) {
+            let reason = if value.is_finite() {
+                Reason::OutOfRange
+            } else {
+                Reason::NotFinite
+            };
+            let mut error = InvalidMetric::new(Field::MetricValue, reason, name);
+            error.value = Some(value);
+            return Err(error);
+        }
+        self.add_values(name, unit, resolution, values, false)
+    }
+
+    fn add_values(
+        &mut self,
+        name: &str,
+        unit: Unit,
+        resolution: Resolution,
+        values: &[f64],
+        search: bool,
+    ) -> Result<(), InvalidMetric> {
         let hash = name_hash(name);
         if let Some(metric) = self
             .metrics
             .iter_mut()
+            .filter(|_| search)
             .find(|metric| metric.hash == hash && metric.name == name)
         {
             let reason = if metric.unit != unit {
@@ -1217,6 +1252,14 @@ impl fmt::Display for Shown<'_> {
 fn push_str(buf: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
+    // Names, dimensions and most values need no escape: copy them whole.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        buf.reserve(bytes.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
+    }
     buf.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {

@@ -25,6 +25,9 @@ tokio::task_local! {
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
     pub(crate) entries: Vec<(usize, Recorded)>,
+    /// Where each handle's entry is, by handle id (ids are small and dense): recording finds
+    /// its entry at once instead of searching the entries.
+    slots: Vec<u32>,
     /// Properties written in every document of the invocation, not dimensions.
     pub(crate) metadata: Vec<(String, serde_json::Value)>,
 }
@@ -38,6 +41,9 @@ pub(crate) enum Recorded {
     Histogram(Vec<f64>),
 }
 
+/// The largest handle id found through the slot table; larger ones are searched for.
+const MAX_SLOTS: usize = 1 << 16;
+
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Add(f64),
@@ -48,7 +54,19 @@ enum Op {
 
 impl Collector {
     fn apply(&mut self, id: usize, kind: Kind, op: Op) {
-        let index = match self.entries.iter().position(|(entry, _)| *entry == id) {
+        let found = if id < MAX_SLOTS {
+            self.slots
+                .get(id)
+                .map(|&slot| slot as usize)
+                .filter(|&slot| {
+                    self.entries
+                        .get(slot)
+                        .is_some_and(|(entry, _)| *entry == id)
+                })
+        } else {
+            self.entries.iter().position(|(entry, _)| *entry == id)
+        };
+        let index = match found {
             Some(index) => index,
             None => {
                 let start = match kind {
@@ -57,7 +75,19 @@ impl Collector {
                     Kind::Histogram => Recorded::Histogram(Vec::new()),
                 };
                 self.entries.push((id, start));
-                self.entries.len() - 1
+                let index = self.entries.len() - 1;
+                // Ids count the metrics registered in the process; an id too large for the
+                // table (never in practice) is found by searching instead.
+                if id < MAX_SLOTS {
+                    if self.slots.len() <= id {
+                        self.slots.resize(id + 1, u32::MAX);
+                    }
+                    if let (Some(slot), Ok(index)) = (self.slots.get_mut(id), u32::try_from(index))
+                    {
+                        *slot = index;
+                    }
+                }
+                index
             }
         };
         let Some((_, value)) = self.entries.get_mut(index) else {
