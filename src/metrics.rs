@@ -87,20 +87,21 @@ pub(crate) fn for_each_set(
         }
         None => pending,
     };
-    // One document group per set of labels, in the order first recorded.
-    let mut groups: Vec<(Vec<(String, String)>, MetricSet)> = Vec::new();
+    // One document group per set of labels (held by the group's first metric), in the order
+    // first recorded.
+    let mut groups: Vec<(std::sync::Arc<recorder::Handle>, MetricSet)> = Vec::new();
     for (id, recorded) in std::mem::take(&mut collector.entries) {
         let Some(handle) = recorder.shared.handle(id) else {
             continue;
         };
         let index = match groups
             .iter()
-            .position(|(labels, _)| *labels == handle.labels)
+            .position(|(first, _)| first.labels == handle.labels)
         {
             Some(index) => index,
             None => match new_group(config, ctx, &handle.labels) {
                 Ok(set) => {
-                    groups.push((handle.labels.clone(), set));
+                    groups.push((std::sync::Arc::clone(&handle), set));
                     groups.len() - 1
                 }
                 Err(error) => {

@@ -4,13 +4,21 @@
 use std::{
     future::Future,
     pin::pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context as TaskContext, Poll, Waker},
 };
 
-use helve::{Context, Function, Payload, Settings};
+use helve::{
+    Context, Function, Invocation, Options, Payload, Settings,
+    layers::{ContextLayer, MetricsLayer},
+    metrics::EmfRecorder,
+};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use tower::Service;
+use tower::{Service, ServiceBuilder, service_fn};
 
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
@@ -62,4 +70,77 @@ fn an_invocation_through_helve_allocates_no_more_than_a_bare_service() {
         assert_eq!(helve_count.count_total, bare_count.count_total);
         assert_eq!(helve_count.bytes_total, bare_count.bytes_total);
     }
+}
+
+/// Ten counters with the same two labels, as a handler records them.
+fn record_ten_counters() {
+    for name in [
+        "OrdersPlaced",
+        "OrdersShipped",
+        "OrdersCancelled",
+        "ItemsAdded",
+        "ItemsRemoved",
+        "CouponsApplied",
+        "PaymentsAccepted",
+        "PaymentsDeclined",
+        "EmailsSent",
+        "InvoicesIssued",
+    ] {
+        metrics::counter!(name, "region" => "eu-west-1", "tier" => "gold").increment(1);
+    }
+}
+
+#[test]
+fn writing_an_invocations_metrics_allocates_per_document_group_not_per_metric() {
+    let mut options = Options::default();
+    options.service = Some("orders".into());
+    options.namespace = Some("Shop".into());
+    let settings = Settings::resolve(&options, |_| None).unwrap();
+    let event = LambdaEvent::new(Payload(Ok(json!({}))), lambda_context());
+    let recorder = EmfRecorder::new();
+    let documents = Arc::new(AtomicUsize::new(0));
+    let stack = |config| {
+        let documents = Arc::clone(&documents);
+        ServiceBuilder::new()
+            .layer(ContextLayer::new(settings.clone()))
+            .layer(MetricsLayer::with_writer(
+                recorder.clone(),
+                config,
+                move |line: &[u8]| {
+                    assert!(line.ends_with(b"\n"));
+                    documents.fetch_add(1, Ordering::Relaxed);
+                },
+            ))
+            .service(service_fn(|_: Invocation<Payload<Value>>| async {
+                record_ten_counters();
+                Ok::<_, Diagnostic>(())
+            }))
+    };
+    let mut writing = stack(settings.metrics().cloned());
+    let mut recording_only = stack(None);
+
+    metrics::with_local_recorder(&recorder, || {
+        // The cold start (its ColdStart document), and the first write, after which the
+        // thread keeps its document buffers.
+        assert!(ready(writing.call(event.clone())).is_ok());
+        assert!(ready(recording_only.call(event.clone())).is_ok());
+        for _ in 0..3 {
+            let before = documents.load(Ordering::Relaxed);
+            let recorded = allocation_counter::measure(|| {
+                assert!(ready(recording_only.call(event.clone())).is_ok());
+            });
+            let written = allocation_counter::measure(|| {
+                assert!(ready(writing.call(event.clone())).is_ok());
+            });
+            assert_eq!(
+                documents.load(Ordering::Relaxed),
+                before + 1,
+                "one document"
+            );
+            // The list of document groups, and the group's dimensions, metrics and their two
+            // texts: not one allocation per metric, dimension or string.
+            let writing = written.count_total - recorded.count_total;
+            assert!(writing <= 5, "writing 10 metrics allocated {writing} times");
+        }
+    });
 }

@@ -234,14 +234,12 @@ impl Requests {
     pub(crate) fn add_set(&mut self, set: &MetricSet) {
         let dimensions: Vec<Dimension> = set
             .dimensions()
-            .iter()
             .map(|(name, value)| Dimension::builder().name(name).value(value).build())
             .collect();
         let dimension_bytes = key_bytes("Dimensions")
             + HEAD
             + set
                 .dimensions()
-                .iter()
                 .map(|(name, value)| {
                     2 + key_bytes("Name") + str_bytes(name) + key_bytes("Value") + str_bytes(value)
                 })

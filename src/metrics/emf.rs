@@ -93,7 +93,7 @@
 //!   dimensions and the largest metric; one that does not fit (a single value of hundreds of
 //!   KiB) is left out ([`Dropped::MetadataTooLarge`]) and the following ones are still tried.
 
-use std::fmt;
+use std::{cell::Cell, fmt, sync::Arc};
 
 use serde_json::Value;
 
@@ -362,7 +362,7 @@ impl fmt::Display for Resolution {
 /// # Ok::<(), helve::metrics::emf::InvalidMetric>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Namespace(String);
+pub struct Namespace(Arc<str>);
 
 impl Namespace {
     /// Checks `name` against CloudWatch's rules for a namespace.
@@ -384,7 +384,7 @@ impl Namespace {
         };
         match reason {
             Some(reason) => Err(InvalidMetric::new(Field::Namespace, reason, name)),
-            None => Ok(Namespace(name)),
+            None => Ok(Namespace(name.into())),
         }
     }
 
@@ -425,17 +425,56 @@ impl fmt::Display for Namespace {
 #[derive(Debug, Clone)]
 pub struct MetricSet {
     namespace: Namespace,
-    dimensions: Vec<(String, String)>,
+    /// Each dimension's key and value, in `dimension_text`.
+    dimensions: Vec<(Span, Span)>,
+    /// The dimension keys and values, one after another: one allocation for all of them.
+    dimension_text: String,
     metrics: Vec<Metric>,
+    /// The metric names, one after another: one allocation for all of them.
+    name_text: String,
     metadata: Vec<(String, Value)>,
 }
 
+/// Where a string is in one of a set's texts.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// Appends `s` to `text`; where it is.
+    fn push(text: &mut String, s: &str) -> Span {
+        let start = text.len();
+        text.push_str(s);
+        Span {
+            start,
+            end: text.len(),
+        }
+    }
+
+    /// The string at this place of `text`.
+    fn of(self, text: &str) -> &str {
+        text.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// What a set reserves when its first dimension or metric comes, so that a typical set
+/// (a few dimensions, a dozen metrics) grows no buffer afterwards.
+const FIRST_DIMENSIONS: usize = 8;
+const FIRST_DIMENSION_TEXT: usize = 128;
+const FIRST_METRICS: usize = 16;
+const FIRST_NAME_TEXT: usize = 256;
+
 #[derive(Debug, Clone)]
 struct Metric {
-    /// [`name_hash`] of `name`: compared first, so that finding a metric among many does not
+    /// [`name_hash`] of the name: compared first, so that finding a metric among many does not
     /// compare strings.
     hash: u64,
-    name: String,
+    /// The name, in the set's `name_text`.
+    name: Span,
+    /// Whether the name is written in JSON as it is, with no escape.
+    plain: bool,
     unit: Unit,
     resolution: Resolution,
     /// The only value, until a second one comes (a counter or a gauge needs no allocation).
@@ -471,7 +510,9 @@ impl MetricSet {
         MetricSet {
             namespace,
             dimensions: Vec::new(),
+            dimension_text: String::new(),
             metrics: Vec::new(),
+            name_text: String::new(),
             metadata: Vec::new(),
         }
     }
@@ -488,10 +529,13 @@ impl MetricSet {
     /// [module docs](self#limits)), a key that is already a metric name or is `_aws`, and a
     /// 31st key ([`Reason::TooManyDimensions`]).
     pub fn dimension(&mut self, key: &str, value: &str) -> Result<(), InvalidMetric> {
-        if let Some((_, current)) = self.dimensions.iter_mut().find(|(k, _)| k == key) {
+        if let Some(index) = self
+            .dimensions
+            .iter()
+            .position(|(k, _)| k.of(&self.dimension_text) == key)
+        {
             check_dimension_value(key, value)?;
-            current.clear();
-            current.push_str(value);
+            self.replace_dimension_value(index, value);
             return Ok(());
         }
         let reason = if is_blank(key) {
@@ -522,8 +566,37 @@ impl MetricSet {
                 key,
             ));
         }
-        self.dimensions.push((key.to_owned(), value.to_owned()));
+        if self.dimensions.capacity() == 0 {
+            self.dimensions.reserve(FIRST_DIMENSIONS);
+            self.dimension_text.reserve(FIRST_DIMENSION_TEXT);
+        }
+        let key = Span::push(&mut self.dimension_text, key);
+        let value = Span::push(&mut self.dimension_text, value);
+        self.dimensions.push((key, value));
         Ok(())
+    }
+
+    /// Puts `value` in place of the value of dimension `index`, moving the text after it.
+    fn replace_dimension_value(&mut self, index: usize, value: &str) {
+        let Some(&(_, old)) = self.dimensions.get(index) else {
+            return;
+        };
+        if self.dimension_text.get(old.start..old.end).is_none() {
+            return;
+        }
+        self.dimension_text.replace_range(old.start..old.end, value);
+        let new_end = old.start.saturating_add(value.len());
+        for (key, current) in &mut self.dimensions {
+            for span in [key, current] {
+                if span.start >= old.end && span.start != old.start {
+                    span.start = span.start - old.end + new_end;
+                    span.end = span.end - old.end + new_end;
+                }
+            }
+        }
+        if let Some((_, current)) = self.dimensions.get_mut(index) {
+            current.end = new_end;
+        }
     }
 
     /// Records one value of the metric `name`.
@@ -597,12 +670,13 @@ impl MetricSet {
         values: &[f64],
         search: bool,
     ) -> Result<(), InvalidMetric> {
-        let hash = name_hash(name);
+        let scan = Scan::of(name);
+        let hash = scan.hash;
         if let Some(metric) = self
             .metrics
             .iter_mut()
             .filter(|_| search)
-            .find(|metric| metric.hash == hash && metric.name == name)
+            .find(|metric| metric.hash == hash && metric.name.of(&self.name_text) == name)
         {
             let reason = if metric.unit != unit {
                 Some(Reason::UnitMismatch {
@@ -623,15 +697,15 @@ impl MetricSet {
             metric.extend(values);
             return Ok(());
         }
-        let reason = if is_blank(name) {
+        let reason = if scan.is_blank(name) {
             Some(Reason::Empty)
         } else if name.len() > MAX_NAME_LEN {
             Some(Reason::TooLong { max: MAX_NAME_LEN })
-        } else if !is_printable_ascii(name) {
+        } else if !scan.printable {
             Some(Reason::InvalidCharacter)
         } else if name == AWS_KEY {
             Some(Reason::Reserved)
-        } else if self.dimensions.iter().any(|(key, _)| key == name) {
+        } else if self.has_dimension(name) {
             Some(Reason::NameTaken)
         } else {
             None
@@ -640,9 +714,14 @@ impl MetricSet {
             return Err(InvalidMetric::new(Field::MetricName, reason, name));
         }
         if let Some((&first, rest)) = values.split_first() {
+            if self.metrics.capacity() == 0 {
+                self.metrics.reserve(FIRST_METRICS);
+                self.name_text.reserve(FIRST_NAME_TEXT);
+            }
             self.metrics.push(Metric {
                 hash,
-                name: name.to_owned(),
+                name: Span::push(&mut self.name_text, name),
+                plain: scan.plain,
                 unit,
                 resolution,
                 first,
@@ -680,10 +759,11 @@ impl MetricSet {
         self.metrics.is_empty()
     }
 
-    /// The dimensions, in the order they were first set.
-    #[cfg_attr(not(feature = "cloudwatch"), allow(dead_code))]
-    pub(crate) fn dimensions(&self) -> &[(String, String)] {
-        &self.dimensions
+    /// The dimensions' keys and values, in the order they were first set.
+    pub(crate) fn dimensions(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.dimensions
+            .iter()
+            .map(|(key, value)| (key.of(&self.dimension_text), value.of(&self.dimension_text)))
     }
 
     /// Each metric's name, unit, resolution and values, in the order first recorded.
@@ -691,7 +771,7 @@ impl MetricSet {
     pub(crate) fn metrics(&self) -> impl Iterator<Item = (&str, Unit, Resolution, &[f64])> {
         self.metrics.iter().map(|metric| {
             (
-                metric.name.as_str(),
+                metric.name.of(&self.name_text),
                 metric.unit,
                 metric.resolution,
                 metric.values(),
@@ -703,13 +783,16 @@ impl MetricSet {
     /// allocated.
     pub fn clear_metrics(&mut self) {
         self.metrics.clear();
+        self.name_text.clear();
     }
 
     /// Forgets the metrics, the dimensions and the metadata, keeping the namespace and the
     /// memory already allocated.
     pub fn clear(&mut self) {
         self.metrics.clear();
+        self.name_text.clear();
         self.dimensions.clear();
+        self.dimension_text.clear();
         self.metadata.clear();
     }
 
@@ -738,15 +821,20 @@ impl MetricSet {
         if self.metrics.is_empty() {
             return report;
         }
+        let Scratch {
+            mut doc,
+            mut middle,
+            values,
+            mut tail,
+        } = Scratch::take();
 
         // `{"_aws":{...,"Metrics":[` is the same in every document.
-        let mut doc = Vec::with_capacity(4096);
         doc.extend_from_slice(br#"{"_aws":{"Timestamp":"#);
         push_u64(&mut doc, timestamp_ms);
         doc.extend_from_slice(br#","CloudWatchMetrics":[{"Namespace":"#);
         push_str(&mut doc, self.namespace.as_str());
         doc.extend_from_slice(br#","Dimensions":[["#);
-        for (i, (key, _)) in self.dimensions.iter().enumerate() {
+        for (i, (key, _)) in self.dimensions().enumerate() {
             if i > 0 {
                 doc.push(b',');
             }
@@ -756,9 +844,8 @@ impl MetricSet {
         let prefix_len = doc.len();
 
         // `]}]},` and the dimension members: the same in every document.
-        let mut middle = Vec::with_capacity(64);
         middle.extend_from_slice(b"]}]}");
-        for (key, value) in &self.dimensions {
+        for (key, value) in self.dimensions() {
             middle.push(b',');
             push_str(&mut middle, key);
             middle.push(b':');
@@ -770,7 +857,11 @@ impl MetricSet {
         let largest_metric = if self.metadata.is_empty() {
             0
         } else {
-            self.metrics.iter().map(entry_bound).max().unwrap_or(0)
+            self.metrics
+                .iter()
+                .map(|metric| entry_bound(metric.name.of(&self.name_text), metric))
+                .max()
+                .unwrap_or(0)
         };
         let metadata_budget = limit.saturating_sub(
             prefix_len
@@ -778,7 +869,6 @@ impl MetricSet {
                 .saturating_add(2)
                 .saturating_add(largest_metric),
         );
-        let mut tail = Vec::new();
         for (key, value) in &self.metadata {
             if self.key_in_use(key) {
                 report
@@ -811,21 +901,26 @@ impl MetricSet {
             doc,
             prefix_len,
             middle,
-            values: Vec::with_capacity(1024),
+            values,
             tail,
             metrics: 0,
             written: 0,
             limit,
             out,
         };
-        // The document each metric was last put in, so that no document holds a metric twice.
-        let mut last_document = vec![usize::MAX; self.metrics.len()];
         let rounds = self
             .metrics
             .iter()
             .map(|metric| metric.values().len().div_ceil(MAX_VALUES_PER_METRIC))
             .max()
             .unwrap_or(0);
+        // The document each metric was last put in, so that no document holds a metric twice:
+        // only a metric with over 100 values, put in one round after another, could be.
+        let mut last_document = if rounds > 1 {
+            vec![usize::MAX; self.metrics.len()]
+        } else {
+            Vec::new()
+        };
         for round in 0..rounds {
             let start = round.saturating_mul(MAX_VALUES_PER_METRIC);
             for (index, metric) in self.metrics.iter().enumerate() {
@@ -836,29 +931,39 @@ impl MetricSet {
                 let Some(chunk) = values.get(start..end).filter(|c| !c.is_empty()) else {
                     continue;
                 };
-                let Some(last) = last_document.get_mut(index) else {
-                    continue;
-                };
-                if docs.metrics == MAX_METRICS_PER_DOCUMENT || *last == docs.written {
+                let name = metric.name.of(&self.name_text);
+                let last = last_document.get_mut(index);
+                if docs.metrics == MAX_METRICS_PER_DOCUMENT
+                    || last.as_deref() == Some(&docs.written)
+                {
                     docs.flush();
                 }
-                if !docs.push(metric, chunk) {
+                if !docs.push(name, metric, chunk) {
                     docs.flush();
-                    if !docs.push(metric, chunk) {
+                    if !docs.push(name, metric, chunk) {
                         // Cannot happen within MAX_DOCUMENT_BYTES: the metadata budget keeps
                         // room for the largest metric. Reported rather than written invalid.
                         report.dropped.push(Dropped::Values {
-                            metric: metric.name.clone(),
+                            metric: name.to_owned(),
                             count: chunk.len(),
                         });
                         continue;
                     }
                 }
-                *last = docs.written;
+                if let Some(last) = last {
+                    *last = docs.written;
+                }
             }
         }
         docs.flush();
         report.documents = docs.written;
+        Scratch {
+            doc: docs.doc,
+            middle: docs.middle,
+            values: docs.values,
+            tail: docs.tail,
+        }
+        .put_back();
         report
     }
 
@@ -866,11 +971,17 @@ impl MetricSet {
         let hash = name_hash(name);
         self.metrics
             .iter()
-            .any(|metric| metric.hash == hash && metric.name == name)
+            .any(|metric| metric.hash == hash && metric.name.of(&self.name_text) == name)
+    }
+
+    fn has_dimension(&self, key: &str) -> bool {
+        self.dimensions
+            .iter()
+            .any(|(k, _)| k.of(&self.dimension_text) == key)
     }
 
     fn key_in_use(&self, key: &str) -> bool {
-        key == AWS_KEY || self.dimensions.iter().any(|(k, _)| k == key) || self.has_metric(key)
+        key == AWS_KEY || self.has_dimension(key) || self.has_metric(key)
     }
 }
 
@@ -902,14 +1013,14 @@ impl Documents<'_> {
             .saturating_add(self.tail.len())
     }
 
-    /// Adds `values` of `metric` if the document stays within the limit.
-    fn push(&mut self, metric: &Metric, values: &[f64]) -> bool {
+    /// Adds `values` of `metric`, named `name`, if the document stays within the limit.
+    fn push(&mut self, name: &str, metric: &Metric, values: &[f64]) -> bool {
         let (doc_mark, values_mark) = (self.doc.len(), self.values.len());
         if self.metrics > 0 {
             self.doc.push(b',');
         }
         self.doc.extend_from_slice(br#"{"Name":"#);
-        push_str(&mut self.doc, &metric.name);
+        push_name(&mut self.doc, name, metric.plain);
         self.doc.extend_from_slice(br#","Unit":""#);
         self.doc.extend_from_slice(metric.unit.as_str().as_bytes());
         self.doc.push(b'"');
@@ -919,7 +1030,7 @@ impl Documents<'_> {
         self.doc.push(b'}');
 
         self.values.push(b',');
-        push_str(&mut self.values, &metric.name);
+        push_name(&mut self.values, name, metric.plain);
         self.values.push(b':');
         match values {
             [value] => push_f64(&mut self.values, *value),
@@ -961,9 +1072,60 @@ impl Documents<'_> {
     }
 }
 
-/// An upper bound of the bytes one metric with up to 100 values adds to a document.
-fn entry_bound(metric: &Metric) -> usize {
-    let name = json_str_len(&metric.name);
+/// The buffers a document is written in, kept by each thread between writes: writing an
+/// invocation's metrics allocates no buffer once the thread has written one before.
+#[derive(Default)]
+struct Scratch {
+    doc: Vec<u8>,
+    middle: Vec<u8>,
+    values: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Option<Scratch>> = const { Cell::new(None) };
+}
+
+/// Buffers larger than this (a document with very many values) are not kept.
+const MAX_KEPT_BUFFER: usize = 64 * 1024;
+
+impl Scratch {
+    /// This thread's buffers, empty; new ones if another write on this thread has them.
+    fn take() -> Scratch {
+        let kept = SCRATCH.try_with(Cell::take).ok().flatten();
+        kept.unwrap_or_else(|| Scratch {
+            doc: Vec::with_capacity(4096),
+            middle: Vec::with_capacity(256),
+            values: Vec::with_capacity(1024),
+            tail: Vec::with_capacity(64),
+        })
+    }
+
+    /// Keeps the buffers, emptied, for this thread's next write.
+    fn put_back(mut self) {
+        let buffers = [
+            &mut self.doc,
+            &mut self.middle,
+            &mut self.values,
+            &mut self.tail,
+        ];
+        if buffers
+            .iter()
+            .any(|buffer| buffer.capacity() > MAX_KEPT_BUFFER)
+        {
+            return;
+        }
+        for buffer in buffers {
+            buffer.clear();
+        }
+        let _ = SCRATCH.try_with(|kept| kept.set(Some(self)));
+    }
+}
+
+/// An upper bound of the bytes one metric, named `name`, with up to 100 values adds to a
+/// document.
+fn entry_bound(name: &str, metric: &Metric) -> usize {
+    let name = json_str_len(name);
     let values = metric.values().len().min(MAX_VALUES_PER_METRIC);
     // `,{"Name":<name>,"Unit":"<unit>","StorageResolution":1}` and `,<name>:[<values>]`.
     name.saturating_mul(2)
@@ -1214,9 +1376,47 @@ fn check_dimension_value(key: &str, value: &str) -> Result<(), InvalidMetric> {
 
 /// FNV-1a: fast on short names, and only ever compared within one set.
 fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    Scan::of(name).hash
+}
+
+/// What one pass over a metric name tells.
+struct Scan {
+    /// [`name_hash`].
+    hash: u64,
+    /// `' '` to `'~'` only.
+    printable: bool,
+    /// Nothing but `' '` (or empty).
+    spaces_only: bool,
+    /// Printable and free of the two characters JSON escapes among them, `"` and `\`.
+    plain: bool,
+}
+
+impl Scan {
+    fn of(name: &str) -> Scan {
+        let mut scan = Scan {
+            hash: 0xcbf2_9ce4_8422_2325,
+            printable: true,
+            spaces_only: true,
+            plain: true,
+        };
+        for b in name.bytes() {
+            scan.hash = (scan.hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            scan.printable &= (b' '..=b'~').contains(&b);
+            scan.spaces_only &= b == b' ';
+            scan.plain &= b != b'"' && b != b'\\';
+        }
+        scan.plain &= scan.printable;
+        scan
+    }
+
+    /// [`is_blank`] for the name scanned.
+    fn is_blank(&self, name: &str) -> bool {
+        if self.printable {
+            self.spaces_only
+        } else {
+            is_blank(name)
+        }
+    }
 }
 
 /// Empty, or nothing but whitespace.
@@ -1287,6 +1487,18 @@ fn push_str(buf: &mut Vec<u8>, s: &str) {
     }
     buf.extend_from_slice(bytes.get(start..).unwrap_or_default());
     buf.push(b'"');
+}
+
+/// Appends a metric name as a JSON string: copied whole when it is `plain` (see [`Scan`]).
+fn push_name(buf: &mut Vec<u8>, name: &str, plain: bool) {
+    if plain {
+        buf.reserve(name.len().saturating_add(2));
+        buf.push(b'"');
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(b'"');
+    } else {
+        push_str(buf, name);
+    }
 }
 
 /// The length of `s` written by [`push_str`].
@@ -1710,6 +1922,61 @@ mod tests {
     }
 
     #[test]
+    fn a_dimension_set_again_to_a_longer_or_shorter_value_leaves_the_others_intact() {
+        let mut set = MetricSet::new(ns());
+        set.dimension("service", "orders").unwrap();
+        set.dimension("region", "eu-west-1").unwrap();
+        set.dimension("tier", "gold").unwrap();
+        set.dimension("region", "ap-southeast-2").unwrap();
+        set.dimension("service", "o").unwrap();
+        set.dimension("tier", "platinum").unwrap();
+        set.metric("Orders", Unit::Count, Resolution::Standard, 1.0)
+            .unwrap();
+        let dimensions: Vec<_> = set.dimensions().collect();
+        assert_eq!(
+            dimensions,
+            [
+                ("service", "o"),
+                ("region", "ap-southeast-2"),
+                ("tier", "platinum")
+            ]
+        );
+        let (lines, _, _) = write(&set);
+        assert!(lines[0].contains(r#""Dimensions":[["service","region","tier"]]"#));
+        assert!(lines[0].contains(r#""service":"o","region":"ap-southeast-2","tier":"platinum""#));
+
+        // A set kept across invocations and given the same dimension each time does not grow.
+        for i in 0..1000 {
+            set.dimension("region", &format!("region-{i}")).unwrap();
+        }
+        assert!(
+            set.dimension_text.len() < 64,
+            "{}",
+            set.dimension_text.len()
+        );
+    }
+
+    #[test]
+    fn a_set_cleared_of_its_metrics_reuses_their_names_memory() {
+        let mut set = MetricSet::new(ns());
+        set.dimension("service", "orders").unwrap();
+        for round in 0..100 {
+            set.clear_metrics();
+            set.metric(
+                &format!("Orders{round}"),
+                Unit::Count,
+                Resolution::Standard,
+                1.0,
+            )
+            .unwrap();
+        }
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.name_text, "Orders99");
+        let (lines, _, _) = write(&set);
+        assert!(lines[0].contains(r#""Orders99":1.0"#));
+    }
+
+    #[test]
     fn dimension_keys_longer_than_250_characters_are_refused() {
         let mut set = MetricSet::new(ns());
         set.dimension(&"k".repeat(250), "v").unwrap();
@@ -1733,7 +2000,10 @@ mod tests {
         // Refused when replacing a value too, keeping the old one.
         assert!(set.dimension("a", &"v".repeat(1025)).is_err());
         assert!(set.dimension("a", "").is_err());
-        assert_eq!(set.dimensions[0].1.len(), 1024);
+        assert_eq!(
+            set.dimensions().next().map(|(_, value)| value.len()),
+            Some(1024)
+        );
     }
 
     #[test]
@@ -1763,7 +2033,7 @@ mod tests {
                 "{key:?}={value:?}"
             );
         }
-        assert!(set.dimensions.is_empty());
+        assert_eq!(set.dimensions().count(), 0);
         // Spaces inside are fine.
         set.dimension("my key", "my value").unwrap();
     }

@@ -6,6 +6,7 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     fmt,
+    hash::{BuildHasherDefault, Hasher},
     sync::{Arc, Mutex, PoisonError, RwLock},
 };
 
@@ -43,6 +44,9 @@ pub(crate) enum Recorded {
 
 /// The largest handle id found through the slot table; larger ones are searched for.
 const MAX_SLOTS: usize = 1 << 16;
+/// The slots and entries a collector makes room for at its first metric.
+const FIRST_SLOTS: usize = 64;
+const FIRST_ENTRIES: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -74,13 +78,19 @@ impl Collector {
                     Kind::Gauge => Recorded::Gauge(0.0),
                     Kind::Histogram => Recorded::Histogram(Vec::new()),
                 };
+                if self.entries.capacity() == 0 {
+                    self.entries.reserve(FIRST_ENTRIES);
+                }
                 self.entries.push((id, start));
                 let index = self.entries.len() - 1;
                 // Ids count the metrics registered in the process; an id too large for the
                 // table (never in practice) is found by searching instead.
                 if id < MAX_SLOTS {
                     if self.slots.len() <= id {
-                        self.slots.resize(id + 1, u32::MAX);
+                        // Grown by powers of two, to at least FIRST_SLOTS: a handful of
+                        // allocations for the life of the collector, whatever the ids.
+                        let len = (id + 1).next_power_of_two().clamp(FIRST_SLOTS, MAX_SLOTS);
+                        self.slots.resize(len, u32::MAX);
                     }
                     if let (Some(slot), Ok(index)) = (self.slots.get_mut(id), u32::try_from(index))
                     {
@@ -224,12 +234,49 @@ pub fn add_metadata(key: &str, value: impl Into<serde_json::Value>) {
 /// A registered key's handle; `None` when the key was refused.
 type Registered = Option<Arc<Handle>>;
 
+/// Handles by key. A [`Key`] carries its hash, computed once when it was made; the map uses it
+/// as it is rather than hash it again on every `counter!` call.
+type KeyMap = HashMap<Key, Registered, BuildHasherDefault<KeyHash>>;
+
+/// The hash a [`Key`] hands over (its `Hash` writes one `u64`), passed through; anything
+/// else written is folded in with FNV-1a.
+#[derive(Debug, Default)]
+struct KeyHash(u64);
+
+impl Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes
+            .iter()
+            .fold(self.0 ^ 0xcbf2_9ce4_8422_2325, |hash, &b| {
+                (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+impl Kind {
+    fn index(self) -> usize {
+        match self {
+            Kind::Counter => 0,
+            Kind::Gauge => 1,
+            Kind::Histogram => 2,
+        }
+    }
+}
+
 /// The recorder's shared state.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    /// Every key registered; `None` for a key refused (too many dimensions), so that it is
-    /// refused, and logged, once.
-    handles: RwLock<HashMap<(Kind, Key), Registered>>,
+    /// Every key registered, by kind; `None` for a key refused (too many dimensions), so that
+    /// it is refused, and logged, once.
+    handles: RwLock<[KeyMap; 3]>,
     by_id: RwLock<Vec<Arc<Handle>>>,
     units: RwLock<HashMap<String, (Unit, Resolution)>>,
     pending: Mutex<Collector>,
@@ -306,22 +353,22 @@ impl Shared {
     /// more than 30 dimensions, which CloudWatch refuses: logged at WARN once per key, and
     /// recorded nowhere.
     fn register(self: &Arc<Self>, kind: Kind, key: &Key) -> Option<Arc<Handle>> {
-        let lookup = (kind, key.clone());
         {
             let handles = self.handles.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(handle) = handles.get(&lookup) {
+            if let Some(handle) = handles.get(kind.index()).and_then(|map| map.get(key)) {
                 return handle.clone();
             }
         }
         let dimensions = self.dimension_count(key);
-        let mut handles = self.handles.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(handle) = handles.get(&lookup) {
+        let mut guard = self.handles.write().unwrap_or_else(PoisonError::into_inner);
+        let handles = guard.get_mut(kind.index())?;
+        if let Some(handle) = handles.get(key) {
             // Registered by another thread in the meantime.
             return handle.clone();
         }
         if dimensions > MAX_DIMENSIONS {
-            handles.insert(lookup, None);
-            drop(handles);
+            handles.insert(key.clone(), None);
+            drop(guard);
             tracing::warn!(
                 metric = %key.name(),
                 dimensions,
@@ -343,7 +390,7 @@ impl Shared {
             shared: Arc::clone(self),
         });
         by_id.push(Arc::clone(&handle));
-        handles.insert(lookup, Some(Arc::clone(&handle)));
+        handles.insert(key.clone(), Some(Arc::clone(&handle)));
         Some(handle)
     }
 }
