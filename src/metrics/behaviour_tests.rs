@@ -489,3 +489,36 @@ fn a_sink_needs_a_namespace_putmetricdata_takes() {
     };
     assert!(Settings::resolve(&emf, |_| None).is_ok());
 }
+
+#[test]
+fn describing_a_metric_again_changes_only_what_is_given() {
+    let recorder = EmfRecorder::new();
+    let shared = &recorder.shared;
+    let kind = super::Kind::Histogram;
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!("Latency", metrics::Unit::Milliseconds, "");
+        // Described the same way with each request.
+        metrics::describe_histogram!("Latency", metrics::Unit::Milliseconds, "");
+    });
+    assert_eq!(
+        shared.unit("Latency", kind),
+        (Unit::Milliseconds, Resolution::Standard)
+    );
+    recorder.describe_resolution("Latency", Resolution::High);
+    assert_eq!(
+        shared.unit("Latency", kind),
+        (Unit::Milliseconds, Resolution::High)
+    );
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!("Latency", metrics::Unit::Seconds, "");
+    });
+    assert_eq!(
+        shared.unit("Latency", kind),
+        (Unit::Seconds, Resolution::High)
+    );
+    recorder.describe_unit("Latency", Unit::Seconds);
+    assert_eq!(
+        shared.unit("Latency", kind),
+        (Unit::Seconds, Resolution::High)
+    );
+}

@@ -308,6 +308,17 @@ impl Shared {
     }
 
     fn describe(&self, name: &str, unit: Option<Unit>, resolution: Option<Resolution>) {
+        {
+            // Described again as it already is (a metric described with each request): no
+            // write lock, no copy of the name.
+            let units = self.units.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((current_unit, current_resolution)) = units.get(name)
+                && unit.is_none_or(|unit| unit == *current_unit)
+                && resolution.is_none_or(|resolution| resolution == *current_resolution)
+            {
+                return;
+            }
+        }
         let mut units = self.units.write().unwrap_or_else(PoisonError::into_inner);
         let entry = units
             .entry(name.to_owned())
