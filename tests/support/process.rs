@@ -27,8 +27,8 @@ const PACKAGES: [&str; 6] = [
     "helve-test-functions",
 ];
 
-/// The path of a binary of the examples or of `tests/functions`, building them all the first
-/// time this test binary asks (cargo's own lock serialises the builds of test binaries that
+/// The path of a binary of the examples or of `tests/functions`, building them all (the
+/// workspace's binaries, under `--all-features`) the first time this test binary asks (cargo's own lock serialises the builds of test binaries that
 /// run at once).
 pub(crate) fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -120,8 +120,22 @@ fn build() -> Result<PathBuf, String> {
     if let Some(triple) = &layout.triple {
         command.arg("--target").arg(triple);
     }
-    for package in PACKAGES {
-        command.args(["-p", package]);
+    if cfg!(all(
+        feature = "cfn",
+        feature = "cloudwatch",
+        feature = "batch",
+        feature = "http",
+        feature = "validate"
+    )) {
+        // Under `cargo test --workspace --all-features` (the README's and CI's command): the
+        // same packages, targets and features, so that cargo resolves the same features for
+        // every dependency and builds only the binaries, not a second copy of the dependency
+        // graph (minutes, and gigabytes of disk).
+        command.args(["--workspace", "--all-features", "--tests"]);
+    } else {
+        for package in PACKAGES {
+            command.args(["-p", package]);
+        }
     }
     let output = command
         .output()
