@@ -154,7 +154,7 @@ impl Settings {
             })?),
             None => None,
         };
-        let metrics = metrics_config(options, &lookup)?;
+        let metrics = metrics_config(options, &service, &lookup)?;
         Ok(Self {
             service,
             log_level,
@@ -239,6 +239,7 @@ const MAX_SINK_NAMESPACE_LEN: usize = 255;
 
 fn metrics_config(
     options: &Options,
+    service: &str,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<MetricsConfig>, ConfigError> {
     let disabled = match lookup("POWERTOOLS_METRICS_DISABLED") {
@@ -299,10 +300,32 @@ fn metrics_config(
     if disabled {
         return Ok(None);
     }
+    // The service and the function name are dimension values of every document: a name
+    // CloudWatch refuses would leave every metric out, so it stops the function now.
+    let service_setting = if options.service.is_some() {
+        "the `service` option"
+    } else {
+        "POWERTOOLS_SERVICE_NAME"
+    };
+    probe.dimension("service", service).map_err(|error| {
+        ConfigError::new(
+            service_setting,
+            format!("the service name is the `service` dimension of every metric: {error}"),
+        )
+    })?;
+    let function_name = lookup("POWERTOOLS_METRICS_FUNCTION_NAME").filter(|name| !name.is_empty());
+    if let Some(name) = &function_name {
+        probe.dimension("function_name", name).map_err(|error| {
+            ConfigError::new(
+                "POWERTOOLS_METRICS_FUNCTION_NAME",
+                format!("the `function_name` dimension of the ColdStart metric: {error}"),
+            )
+        })?;
+    }
     Ok(Some(MetricsConfig {
         namespace,
         dimensions: options.metric_dimensions.clone(),
-        function_name: lookup("POWERTOOLS_METRICS_FUNCTION_NAME").filter(|name| !name.is_empty()),
+        function_name,
     }))
 }
 
@@ -391,6 +414,45 @@ mod tests {
         let long = "x".repeat(1025);
         let error = Settings::from_lookup(Some(&long), env(&[])).unwrap_err();
         assert_eq!(error.setting(), "the `service` option");
+    }
+
+    #[test]
+    fn a_service_name_cloudwatch_refuses_as_a_dimension_stops_a_function_with_metrics() {
+        let metrics = [("POWERTOOLS_METRICS_NAMESPACE", "Shop")];
+        let error = Settings::from_lookup(Some("commandes-é"), env(&metrics)).unwrap_err();
+        assert_eq!(error.setting(), "the `service` option");
+        assert!(
+            error
+                .to_string()
+                .contains("the service name is the `service` dimension of every metric"),
+            "{error}"
+        );
+        let error = Settings::from_lookup(
+            None,
+            env(&[
+                ("POWERTOOLS_METRICS_NAMESPACE", "Shop"),
+                ("POWERTOOLS_SERVICE_NAME", "commandes-é"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(error.setting(), "POWERTOOLS_SERVICE_NAME");
+        let error = Settings::from_lookup(
+            Some("orders"),
+            env(&[
+                ("POWERTOOLS_METRICS_NAMESPACE", "Shop"),
+                ("POWERTOOLS_METRICS_FUNCTION_NAME", "fonction-é"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(error.setting(), "POWERTOOLS_METRICS_FUNCTION_NAME");
+
+        // Without metrics, or with metrics turned off, the name is only logged: any name goes.
+        assert!(Settings::from_lookup(Some("commandes-é"), env(&[])).is_ok());
+        let off = [
+            ("POWERTOOLS_METRICS_NAMESPACE", "Shop"),
+            ("POWERTOOLS_METRICS_DISABLED", "true"),
+        ];
+        assert!(Settings::from_lookup(Some("commandes-é"), env(&off)).is_ok());
     }
 
     #[test]

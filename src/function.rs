@@ -512,6 +512,7 @@ fn install_recorder(settings: &Settings) -> Option<EmfRecorder> {
         );
         return None;
     }
+    recorder.mark_installed();
     Some(recorder)
 }
 

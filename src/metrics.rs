@@ -14,7 +14,7 @@ pub mod emf;
 mod recorder;
 
 pub(crate) use recorder::{COLLECTING, Collector, Kind, Recorded};
-pub use recorder::{EmfRecorder, add_metadata};
+pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit};
 
 use std::time::SystemTime;
 
@@ -119,15 +119,17 @@ pub(crate) fn for_each_set(
             Recorded::Histogram(_) => Kind::Histogram,
         };
         let (unit, resolution) = recorder.shared.unit(&handle.name, kind);
+        let values = match &recorded {
+            Recorded::Counter(value) | Recorded::Gauge(value) => std::slice::from_ref(value),
+            Recorded::Histogram(values) => values.as_slice(),
+        };
         // Each key is recorded once in the collector, and a set holds one set of labels: the
-        // name is new to the set.
-        let outcome = match &recorded {
-            Recorded::Counter(value) | Recorded::Gauge(value) => {
-                set.new_metric_values(&handle.name, unit, resolution, &[*value])
-            }
-            Recorded::Histogram(values) => {
-                set.new_metric_values(&handle.name, unit, resolution, values)
-            }
+        // name is new to the set, unless a metric of another kind has the same name and labels
+        // (the set then refuses the second if its unit differs, and adds its values if not).
+        let outcome = if handle.shares_name() {
+            set.metric_values(&handle.name, unit, resolution, values)
+        } else {
+            set.new_metric_values(&handle.name, unit, resolution, values)
         };
         if let Err(error) = outcome {
             tracing::warn!(metric = %handle.name, "the metric was not written: {error}");

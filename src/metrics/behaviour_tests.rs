@@ -160,6 +160,38 @@ fn cold_start_is_written_once_even_when_the_first_invocation_fails() {
     assert_eq!(documents[0], cold_start());
 }
 
+async fn panic_after_counting(_event: Value, _ctx: Context) -> Result<Value, crate::Error> {
+    metrics::counter!("Attempts").increment(1);
+    metrics::histogram!("StepsDone").record(2.0);
+    panic!("the order has no lines");
+}
+
+#[test]
+fn a_panicking_invocation_still_writes_its_metrics_and_the_cold_start() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
+        let service = service_stack(
+            panic_after_counting,
+            &settings,
+            &(),
+            logging,
+            layer(&recorder, &settings, &captured),
+        );
+        assert!(service.clone().oneshot(event("req-1")).await.is_err());
+        assert!(service.oneshot(event("req-2")).await.is_err());
+    });
+    let documents = captured.documents();
+    assert_eq!(documents.len(), 3, "{documents:?}");
+    assert_eq!(documents[0], cold_start());
+    for document in &documents[1..] {
+        assert_eq!(document["Attempts"], 1.0);
+        assert_eq!(document["StepsDone"], 2.0);
+    }
+}
+
 #[test]
 fn metrics_recorded_during_init_are_written_with_the_first_invocation() {
     let settings = settings(&[]);
@@ -520,5 +552,76 @@ fn describing_a_metric_again_changes_only_what_is_given() {
     assert_eq!(
         shared.unit("Latency", kind),
         (Unit::Seconds, Resolution::High)
+    );
+}
+
+#[test]
+fn a_counter_and_a_gauge_of_one_name_are_never_written_twice_in_a_document() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let logs = Captured::default();
+    let recorder = EmfRecorder::new();
+    let subscriber =
+        tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
+    tracing::subscriber::with_default(subscriber, || {
+        with_recorder(&recorder, async {
+            let logging = LoggingLayer::with_sink(&settings, logs.sink(), None);
+            let service = service_stack(
+                |event: Value, _ctx: Context| async move {
+                    metrics::counter!("Jobs").increment(2);
+                    metrics::gauge!("Jobs").set(5.0);
+                    // Same unit: one metric with both values.
+                    metrics::gauge!("Depth").set(3.0);
+                    metrics::histogram!("Depth").record(4.0);
+                    Ok::<_, Infallible>(event)
+                },
+                &settings,
+                &(),
+                logging,
+                layer(&recorder, &settings, &captured),
+            );
+            service.oneshot(event("req-1")).await.unwrap();
+        });
+    });
+    let documents = captured.documents();
+    assert_eq!(
+        documents[1],
+        json!({
+            "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{"Namespace": "Shop",
+                "Dimensions": [["service"]],
+                "Metrics": [
+                    {"Name": "Jobs", "Unit": "Count"},
+                    {"Name": "Depth", "Unit": "None"}
+                ]}]},
+            "service": "orders", "Jobs": 2.0, "Depth": [3.0, 4.0]
+        })
+    );
+    let warnings: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["level"] == "WARN")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["metric"], "Jobs");
+}
+
+#[test]
+fn units_and_resolutions_described_before_or_after_helve_installs_its_recorder_are_kept() {
+    // The only test in this process to install a recorder as `Function::run` does.
+    super::describe_unit("UploadRate", Unit::KilobytesPerSecond);
+    let recorder = EmfRecorder::new();
+    recorder.mark_installed();
+    super::describe_resolution("UploadRate", Resolution::High);
+    super::describe_unit("Errors", Unit::CountPerSecond);
+    let kind = super::Kind::Gauge;
+    assert_eq!(
+        recorder.shared.unit("UploadRate", kind),
+        (Unit::KilobytesPerSecond, Resolution::High)
+    );
+    assert_eq!(
+        recorder.shared.unit("Errors", kind),
+        (Unit::CountPerSecond, Resolution::Standard)
     );
 }

@@ -7,7 +7,10 @@ use std::{
     collections::HashMap,
     fmt,
     hash::{BuildHasherDefault, Hasher},
-    sync::{Arc, Mutex, PoisonError, RwLock},
+    sync::{
+        Arc, Mutex, OnceLock, PoisonError, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use metrics::{
@@ -42,8 +45,10 @@ pub(crate) enum Recorded {
     Histogram(Vec<f64>),
 }
 
-/// The largest handle id found through the slot table; larger ones are searched for.
-const MAX_SLOTS: usize = 1 << 16;
+/// The largest handle id found through the slot table (16 KiB at most per invocation); larger
+/// ones, in a process that registered thousands of metric keys (labels with many values), are
+/// searched for among the invocation's entries.
+const MAX_SLOTS: usize = 1 << 12;
 /// The slots and entries a collector makes room for at its first metric.
 const FIRST_SLOTS: usize = 64;
 const FIRST_ENTRIES: usize = 16;
@@ -84,7 +89,7 @@ impl Collector {
                 self.entries.push((id, start));
                 let index = self.entries.len() - 1;
                 // Ids count the metrics registered in the process; an id too large for the
-                // table (never in practice) is found by searching instead.
+                // table is found by searching instead.
                 if id < MAX_SLOTS {
                     if self.slots.len() <= id {
                         // Grown by powers of two, to at least FIRST_SLOTS: a handful of
@@ -163,10 +168,18 @@ pub(crate) struct Handle {
     kind: Kind,
     pub(crate) name: String,
     pub(crate) labels: Vec<(String, String)>,
+    /// Whether a metric of another kind has the same name and labels (`counter!("x")` and
+    /// `gauge!("x")`): both then go in one document, where a name can appear only once.
+    shares_name: AtomicBool,
     shared: Arc<Shared>,
 }
 
 impl Handle {
+    /// Whether a metric of another kind has this one's name and labels.
+    pub(crate) fn shares_name(&self) -> bool {
+        self.shares_name.load(Ordering::Relaxed)
+    }
+
     fn record(&self, op: Op) {
         let recorded = COLLECTING.try_with(|slot| {
             let mut slot = slot.borrow_mut();
@@ -229,6 +242,44 @@ pub fn add_metadata(key: &str, value: impl Into<serde_json::Value>) {
         let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
         collector.set_metadata(key, value);
     });
+}
+
+/// The recorder [`Function`](crate::Function) installed, which [`describe_unit`] and
+/// [`describe_resolution`] describe metrics on.
+static INSTALLED: OnceLock<EmfRecorder> = OnceLock::new();
+
+/// Descriptions given before a recorder was installed, applied when one is. Also held while
+/// one is installed, so that no description falls between the two.
+static EARLY: Mutex<Vec<Description>> = Mutex::new(Vec::new());
+
+/// A metric's name, and the unit and resolution it is described with (`None`: unchanged).
+type Description = (String, Option<Unit>, Option<Resolution>);
+
+/// Names the CloudWatch unit of a metric on the recorder helve installs, for the units
+/// `metrics::Unit` has no name for (`Kilobytes/Second`, `Count/Second`, ...): call it anywhere,
+/// the init step included; before the recorder is installed, it is remembered until then.
+///
+/// ```
+/// use helve::metrics::{describe_unit, emf::Unit};
+///
+/// describe_unit("UploadRate", Unit::KilobytesPerSecond);
+/// ```
+pub fn describe_unit(name: &str, unit: Unit) {
+    describe_installed(name, Some(unit), None);
+}
+
+/// Publishes a metric at high resolution (`StorageResolution: 1`, one-second granularity) on
+/// the recorder helve installs; as [`describe_unit`], callable before it is.
+pub fn describe_resolution(name: &str, resolution: Resolution) {
+    describe_installed(name, None, Some(resolution));
+}
+
+fn describe_installed(name: &str, unit: Option<Unit>, resolution: Option<Resolution>) {
+    let mut early = EARLY.lock().unwrap_or_else(PoisonError::into_inner);
+    match INSTALLED.get() {
+        Some(recorder) => recorder.shared.describe(name, unit, resolution),
+        None => early.push((name.to_owned(), unit, resolution)),
+    }
 }
 
 /// A registered key's handle; `None` when the key was refused.
@@ -398,10 +449,20 @@ impl Shared {
                 .labels()
                 .map(|label| (label.key().to_owned(), label.value().to_owned()))
                 .collect(),
+            shares_name: AtomicBool::new(false),
             shared: Arc::clone(self),
         });
         by_id.push(Arc::clone(&handle));
         handles.insert(key.clone(), Some(Arc::clone(&handle)));
+        for (index, others) in guard.iter().enumerate() {
+            if index == kind.index() {
+                continue;
+            }
+            if let Some(Some(other)) = others.get(key) {
+                other.shares_name.store(true, Ordering::Relaxed);
+                handle.shares_name.store(true, Ordering::Relaxed);
+            }
+        }
         Some(handle)
     }
 }
@@ -424,6 +485,18 @@ impl EmfRecorder {
     /// A recorder with nothing registered.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes this the recorder that [`describe_unit`] and [`describe_resolution`] describe
+    /// metrics on, with what they were told before; once per process, as the `metrics`
+    /// facade's global recorder is.
+    pub(crate) fn mark_installed(&self) {
+        let mut early = EARLY.lock().unwrap_or_else(PoisonError::into_inner);
+        if INSTALLED.set(self.clone()).is_ok() {
+            for (name, unit, resolution) in early.drain(..) {
+                self.shared.describe(&name, unit, resolution);
+            }
+        }
     }
 
     /// Names the CloudWatch unit of a metric, for the units `metrics::Unit` has no name for
