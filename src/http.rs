@@ -398,6 +398,126 @@ where
     }
 }
 
+/// The handler's service as helve runs it, under the layers added with
+/// [`HttpHandler::layer`]: a body over the limit, a panic, an error of the service and the
+/// deadline coming near are answered here, as problems, so that those layers (a CORS layer
+/// adding its headers, for one) see them as they see every other answer.
+#[derive(Clone)]
+pub struct Guarded<Svc> {
+    inner: Svc,
+}
+
+impl<Svc> fmt::Debug for Guarded<Svc> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guarded")
+            .field("service", &std::any::type_name::<Svc>())
+            .finish()
+    }
+}
+
+/// What [`Guarded`] needs to know of the invocation, put on the request by the handler.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    body_limit: usize,
+    /// When to stop waiting and answer 504: the deadline less the margin.
+    stop_at: tokio::time::Instant,
+    margin: Duration,
+}
+
+impl<Svc, B> Service<Request> for Guarded<Svc>
+where
+    Svc: Service<Request, Response = http::Response<B>> + Clone + Send + 'static,
+    Svc::Future: Send + 'static,
+    Svc::Error: fmt::Display,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: fmt::Display,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The inner service's readiness is awaited in `call`, where its error can be answered.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let limits = request.extensions().get::<Limits>().copied();
+        let mut service = self.inner.clone();
+        Box::pin(async move {
+            let size = match request.body() {
+                Body::Text(text) => text.len(),
+                Body::Binary(bytes) => bytes.len(),
+                _ => 0,
+            };
+            if let Some(limits) = limits
+                && size > limits.body_limit
+            {
+                return Ok(Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail(format!(
+                        "the request body is {size} bytes; this endpoint takes at most {}",
+                        limits.body_limit
+                    ))
+                    .with_code("payload_too_large")
+                    .into_response());
+            }
+            let work = CatchUnwind::new(async move {
+                poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                let response = service
+                    .call(request)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                lambda::normalise(response).await
+            });
+            let outcome = match limits {
+                Some(limits) => tokio::time::timeout_at(limits.stop_at, work)
+                    .await
+                    .map_err(|_| limits.margin),
+                None => Ok(work.await),
+            };
+            Ok(answer(outcome))
+        })
+    }
+}
+
+/// The answer to a request whose service finished (answered, failed or panicked), or did not
+/// finish before the deadline margin (`Err(margin)`).
+fn answer(
+    outcome: Result<Result<Result<Response, String>, crate::error::Panic>, Duration>,
+) -> Response {
+    match outcome {
+        Ok(Ok(Ok(response))) => response,
+        Ok(Ok(Err(message))) => {
+            tracing::error!(
+                error_type = "helve.InvalidResponse",
+                "the request could not be answered: {message}"
+            );
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .logged()
+                .into_response()
+        }
+        // The panic is logged where it is caught.
+        Ok(Err(_panic)) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .logged()
+            .into_response(),
+        Err(margin) => {
+            tracing::error!(
+                error_type = "helve.DeadlineExceeded",
+                margin_ms = margin.as_millis() as u64,
+                "the handler had not answered when the deadline came near; answering 504"
+            );
+            Problem::new(StatusCode::GATEWAY_TIMEOUT)
+                .with_detail("the function ran out of time before it could answer")
+                .with_code("deadline_exceeded")
+                .logged()
+                .into_response()
+        }
+    }
+}
+
 /// Options of an HTTP handler.
 #[derive(Debug, Clone, Copy)]
 struct Options {
@@ -458,14 +578,16 @@ impl<Svc, S> fmt::Debug for HttpHandler<Svc, S> {
 ///     helve::Function::new(http(hello)).run()
 /// }
 /// ```
-pub fn http<H, S, M>(handler: H) -> HttpHandler<Endpoint<H, S, M>, S>
+pub fn http<H, S, M>(handler: H) -> HttpHandler<Guarded<Endpoint<H, S, M>>, S>
 where
     H: HttpFn<S, M>,
 {
     HttpHandler {
-        service: Endpoint {
-            handler,
-            _marker: PhantomData,
+        service: Guarded {
+            inner: Endpoint {
+                handler,
+                _marker: PhantomData,
+            },
         },
         options: Options::default(),
         _state: PhantomData,
@@ -487,15 +609,17 @@ where
 ///     helve::Function::new(helve::http::service(routes)).run()
 /// }
 /// ```
-pub fn service<F, Svc, S>(make: F) -> HttpHandler<FromState<F, Svc, S>, S>
+pub fn service<F, Svc, S>(make: F) -> HttpHandler<Guarded<FromState<F, Svc, S>>, S>
 where
     F: Fn(&'static S) -> Svc + Send + Sync + 'static,
     S: 'static,
 {
     HttpHandler {
-        service: FromState {
-            make: Arc::new((make, OnceLock::new())),
-            _state: PhantomData,
+        service: Guarded {
+            inner: FromState {
+                make: Arc::new((make, OnceLock::new())),
+                _state: PhantomData,
+            },
         },
         options: Options::default(),
         _state: PhantomData,
@@ -559,67 +683,36 @@ where
             context: context.clone(),
             uri: request.uri().clone(),
         };
-        let size = match request.body() {
-            Body::Text(text) => text.len(),
-            Body::Binary(bytes) => bytes.len(),
-            _ => 0,
-        };
         let remaining = context.remaining_time();
+        let budget = remaining.saturating_sub(options.deadline_margin);
+        // The body limit, panics and the deadline are answered under the layers (see
+        // `Guarded`); here only what the layers themselves do is guarded, a little later.
+        request.extensions_mut().insert(Limits {
+            body_limit: options.body_limit,
+            stop_at: tokio::time::Instant::now() + budget,
+            margin: options.deadline_margin,
+        });
         request.extensions_mut().insert(Invoked {
             context: context.clone(),
             state,
         });
+        let layers_budget = budget.saturating_add(options.deadline_margin / 2);
         let mut service = self.service.clone();
         Box::pin(exchange::EXCHANGE.scope(exchange, async move {
-            let response = if size > options.body_limit {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                    .with_detail(format!(
-                        "the request body is {size} bytes; this endpoint takes at most {}",
-                        options.body_limit
-                    ))
-                    .with_code("payload_too_large")
-                    .into_response()
-            } else {
-                let work = CatchUnwind::new(async move {
-                    poll_fn(|cx| service.poll_ready(cx))
-                        .await
-                        .map_err(|error| error.to_string())?;
-                    let response = service
-                        .call(request)
-                        .await
-                        .map_err(|error| error.to_string())?;
-                    lambda::normalise(response).await
-                });
-                let budget = remaining.saturating_sub(options.deadline_margin);
-                match tokio::time::timeout(budget, work).await {
-                    Ok(Ok(Ok(response))) => response,
-                    Ok(Ok(Err(message))) => {
-                        tracing::error!(
-                            error_type = "helve.InvalidResponse",
-                            "the request could not be answered: {message}"
-                        );
-                        Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                            .logged()
-                            .into_response()
-                    }
-                    // The panic is logged where it is caught.
-                    Ok(Err(_panic)) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                        .logged()
-                        .into_response(),
-                    Err(_elapsed) => {
-                        tracing::error!(
-                            error_type = "helve.DeadlineExceeded",
-                            margin_ms = options.deadline_margin.as_millis() as u64,
-                            "the handler had not answered when the deadline came near; answering 504"
-                        );
-                        Problem::new(StatusCode::GATEWAY_TIMEOUT)
-                            .with_detail("the function ran out of time before it could answer")
-                            .with_code("deadline_exceeded")
-                            .logged()
-                            .into_response()
-                    }
-                }
-            };
+            let work = CatchUnwind::new(async move {
+                poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                let response = service
+                    .call(request)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                lambda::normalise(response).await
+            });
+            let outcome = tokio::time::timeout(layers_budget, work)
+                .await
+                .map_err(|_| options.deadline_margin / 2);
+            let response = answer(outcome);
             Ok(finish(response, &context, origin, started, options))
         }))
     }
@@ -637,6 +730,20 @@ fn finish(
         let detail = problem.detail;
         response::log(problem.status, None, problem.code.as_deref(), || {
             detail.unwrap_or_else(|| problem.status.to_string())
+        });
+    } else if !response::is_problem(&response)
+        && (response.status().is_client_error() || response.status().is_server_error())
+    {
+        // An error status made without a problem (a bare `StatusCode`, an `http::Response`,
+        // a router's 404 or 405): logged here, once, as problems are where they are made.
+        let status = response.status();
+        response::log(status, None, None, || {
+            exchange::with(|exchange| match exchange {
+                Some(exchange) => {
+                    format!("answered without a problem body, for {}", exchange.path())
+                }
+                None => "answered without a problem body".to_owned(),
+            })
         });
     }
     if !response.headers().contains_key(&CORRELATION_HEADER_NAME)

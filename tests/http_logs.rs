@@ -57,6 +57,15 @@ async fn find(request: Request, _ctx: Context) -> Result<Json<Value>, OrderError
     }
 }
 
+/// A handler answering bare status codes, with no problem body.
+async fn bare_status(request: Request, _ctx: Context) -> StatusCode {
+    if request.uri().path().ends_with("/crash") {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::IM_A_TEAPOT
+    }
+}
+
 fn get_order(id: &str) -> Value {
     json!({
         "version": "2.0",
@@ -106,6 +115,10 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
     .unwrap();
     let recorder = EmfRecorder::new();
     metrics::set_global_recorder(recorder.clone()).unwrap();
+    let bare_stack = ContextLayer::new(settings.clone()).layer(
+        LoggingLayer::new(&settings)
+            .layer(CatchPanicLayer::new().layer(HandlerService::new(http(bare_status), &()))),
+    );
     let writer = Arc::clone(&emf);
     let metrics_layer = MetricsLayer::with_writer(
         recorder,
@@ -116,7 +129,7 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
         metrics_layer.layer(CatchPanicLayer::new().layer(HandlerService::new(http(find), &()))),
     ));
 
-    let invoke = |id: &str, request_id: &str| {
+    let event = |id: &str, request_id: &str| {
         let mut context = lambda_runtime::Context::default();
         context.request_id = request_id.to_owned();
         context.deadline = u64::try_from(
@@ -127,10 +140,9 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
         )
         .unwrap();
         let payload: Payload<HttpEvent> = serde_json::from_value(get_order(id)).unwrap();
-        stack
-            .clone()
-            .oneshot(lambda_runtime::LambdaEvent::new(payload, context))
+        lambda_runtime::LambdaEvent::new(payload, context)
     };
+    let invoke = |id: &str, request_id: &str| stack.clone().oneshot(event(id, request_id));
 
     // A server error: ERROR with the whole chain; the client sees none of it.
     let response = serde_json::to_value(invoke("broken", "req-1").await.unwrap()).unwrap();
@@ -187,4 +199,27 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
             .any(|document| document["status_class"] == "4xx"),
         "{documents:#?}"
     );
+
+    // An error status answered without a problem (a bare status code, a router's 404): logged
+    // once too, by class, with the path.
+    let response = bare_stack
+        .clone()
+        .oneshot(event("o-1", "req-3"))
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 418);
+    let logged = lines(&logs);
+    let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 418).collect();
+    assert_eq!(failed.len(), 1, "{logged:#?}");
+    assert_eq!(failed[0]["level"], "INFO");
+    assert_eq!(
+        failed[0]["message"],
+        "the request failed with 418 I'm a teapot: answered without a problem body, for /orders/o-1"
+    );
+    let response = bare_stack.oneshot(event("crash", "req-4")).await.unwrap();
+    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 500);
+    let logged = lines(&logs);
+    let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 500).collect();
+    assert_eq!(failed.len(), 1, "{logged:#?}");
+    assert_eq!(failed[0]["level"], "ERROR");
 }

@@ -4,7 +4,7 @@
 use std::any::Any;
 
 use bytes::Bytes;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyExt;
 use lambda_http::{
     Body,
@@ -104,7 +104,9 @@ impl HttpResponse {
                 headers.remove(header::SET_COOKIE);
                 let mut response = ApiGatewayV2httpResponse::default();
                 response.status_code = status_code;
-                response.headers = headers;
+                // One value a name: repeated headers (`Vary`, `Link`) joined, not cut to the
+                // first.
+                response.headers = joined(headers);
                 response.cookies = cookies;
                 response.body = body;
                 response.is_base64_encoded = is_base64_encoded;
@@ -118,8 +120,9 @@ impl HttpResponse {
                     parts.status.as_u16(),
                     parts.status.canonical_reason().unwrap_or_default()
                 ));
-                // A target group reads `headers` or `multiValueHeaders`, as configured.
-                response.headers = headers.clone();
+                // A target group reads `headers` (one value a name: repeated ones joined) or
+                // `multiValueHeaders`, as configured.
+                response.headers = joined(headers.clone());
                 response.multi_value_headers = headers;
                 response.body = body;
                 response.is_base64_encoded = is_base64_encoded;
@@ -218,4 +221,28 @@ fn is_text(content_type: &[u8]) -> bool {
         .contains(&essence.as_slice())
         || essence.ends_with(b"+json")
         || essence.ends_with(b"+xml")
+}
+
+/// The headers with one value a name: the values of a repeated header joined with `, `, as
+/// HTTP allows for every header but `Set-Cookie` (which HTTP APIs take apart, as `cookies`).
+fn joined(headers: HeaderMap) -> HeaderMap {
+    if headers.keys_len() == headers.len() {
+        return headers;
+    }
+    let mut one_each = HeaderMap::with_capacity(headers.keys_len());
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            continue;
+        };
+        let mut value = first.as_bytes().to_vec();
+        for more in values {
+            value.extend_from_slice(b", ");
+            value.extend_from_slice(more.as_bytes());
+        }
+        if let Ok(value) = HeaderValue::from_bytes(&value) {
+            one_each.insert(name.clone(), value);
+        }
+    }
+    one_each
 }

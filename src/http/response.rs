@@ -128,7 +128,10 @@ impl<T: Serialize> IntoResponse for Json<T> {
 impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
     fn into_response(self) -> Response {
         let mut response = self.1.into_response();
-        *response.status_mut() = self.0;
+        // A body that failed to become a response (a 500 problem) keeps its status.
+        if !is_problem(&response) {
+            *response.status_mut() = self.0;
+        }
         response
     }
 }
@@ -137,12 +140,25 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
     fn into_response(self) -> Response {
         let (status, headers, inner) = self;
         let mut response = inner.into_response();
+        if is_problem(&response) {
+            return response;
+        }
         if let Err(problem) = headers.add_to(response.headers_mut()) {
             return problem.into_response();
         }
         *response.status_mut() = status;
         response
     }
+}
+
+/// Marks a response made from a [`Problem`]: a status given around it does not replace the
+/// problem's, and it is logged as a problem (once), not as a plain error status.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ProblemAnswer;
+
+/// Whether `response` was made from a [`Problem`].
+pub(super) fn is_problem(response: &Response) -> bool {
+    response.extensions().get::<ProblemAnswer>().is_some()
 }
 
 impl<R: IntoResponse, E: ErrorStatus + 'static> IntoResponse for Result<R, E> {
@@ -480,6 +496,7 @@ impl IntoResponse for Problem {
             ),
             None => self.render(None, None),
         });
+        response.extensions_mut().insert(ProblemAnswer);
         if !self.logged {
             response.extensions_mut().insert(Unlogged {
                 status: self.status,

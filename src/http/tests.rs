@@ -411,6 +411,54 @@ async fn a_handler_still_running_near_the_deadline_is_answered_504() {
     assert_eq!(body(&response)["code"], "deadline_exceeded");
 }
 
+fn allow_any_origin() -> tower_http::cors::CorsLayer {
+    tower_http::cors::CorsLayer::new().allow_origin(tower_http::cors::Any)
+}
+
+fn from_the_shop(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut event = v2(
+        method,
+        path,
+        json!({"origin": "https://shop.example.com", "content-type": "application/json"}),
+        body,
+    );
+    event["requestContext"]["http"]["method"] = json!(method);
+    event
+}
+
+#[tokio::test(start_paused = true)]
+async fn answers_helve_makes_itself_pass_through_the_layers_so_a_browser_can_read_them() {
+    // 413: a body over the limit.
+    let handler = http(create).body_limit(8).layer(allow_any_origin());
+    let event = from_the_shop("POST", "/orders", Some(r#"{"sku":"A-1","quantity":2}"#));
+    let response = invoke(&handler, event).await;
+    assert_eq!(response["statusCode"], 413);
+    assert_eq!(response["headers"]["access-control-allow-origin"], "*");
+
+    // 500: a panic.
+    let handler = http(|_: Request, _: Context| async {
+        if true {
+            panic!("the basket is gone");
+        }
+        StatusCode::OK
+    })
+    .layer(allow_any_origin());
+    let response = invoke(&handler, from_the_shop("GET", "/", None)).await;
+    assert_eq!(response["statusCode"], 500);
+    assert_eq!(response["headers"]["access-control-allow-origin"], "*");
+
+    // 504: the deadline.
+    let handler = http(|_: Request, _: Context| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        StatusCode::OK
+    })
+    .layer(allow_any_origin());
+    let response = invoke(&handler, from_the_shop("GET", "/slow", None)).await;
+    assert_eq!(response["statusCode"], 504);
+    assert_eq!(response["headers"]["access-control-allow-origin"], "*");
+    assert_eq!(response["headers"]["x-correlation-id"], "corr-1");
+}
+
 #[tokio::test]
 async fn unit_is_204_and_a_status_has_no_body() {
     let response = invoke(
@@ -645,5 +693,109 @@ async fn an_event_that_is_not_http_is_an_invalid_event_for_lambda() {
         invalid.message().contains("API Gateway"),
         "{}",
         invalid.message()
+    );
+}
+
+async fn repeated_headers(_request: Request, _ctx: Context) -> http::Response<String> {
+    http::Response::builder()
+        .header(header::VARY, "origin")
+        .header(header::VARY, "accept-encoding")
+        .header(header::SET_COOKIE, "a=1")
+        .header(header::SET_COOKIE, "b=2")
+        .body("ok".to_owned())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn repeated_headers_reach_http_api_and_alb_clients_whole() {
+    let response = invoke(&http(repeated_headers), v2("GET", "/", json!({}), None)).await;
+    assert_eq!(response["headers"]["vary"], "origin, accept-encoding");
+    assert_eq!(response["cookies"], json!(["a=1", "b=2"]));
+
+    let mut alb = serde_json::from_str::<Value>(include_str!(
+        "../../tests/fixtures/example-alb-lambda-target-request-headers-only.json"
+    ))
+    .unwrap();
+    alb["isBase64Encoded"] = json!(false);
+    let response = invoke(&http(repeated_headers), alb).await;
+    assert_eq!(response["headers"]["vary"], "origin, accept-encoding");
+    assert_eq!(
+        response["multiValueHeaders"]["vary"],
+        json!(["origin", "accept-encoding"])
+    );
+}
+
+async fn created_with_a_null_body(_request: Request, _ctx: Context) -> Created<Json<Value>> {
+    Created {
+        location: "/orders/o-1".to_owned(),
+        body: Json(json!(null)),
+    }
+}
+
+/// A body `serde_json` cannot write: a map whose keys are not strings.
+async fn unserializable_map(
+    _request: Request,
+    _ctx: Context,
+) -> (StatusCode, Json<std::collections::BTreeMap<(u8, u8), u8>>) {
+    (
+        StatusCode::CREATED,
+        Json(std::collections::BTreeMap::from([((1, 2), 3)])),
+    )
+}
+
+#[tokio::test]
+async fn a_status_given_around_a_body_that_fails_to_serialize_answers_500_not_the_status() {
+    let response = invoke(&http(unserializable_map), v2("GET", "/", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 500);
+    assert_eq!(body(&response)["status"], 500);
+    // The same status around a body that serializes is kept.
+    let response = invoke(
+        &http(created_with_a_null_body),
+        v2("GET", "/", json!({}), None),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 201);
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    parameter2: String,
+}
+
+#[tokio::test]
+async fn a_function_url_request_is_answered_in_the_http_api_shape() {
+    let event = serde_json::from_str::<Value>(include_str!(
+        "../../tests/fixtures/lambda_function_url_request.json"
+    ))
+    .unwrap();
+    let handler = http(|request: Request, _: Context| async move {
+        let Ok(Query(params)) = Query::<Params>::from_request(&request) else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        Json(json!({
+            "path": request.uri().path(),
+            "method": request.method().as_str(),
+            "query": request.uri().query(),
+            "parameter2": params.parameter2,
+        }))
+        .into_response()
+    });
+    let response = invoke(&handler, event).await;
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    assert_eq!(response["headers"]["x-correlation-id"], "corr-1");
+    assert!(
+        response
+            .get("multiValueHeaders")
+            .is_none_or(|headers| headers.as_object().is_none_or(|h| h.is_empty()))
+    );
+    assert_eq!(
+        body(&response),
+        json!({
+            "path": "/my/path",
+            "method": "GET",
+            "query": "parameter1=value1&parameter1=value2&parameter2=value",
+            "parameter2": "value"
+        })
     );
 }
