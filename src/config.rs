@@ -82,6 +82,8 @@ pub struct Settings {
     redactor: Redactor,
     correlation_pointer: Option<Pointer>,
     metrics: Option<MetricsConfig>,
+    /// `POWERTOOLS_METRICS_DISABLED=true`: metrics turned off on purpose.
+    metrics_disabled: bool,
 }
 
 impl Settings {
@@ -155,6 +157,9 @@ impl Settings {
             None => None,
         };
         let metrics = metrics_config(options, &service, &lookup)?;
+        // Checked by `metrics_config` already.
+        let metrics_disabled = lookup("POWERTOOLS_METRICS_DISABLED")
+            .is_some_and(|value| parse_bool("POWERTOOLS_METRICS_DISABLED", &value) == Ok(true));
         Ok(Self {
             service,
             log_level,
@@ -164,6 +169,7 @@ impl Settings {
             redactor,
             correlation_pointer,
             metrics,
+            metrics_disabled,
         })
     }
 
@@ -192,6 +198,11 @@ impl Settings {
     /// disabled (`POWERTOOLS_METRICS_DISABLED=true`).
     pub fn metrics(&self) -> Option<&MetricsConfig> {
         self.metrics.as_ref()
+    }
+
+    /// Whether `POWERTOOLS_METRICS_DISABLED=true` turned metrics off on purpose.
+    pub(crate) fn metrics_disabled(&self) -> bool {
+        self.metrics_disabled
     }
 
     /// The redactor applied to logged events.

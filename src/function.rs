@@ -433,6 +433,15 @@ impl<H, I> Function<H, I> {
                 .map(|state| (settings, state)),
             Err(diagnostic) => Err(diagnostic),
         };
+        // No namespace, and metrics not turned off on purpose: a metric recorded from here on
+        // is told about at ERROR, once, rather than lost silently; unless the program installed
+        // a recorder of its own, in `main` or the init step.
+        if let Ok((settings, _)) = &outcome
+            && settings.metrics().is_none()
+            && !settings.metrics_disabled()
+        {
+            let _ = metrics::set_global_recorder(crate::metrics::NoNamespace::default());
+        }
         // The output is chosen once the state exists: a sink may be built from it.
         let outcome = outcome.and_then(|(settings, state)| {
             let metrics = match (recorder, settings.metrics()) {

@@ -13,7 +13,7 @@ pub mod cloudwatch;
 pub mod emf;
 mod recorder;
 
-pub(crate) use recorder::{COLLECTING, Collector, Kind, Recorded};
+pub(crate) use recorder::{COLLECTING, Collector, Kind, NoNamespace, Recorded};
 pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit};
 
 use std::time::SystemTime;

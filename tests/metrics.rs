@@ -8,8 +8,13 @@ use support::{Exit, Outcome, RuntimeApi};
 
 /// Runs `metrics-demo` with `env` on each event in turn and returns everything it wrote.
 async fn run(events: &[(&str, &str)], env: &[(&str, &str)]) -> Exit {
+    run_binary("metrics-demo", events, env).await
+}
+
+/// Runs `binary` with `env` on each event in turn and returns everything it wrote.
+async fn run_binary(binary: &str, events: &[(&str, &str)], env: &[(&str, &str)]) -> Exit {
     let mut api = RuntimeApi::start().await;
-    let mut launch = api.function("metrics-demo");
+    let mut launch = api.function(binary);
     for (name, value) in env {
         launch.env(name, value);
     }
@@ -120,4 +125,55 @@ async fn powertools_metrics_function_name_names_the_cold_start_dimension() {
     let documents = documents(&exit);
     assert_eq!(documents[0]["function_name"], "orders-api", "{exit}");
     assert_eq!(documents[0]["ColdStart"], 1.0);
+}
+
+/// The lines of `exit`'s stdout at `level`.
+fn lines_at(exit: &Exit, level: &str) -> Vec<Value> {
+    exit.stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["level"] == level)
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_recorded_without_a_namespace_are_an_error_told_once_not_lost_silently() {
+    let events = [("first", r#"{}"#), ("second", r#"{}"#)];
+    let exit = run_binary("metrics-without-namespace", &events, &[]).await;
+    assert_eq!(documents(&exit), Vec::<Value>::new(), "{exit}");
+    let errors = lines_at(&exit, "ERROR");
+    assert_eq!(errors.len(), 1, "{exit}");
+    assert_eq!(errors[0]["error_type"], "helve.MetricsNotConfigured");
+    assert_eq!(errors[0]["metric"], "OrdersPlaced");
+    assert_eq!(errors[0]["function_request_id"], "first");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("set POWERTOOLS_METRICS_NAMESPACE"),
+        "{exit}"
+    );
+
+    // Turned off on purpose: nothing to tell.
+    let exit = run_binary(
+        "metrics-without-namespace",
+        &events,
+        &[("POWERTOOLS_METRICS_DISABLED", "true")],
+    )
+    .await;
+    assert_eq!(lines_at(&exit, "ERROR"), Vec::<Value>::new(), "{exit}");
+
+    // With a namespace from the environment, the same function writes its metrics.
+    let exit = run_binary(
+        "metrics-without-namespace",
+        &events,
+        &[("POWERTOOLS_METRICS_NAMESPACE", "Shop")],
+    )
+    .await;
+    assert_eq!(lines_at(&exit, "ERROR"), Vec::<Value>::new(), "{exit}");
+    let orders: Vec<Value> = documents(&exit)
+        .into_iter()
+        .filter(|document| document.get("OrdersPlaced").is_some())
+        .collect();
+    assert_eq!(orders.len(), 2, "{exit}");
 }

@@ -322,6 +322,7 @@ async fn every_bad_request_is_a_problem_with_its_status_and_code() {
         ),
         ("req-conflict", "create-conflict.json", "Kx7cZi4DoAMEdkw="),
         ("req-text", "create-text-plain.json", "Kx7ceW1pIAMEeQA="),
+        ("req-too-large", "create-too-large.json", "Kx7cjQ9BoAMEfZg="),
     ];
     let files: Vec<(&str, &str)> = events.iter().map(|(id, file, _)| (*id, *file)).collect();
     let run = invoke(CREATE, &[], &files).await;
@@ -381,6 +382,14 @@ async fn every_bad_request_is_a_problem_with_its_status_and_code() {
             "unsupported_media_type",
             ("req-text", events[4].2),
         ),
+        problem(
+            413,
+            "Payload Too Large",
+            Some("the request body is 70133 bytes; this endpoint takes at most 65536"),
+            "/orders",
+            "payload_too_large",
+            ("req-too-large", events[5].2),
+        ),
     ];
     for ((response, expected), (request_id, _, correlation_id)) in
         run.responses.iter().zip(expected).zip(events)
@@ -407,6 +416,7 @@ async fn every_bad_request_is_a_problem_with_its_status_and_code() {
         ("req-not-json", 400, "invalid_json"),
         ("req-wrong-type", 400, "invalid_body"),
         ("req-text", 415, "unsupported_media_type"),
+        ("req-too-large", 413, "payload_too_large"),
     ] {
         let logged = lines_of(&run.lines, request_id);
         assert_eq!(logged.len(), 1, "{request_id}: {:?}", run.lines);

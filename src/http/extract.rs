@@ -73,6 +73,16 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
             .map(|map| map.iter().collect())
             .unwrap_or_default();
         params::deserialize(&pairs).map(Path).map_err(|error| {
+            if pairs.is_empty() {
+                // Not the client's mistake: the route gives no parameters at all.
+                tracing::error!(
+                    error_type = "helve.NoPathParameters",
+                    "the handler takes `Path`, but the request's route has no path parameters \
+                     ({error}): ALB and Function URL events carry none, and an API Gateway \
+                     route names them in braces, `/orders/{{id}}`"
+                );
+                return Problem::new(StatusCode::INTERNAL_SERVER_ERROR).logged();
+            }
             Problem::new(StatusCode::BAD_REQUEST)
                 .with_detail(format!("invalid path parameter {error}"))
                 .with_code("invalid_path")

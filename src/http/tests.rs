@@ -799,3 +799,25 @@ async fn a_function_url_request_is_answered_in_the_http_api_shape() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_path_the_route_does_not_give_is_the_functions_mistake_not_the_clients() {
+    async fn by_number(request: Request, _ctx: Context) -> Response {
+        match Path::<u64>::from_request(&request) {
+            Ok(Path(number)) => Json(json!({"number": number})).into_response(),
+            Err(problem) => problem.into_response(),
+        }
+    }
+    // A route with a parameter the client got wrong: 400, naming it.
+    let mut event = v2("GET", "/orders/abc", json!({}), None);
+    event["pathParameters"] = json!({"id": "abc"});
+    let response = invoke(&http(by_number), event).await;
+    assert_eq!(response["statusCode"], 400);
+    assert_eq!(body(&response)["code"], "invalid_path");
+
+    // A route with no parameters at all (a Function URL, an ALB): 500, and nothing blamed on
+    // the client.
+    let response = invoke(&http(by_number), v2("GET", "/orders", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 500);
+    assert!(body(&response).get("code").is_none());
+}

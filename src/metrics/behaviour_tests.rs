@@ -625,3 +625,28 @@ fn units_and_resolutions_described_before_or_after_helve_installs_its_recorder_a
         (Unit::CountPerSecond, Resolution::Standard)
     );
 }
+
+#[test]
+fn without_a_namespace_the_first_metric_of_the_users_is_told_once_and_helves_own_never() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let settings = settings(&[]);
+    let logs = Captured::default();
+    let subscriber =
+        tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
+    tracing::subscriber::with_default(subscriber, || {
+        metrics::with_local_recorder(&super::NoNamespace::default(), || {
+            metrics::histogram!("HttpRequestDuration").record(3.0);
+            metrics::counter!("HttpResponses", "status_class" => "2xx").increment(1);
+            metrics::counter!("BatchRecordsProcessed").increment(1);
+            assert_eq!(logs.lines(), Vec::<Value>::new());
+            metrics::counter!("OrdersPlaced").increment(1);
+            metrics::counter!("OrdersShipped").increment(1);
+        });
+    });
+    let lines = logs.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert_eq!(lines[0]["error_type"], "helve.MetricsNotConfigured");
+    assert_eq!(lines[0]["metric"], "OrdersPlaced");
+}

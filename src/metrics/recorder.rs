@@ -548,3 +548,61 @@ impl metrics::Recorder for EmfRecorder {
         }
     }
 }
+
+/// The recorder helve installs when no namespace is configured (and metrics are not turned off
+/// on purpose): the first metric recorded is logged at ERROR, once, naming the settings, so
+/// that metrics recorded with nowhere to go are not lost silently. Records nothing.
+#[derive(Debug, Default)]
+pub(crate) struct NoNamespace {
+    told: AtomicBool,
+}
+
+/// The metrics helve records itself (HTTP requests, batches): recorded whether or not the
+/// function configured metrics, so not a sign that it meant to.
+const HELVE_OWN_METRICS: [&str; 4] = [
+    "HttpRequestDuration",
+    "HttpResponses",
+    "BatchRecordsProcessed",
+    "BatchRecordsFailed",
+];
+
+impl NoNamespace {
+    fn register(&self, key: &Key) {
+        if HELVE_OWN_METRICS.contains(&key.name()) {
+            return;
+        }
+        if !self.told.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                error_type = "helve.MetricsNotConfigured",
+                metric = %key.name(),
+                "a metric was recorded, but no metrics namespace is configured, so no metric \
+                 is written: set POWERTOOLS_METRICS_NAMESPACE, or `namespace = \"..\"` in \
+                 `#[helve::handler]` (`Function::namespace`); POWERTOOLS_METRICS_DISABLED=true \
+                 turns metrics off on purpose"
+            );
+        }
+    }
+}
+
+impl metrics::Recorder for NoNamespace {
+    fn describe_counter(&self, _: KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+
+    fn describe_gauge(&self, _: KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+
+    fn describe_histogram(&self, _: KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        self.register(key);
+        Counter::noop()
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        self.register(key);
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.register(key);
+        Histogram::noop()
+    }
+}
