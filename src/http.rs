@@ -444,7 +444,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let limits = request.extensions().get::<Limits>().copied();
-        let mut service = self.inner.clone();
+        let service = self.inner.clone();
         Box::pin(async move {
             let size = match request.body() {
                 Body::Text(text) => text.len(),
@@ -462,16 +462,7 @@ where
                     .with_code("payload_too_large")
                     .into_response());
             }
-            let work = CatchUnwind::new(async move {
-                poll_fn(|cx| service.poll_ready(cx))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                let response = service
-                    .call(request)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                lambda::normalise(response).await
-            });
+            let work = CatchUnwind::new(respond(service, request));
             let outcome = match limits {
                 Some(limits) => tokio::time::timeout_at(limits.stop_at, work)
                     .await
@@ -481,6 +472,25 @@ where
             Ok(answer(outcome))
         })
     }
+}
+
+/// `service`'s answer to `request`, normalised; an error of the service (or of the answer's
+/// body) as its message.
+async fn respond<Svc, B>(mut service: Svc, request: Request) -> Result<Response, String>
+where
+    Svc: Service<Request, Response = http::Response<B>>,
+    Svc::Error: fmt::Display,
+    B: http_body::Body + Send + 'static,
+    B::Error: fmt::Display,
+{
+    poll_fn(|cx| service.poll_ready(cx))
+        .await
+        .map_err(|error| error.to_string())?;
+    let response = service
+        .call(request)
+        .await
+        .map_err(|error| error.to_string())?;
+    lambda::normalise(response).await
 }
 
 /// The answer to a request whose service finished (answered, failed or panicked), or did not
@@ -697,18 +707,9 @@ where
             state,
         });
         let layers_budget = budget.saturating_add(options.deadline_margin / 2);
-        let mut service = self.service.clone();
+        let service = self.service.clone();
         Box::pin(exchange::EXCHANGE.scope(exchange, async move {
-            let work = CatchUnwind::new(async move {
-                poll_fn(|cx| service.poll_ready(cx))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                let response = service
-                    .call(request)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                lambda::normalise(response).await
-            });
+            let work = CatchUnwind::new(respond(service, request));
             let outcome = tokio::time::timeout(layers_budget, work)
                 .await
                 .map_err(|_| options.deadline_margin / 2);
