@@ -310,6 +310,53 @@ async fn the_same_create_from_a_rest_api_answers_in_the_rest_api_shape() {
 }
 
 #[tokio::test]
+async fn a_bad_request_from_a_rest_api_is_a_problem_in_the_rest_api_shape() {
+    let run = invoke(
+        CREATE,
+        &[],
+        &[("req-rest-invalid", "create-rest-api-invalid.json")],
+    )
+    .await;
+    let correlation_id = "8f2c1d9e-5b7a-4c3e-a1f0-2d4b6c8e0a13";
+    // The path the client called, the REST API's stage included.
+    let mut expected = problem(
+        422,
+        "Unprocessable Entity",
+        Some("the request body failed validation"),
+        "/prod/orders",
+        "validation_failed",
+        ("req-rest-invalid", correlation_id),
+    );
+    expected["errors"] = json!([
+        {"field": "items[0].quantity", "code": "range", "message": "must be 1 to 100"},
+    ]);
+    let mut response = run.responses[0].clone();
+    assert_eq!(body(&response), expected);
+    response["body"] = json!("<the problem>");
+    let multi: serde_json::Map<String, Value> =
+        headers(correlation_id, Some("application/problem+json"), json!({}))
+            .as_object()
+            .expect("headers are an object")
+            .iter()
+            .map(|(name, value)| (name.clone(), json!([value])))
+            .collect();
+    assert_eq!(
+        response,
+        json!({
+            "statusCode": 422,
+            "headers": {},
+            "multiValueHeaders": multi,
+            "body": "<the problem>",
+            "isBase64Encoded": false,
+        })
+    );
+    let logged = lines_of(&run.lines, "req-rest-invalid");
+    assert_eq!(logged.len(), 1, "{:?}", run.lines);
+    assert_eq!(logged[0].get("level"), "INFO");
+    assert_eq!(logged[0].get("status"), 422);
+}
+
+#[tokio::test]
 async fn every_bad_request_is_a_problem_with_its_status_and_code() {
     // One execution environment answers them all, in turn.
     let events = [
