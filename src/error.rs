@@ -335,6 +335,10 @@ impl ErrorStatus for Error {
     fn log_message(&self) -> String {
         chain_message(self.source.as_ref())
     }
+
+    fn logged_error_type(&self) -> Option<Cow<'static, str>> {
+        Some(self.error_type.clone())
+    }
 }
 
 /// The payload did not deserialize into the handler's event type.

@@ -57,6 +57,14 @@ async fn find(request: Request, _ctx: Context) -> Result<Json<Value>, OrderError
     }
 }
 
+/// A handler failing with a `helve::Error` of its own error type.
+async fn declined(_request: Request, _ctx: Context) -> Result<StatusCode, helve::Error> {
+    Err(helve::Error::new(
+        "PaymentDeclined",
+        std::io::Error::other("the card issuer said no"),
+    ))
+}
+
 /// A handler answering bare status codes, with no problem body.
 async fn bare_status(request: Request, _ctx: Context) -> StatusCode {
     if request.uri().path().ends_with("/crash") {
@@ -118,6 +126,10 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
     let bare_stack = ContextLayer::new(settings.clone()).layer(
         LoggingLayer::new(&settings)
             .layer(CatchPanicLayer::new().layer(HandlerService::new(http(bare_status), &()))),
+    );
+    let declined_stack = ContextLayer::new(settings.clone()).layer(
+        LoggingLayer::new(&settings)
+            .layer(CatchPanicLayer::new().layer(HandlerService::new(http(declined), &()))),
     );
     let writer = Arc::clone(&emf);
     let metrics_layer = MetricsLayer::with_writer(
@@ -222,4 +234,17 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
     let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 500).collect();
     assert_eq!(failed.len(), 1, "{logged:#?}");
     assert_eq!(failed[0]["level"], "ERROR");
+
+    // A `helve::Error`: a 500, logged at ERROR with its own error type and its chain.
+    let response = declined_stack.oneshot(event("o-1", "req-5")).await.unwrap();
+    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 500);
+    let logged = lines(&logs);
+    let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 500).collect();
+    assert_eq!(failed.len(), 1, "{logged:#?}");
+    assert_eq!(failed[0]["level"], "ERROR");
+    assert_eq!(failed[0]["error_type"], "PaymentDeclined");
+    assert_eq!(
+        failed[0]["message"],
+        "the request failed with 500 Internal Server Error: the card issuer said no"
+    );
 }
