@@ -110,12 +110,19 @@ impl Settings {
         options: &Options,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let service = match &options.service {
-            Some(name) => check_service("the `service` option", name)?,
-            None => match lookup("POWERTOOLS_SERVICE_NAME") {
-                Some(name) => check_service("POWERTOOLS_SERVICE_NAME", &name)?,
-                None => Arc::from(DEFAULT_SERVICE),
-            },
+        // The service name, and the setting it comes from (for errors naming it).
+        let (service_setting, service) = match &options.service {
+            Some(name) => {
+                let setting = "the `service` option";
+                (setting, check_service(setting, name)?)
+            }
+            None => {
+                let setting = "POWERTOOLS_SERVICE_NAME";
+                match lookup(setting) {
+                    Some(name) => (setting, check_service(setting, &name)?),
+                    None => (setting, Arc::from(DEFAULT_SERVICE)),
+                }
+            }
         };
         let log_level = logging::resolve_level(options.log_level.as_deref(), &lookup)?;
         let sample_rate = match lookup("POWERTOOLS_LOGGER_SAMPLE_RATE") {
@@ -156,10 +163,16 @@ impl Settings {
             })?),
             None => None,
         };
-        let metrics = metrics_config(options, &service, &lookup)?;
-        // Checked by `metrics_config` already.
-        let metrics_disabled = lookup("POWERTOOLS_METRICS_DISABLED")
-            .is_some_and(|value| parse_bool("POWERTOOLS_METRICS_DISABLED", &value) == Ok(true));
+        let metrics_disabled = match lookup("POWERTOOLS_METRICS_DISABLED") {
+            Some(value) => parse_bool("POWERTOOLS_METRICS_DISABLED", &value)?,
+            None => false,
+        };
+        let metrics = metrics_config(
+            options,
+            (service_setting, &service),
+            metrics_disabled,
+            &lookup,
+        )?;
         Ok(Self {
             service,
             log_level,
@@ -248,15 +261,14 @@ pub fn env(name: &str) -> Result<String, ConfigError> {
 /// The longest namespace PutMetricData takes (EMF takes 1024 characters).
 const MAX_SINK_NAMESPACE_LEN: usize = 255;
 
+/// The metrics configuration: `None` when metrics are off (no namespace, or `disabled`).
+/// `service` is the service name and the setting it comes from.
 fn metrics_config(
     options: &Options,
-    service: &str,
+    (service_setting, service): (&'static str, &str),
+    disabled: bool,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<MetricsConfig>, ConfigError> {
-    let disabled = match lookup("POWERTOOLS_METRICS_DISABLED") {
-        Some(value) => parse_bool("POWERTOOLS_METRICS_DISABLED", &value)?,
-        None => false,
-    };
     let (setting, namespace) = match &options.namespace {
         Some(namespace) => ("the `namespace` option", namespace.clone()),
         None => match lookup("POWERTOOLS_METRICS_NAMESPACE") {
@@ -313,11 +325,6 @@ fn metrics_config(
     }
     // The service and the function name are dimension values of every document: a name
     // CloudWatch refuses would leave every metric out, so it stops the function now.
-    let service_setting = if options.service.is_some() {
-        "the `service` option"
-    } else {
-        "POWERTOOLS_SERVICE_NAME"
-    };
     probe.dimension("service", service).map_err(|error| {
         ConfigError::new(
             service_setting,

@@ -218,6 +218,8 @@ where
 struct Invoked<S: 'static> {
     context: Context,
     state: &'static S,
+    /// What [`Guarded`] answers by itself.
+    limits: Limits,
 }
 
 impl<S> Clone for Invoked<S> {
@@ -225,6 +227,7 @@ impl<S> Clone for Invoked<S> {
         Self {
             context: self.context.clone(),
             state: self.state,
+            limits: self.limits,
         }
     }
 }
@@ -402,12 +405,27 @@ where
 /// [`HttpHandler::layer`]: a body over the limit, a panic, an error of the service and the
 /// deadline coming near are answered here, as problems, so that those layers (a CORS layer
 /// adding its headers, for one) see them as they see every other answer.
-#[derive(Clone)]
-pub struct Guarded<Svc> {
+pub struct Guarded<Svc, S> {
     inner: Svc,
+    _state: PhantomData<fn(S)>,
 }
 
-impl<Svc> fmt::Debug for Guarded<Svc> {
+impl<Svc, S> Guarded<Svc, S> {
+    fn new(inner: Svc) -> Self {
+        Self {
+            inner,
+            _state: PhantomData,
+        }
+    }
+}
+
+impl<Svc: Clone, S> Clone for Guarded<Svc, S> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone())
+    }
+}
+
+impl<Svc, S> fmt::Debug for Guarded<Svc, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guarded")
             .field("service", &std::any::type_name::<Svc>())
@@ -415,7 +433,7 @@ impl<Svc> fmt::Debug for Guarded<Svc> {
     }
 }
 
-/// What [`Guarded`] needs to know of the invocation, put on the request by the handler.
+/// What [`Guarded`] needs to know of the invocation, on the request's [`Invoked`].
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     body_limit: usize,
@@ -424,8 +442,9 @@ struct Limits {
     margin: Duration,
 }
 
-impl<Svc, B> Service<Request> for Guarded<Svc>
+impl<Svc, S, B> Service<Request> for Guarded<Svc, S>
 where
+    S: Sync + 'static,
     Svc: Service<Request, Response = http::Response<B>> + Clone + Send + 'static,
     Svc::Future: Send + 'static,
     Svc::Error: fmt::Display,
@@ -443,7 +462,10 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let limits = request.extensions().get::<Limits>().copied();
+        let limits = request
+            .extensions()
+            .get::<Invoked<S>>()
+            .map(|invoked| invoked.limits);
         let service = self.inner.clone();
         Box::pin(async move {
             let size = match request.body() {
@@ -588,17 +610,15 @@ impl<Svc, S> fmt::Debug for HttpHandler<Svc, S> {
 ///     helve::Function::new(http(hello)).run()
 /// }
 /// ```
-pub fn http<H, S, M>(handler: H) -> HttpHandler<Guarded<Endpoint<H, S, M>>, S>
+pub fn http<H, S, M>(handler: H) -> HttpHandler<Guarded<Endpoint<H, S, M>, S>, S>
 where
     H: HttpFn<S, M>,
 {
     HttpHandler {
-        service: Guarded {
-            inner: Endpoint {
-                handler,
-                _marker: PhantomData,
-            },
-        },
+        service: Guarded::new(Endpoint {
+            handler,
+            _marker: PhantomData,
+        }),
         options: Options::default(),
         _state: PhantomData,
     }
@@ -619,18 +639,16 @@ where
 ///     helve::Function::new(helve::http::service(routes)).run()
 /// }
 /// ```
-pub fn service<F, Svc, S>(make: F) -> HttpHandler<Guarded<FromState<F, Svc, S>>, S>
+pub fn service<F, Svc, S>(make: F) -> HttpHandler<Guarded<FromState<F, Svc, S>, S>, S>
 where
     F: Fn(&'static S) -> Svc + Send + Sync + 'static,
     S: 'static,
 {
     HttpHandler {
-        service: Guarded {
-            inner: FromState {
-                make: Arc::new((make, OnceLock::new())),
-                _state: PhantomData,
-            },
-        },
+        service: Guarded::new(FromState {
+            make: Arc::new((make, OnceLock::new())),
+            _state: PhantomData,
+        }),
         options: Options::default(),
         _state: PhantomData,
     }
@@ -697,14 +715,14 @@ where
         let budget = remaining.saturating_sub(options.deadline_margin);
         // The body limit, panics and the deadline are answered under the layers (see
         // `Guarded`); here only what the layers themselves do is guarded, a little later.
-        request.extensions_mut().insert(Limits {
-            body_limit: options.body_limit,
-            stop_at: tokio::time::Instant::now() + budget,
-            margin: options.deadline_margin,
-        });
         request.extensions_mut().insert(Invoked {
             context: context.clone(),
             state,
+            limits: Limits {
+                body_limit: options.body_limit,
+                stop_at: tokio::time::Instant::now() + budget,
+                margin: options.deadline_margin,
+            },
         });
         let layers_budget = budget.saturating_add(options.deadline_margin / 2);
         let service = self.service.clone();
@@ -764,7 +782,7 @@ fn record_metrics(status: StatusCode, elapsed: Duration) {
     // Described with each request, not once per process: the recorder may change (tests run
     // one per test), and describing is a map update where no recorder is a no-op.
     metrics::describe_histogram!(
-        "HttpRequestDuration",
+        crate::metrics::HTTP_REQUEST_DURATION,
         metrics::Unit::Milliseconds,
         "how long helve took to answer an HTTP request"
     );
@@ -775,6 +793,7 @@ fn record_metrics(status: StatusCode, elapsed: Duration) {
         400..=499 => "4xx",
         _ => "5xx",
     };
-    metrics::histogram!("HttpRequestDuration").record(elapsed.as_secs_f64() * 1000.0);
-    metrics::counter!("HttpResponses", "status_class" => class).increment(1);
+    metrics::histogram!(crate::metrics::HTTP_REQUEST_DURATION)
+        .record(elapsed.as_secs_f64() * 1000.0);
+    metrics::counter!(crate::metrics::HTTP_RESPONSES, "status_class" => class).increment(1);
 }

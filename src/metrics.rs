@@ -19,6 +19,23 @@ pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit
 use std::time::SystemTime;
 
 use crate::{Context, config::MetricsConfig, logging::Sink};
+
+/// `HttpRequestDuration`: how long helve took to answer an HTTP request (milliseconds).
+pub(crate) const HTTP_REQUEST_DURATION: &str = "HttpRequestDuration";
+/// `HttpResponses`: the HTTP requests answered, by `status_class`.
+pub(crate) const HTTP_RESPONSES: &str = "HttpResponses";
+/// `BatchRecordsProcessed`: the records a batch processed.
+pub(crate) const BATCH_RECORDS_PROCESSED: &str = "BatchRecordsProcessed";
+/// `BatchRecordsFailed`: the records a batch reported failed.
+pub(crate) const BATCH_RECORDS_FAILED: &str = "BatchRecordsFailed";
+
+/// The metrics helve records itself, whether or not the function configured metrics.
+pub(crate) const HELVE_OWN_METRICS: [&str; 4] = [
+    HTTP_REQUEST_DURATION,
+    HTTP_RESPONSES,
+    BATCH_RECORDS_PROCESSED,
+    BATCH_RECORDS_FAILED,
+];
 use emf::{MetricSet, Resolution, Unit};
 
 /// Writes what one invocation recorded (and what was recorded outside any invocation since the

@@ -106,6 +106,19 @@ fn lines(bytes: &Mutex<Vec<u8>>) -> Vec<Value> {
         .collect()
 }
 
+/// The one line logged about a request answered `status`, among the lines logged since the
+/// last look.
+fn logged_once(logs: &Mutex<Vec<u8>>, status: u16) -> Vec<Value> {
+    let logged = lines(logs);
+    let failed: Vec<Value> = logged
+        .iter()
+        .filter(|line| line["status"] == status)
+        .cloned()
+        .collect();
+    assert_eq!(failed.len(), 1, "{logged:#?}");
+    failed
+}
+
 #[tokio::test]
 async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
     let settings = Settings::from_lookup(Some("orders"), |name| {
@@ -220,9 +233,7 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
         .await
         .unwrap();
     assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 418);
-    let logged = lines(&logs);
-    let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 418).collect();
-    assert_eq!(failed.len(), 1, "{logged:#?}");
+    let failed = logged_once(&logs, 418);
     assert_eq!(failed[0]["level"], "INFO");
     assert_eq!(
         failed[0]["message"],
@@ -230,17 +241,13 @@ async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
     );
     let response = bare_stack.oneshot(event("crash", "req-4")).await.unwrap();
     assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 500);
-    let logged = lines(&logs);
-    let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 500).collect();
-    assert_eq!(failed.len(), 1, "{logged:#?}");
+    let failed = logged_once(&logs, 500);
     assert_eq!(failed[0]["level"], "ERROR");
 
     // A `helve::Error`: a 500, logged at ERROR with its own error type and its chain.
     let response = declined_stack.oneshot(event("o-1", "req-5")).await.unwrap();
     assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 500);
-    let logged = lines(&logs);
-    let failed: Vec<&Value> = logged.iter().filter(|line| line["status"] == 500).collect();
-    assert_eq!(failed.len(), 1, "{logged:#?}");
+    let failed = logged_once(&logs, 500);
     assert_eq!(failed[0]["level"], "ERROR");
     assert_eq!(failed[0]["error_type"], "PaymentDeclined");
     assert_eq!(

@@ -158,6 +158,17 @@ fn problem(
     problem
 }
 
+/// `headers` as a REST API takes them, in `multiValueHeaders`: each value in a list.
+fn as_lists(headers: Value) -> Value {
+    let lists: serde_json::Map<String, Value> = headers
+        .as_object()
+        .expect("headers are an object")
+        .iter()
+        .map(|(name, value)| (name.clone(), json!([value])))
+        .collect();
+    Value::Object(lists)
+}
+
 /// The EMF documents of one request: `extra` (the handler's own metrics, with
 /// `HttpRequestDuration` in the `service` document), and `HttpResponses` by status class.
 /// `HttpRequestDuration` is checked to be a duration in milliseconds and set to 0.
@@ -285,17 +296,11 @@ async fn the_same_create_from_a_rest_api_answers_in_the_rest_api_shape() {
     response["body"] = json!("<the order>");
     // A REST API takes every header as a list, in `multiValueHeaders`, and has no `cookies`.
     let correlation_id = "4f0d5c0b-8a43-4e0e-9d1f-6b2a7c3e9f10";
-    let single = headers(
+    let multi = as_lists(headers(
         correlation_id,
         Some("application/json"),
         json!({"location": "/orders/o-1003"}),
-    );
-    let multi: serde_json::Map<String, Value> = single
-        .as_object()
-        .expect("headers are an object")
-        .iter()
-        .map(|(name, value)| (name.clone(), json!([value])))
-        .collect();
+    ));
     assert_eq!(
         response,
         json!({
@@ -333,13 +338,11 @@ async fn a_bad_request_from_a_rest_api_is_a_problem_in_the_rest_api_shape() {
     let mut response = run.responses[0].clone();
     assert_eq!(body(&response), expected);
     response["body"] = json!("<the problem>");
-    let multi: serde_json::Map<String, Value> =
-        headers(correlation_id, Some("application/problem+json"), json!({}))
-            .as_object()
-            .expect("headers are an object")
-            .iter()
-            .map(|(name, value)| (name.clone(), json!([value])))
-            .collect();
+    let multi = as_lists(headers(
+        correlation_id,
+        Some("application/problem+json"),
+        json!({}),
+    ));
     assert_eq!(
         response,
         json!({

@@ -16,11 +16,6 @@ use crate::{
     context::Context, error, handler::Handler, layers::CatchUnwind, validation::Validator,
 };
 
-/// The metric counting the records a batch processed.
-pub(crate) const PROCESSED_METRIC: &str = "BatchRecordsProcessed";
-/// The metric counting the records a batch reported failed.
-pub(crate) const FAILED_METRIC: &str = "BatchRecordsFailed";
-
 /// Why a record failed: the `error_type` logged with it, and the reason.
 #[derive(Debug, Clone)]
 struct Failure {
@@ -217,8 +212,8 @@ where
         });
     }
     let failed = response.batch_item_failures.len() as u64;
-    metrics::counter!(PROCESSED_METRIC).increment(processed);
-    metrics::counter!(FAILED_METRIC).increment(failed);
+    metrics::counter!(crate::metrics::BATCH_RECORDS_PROCESSED).increment(processed);
+    metrics::counter!(crate::metrics::BATCH_RECORDS_FAILED).increment(failed);
 
     if processed == 0 {
         let (index, reason) = first_failure.unwrap_or_default();

@@ -63,6 +63,28 @@ fn layer(recorder: &EmfRecorder, settings: &Settings, captured: &Captured) -> Me
     )
 }
 
+/// helve's stack around `handler`, its EMF documents written to `documents` and its log lines
+/// to `logs`.
+fn stack<H, T, M>(
+    handler: H,
+    settings: &Settings,
+    recorder: &EmfRecorder,
+    documents: &Captured,
+    logs: &Captured,
+) -> crate::function::FunctionService<H, T, (), M>
+where
+    H: crate::Handler<T, (), M>,
+{
+    let logging = LoggingLayer::with_sink(settings, logs.sink(), None);
+    service_stack(
+        handler,
+        settings,
+        &(),
+        logging,
+        layer(recorder, settings, documents),
+    )
+}
+
 fn cold_start() -> Value {
     json!({
         "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{"Namespace": "Shop",
@@ -91,13 +113,12 @@ fn counters_sum_gauges_keep_the_last_value_and_histograms_keep_every_value() {
     with_recorder(&recorder, async {
         metrics::describe_histogram!("Latency", metrics::Unit::Milliseconds, "time to place");
         recorder.describe_resolution("Latency", Resolution::High);
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
+        let service = stack(
             record_everything,
             &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
+            &recorder,
+            &captured,
+            &captured,
         );
         service.oneshot(event("req-1")).await.unwrap();
     });
@@ -136,13 +157,12 @@ fn cold_start_is_written_once_even_when_the_first_invocation_fails() {
     let captured = Captured::default();
     let recorder = EmfRecorder::new();
     with_recorder(&recorder, async {
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
+        let service = stack(
             fail_after_counting,
             &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
+            &recorder,
+            &captured,
+            &captured,
         );
         assert!(service.clone().oneshot(event("req-1")).await.is_err());
         assert!(service.oneshot(event("req-2")).await.is_err());
@@ -172,13 +192,12 @@ fn a_panicking_invocation_still_writes_its_metrics_and_the_cold_start() {
     let captured = Captured::default();
     let recorder = EmfRecorder::new();
     with_recorder(&recorder, async {
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
+        let service = stack(
             panic_after_counting,
             &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
+            &recorder,
+            &captured,
+            &captured,
         );
         assert!(service.clone().oneshot(event("req-1")).await.is_err());
         assert!(service.oneshot(event("req-2")).await.is_err());
@@ -200,14 +219,7 @@ fn metrics_recorded_during_init_are_written_with_the_first_invocation() {
     with_recorder(&recorder, async {
         // Outside any invocation, as an init function records.
         metrics::counter!("ConnectionsOpened").increment(2);
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
-            record_nothing,
-            &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
-        );
+        let service = stack(record_nothing, &settings, &recorder, &captured, &captured);
         service.oneshot(event("req-1")).await.unwrap();
     });
     let documents = captured.documents();
@@ -238,14 +250,7 @@ fn interleaved_invocations_write_only_their_own_metrics() {
     let captured = Captured::default();
     let recorder = EmfRecorder::new();
     with_recorder(&recorder, async {
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
-            count_own_id,
-            &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
-        );
+        let service = stack(count_own_id, &settings, &recorder, &captured, &captured);
         let call = |n: u32| service.clone().oneshot(event(&format!("req-{n}")));
         // Polled together on one thread: the invocations interleave at every yield.
         let (a, b, c, d) = tokio::join!(call(1), call(2), call(3), call(4));
@@ -275,13 +280,12 @@ fn a_task_spawned_in_the_invocations_scope_records_into_it() {
     let captured = Captured::default();
     let recorder = EmfRecorder::new();
     with_recorder(&recorder, async {
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
+        let service = stack(
             count_in_spawned_task,
             &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
+            &recorder,
+            &captured,
+            &captured,
         );
         service.oneshot(event("req-1")).await.unwrap();
     });
@@ -296,16 +300,15 @@ fn a_unit_metrics_has_no_name_for_is_named_through_the_recorder() {
     let recorder = EmfRecorder::new();
     recorder.describe_unit("Throughput", Unit::KilobytesPerSecond);
     with_recorder(&recorder, async {
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
+        let service = stack(
             |event: Value, _ctx: Context| async move {
                 metrics::gauge!("Throughput").set(512.0);
                 Ok::<_, Infallible>(event)
             },
             &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
+            &recorder,
+            &captured,
+            &captured,
         );
         service.oneshot(event("req-1")).await.unwrap();
     });
@@ -344,8 +347,7 @@ fn metadata_goes_in_every_document_of_its_invocation_and_no_other() {
     let captured = Captured::default();
     let recorder = EmfRecorder::new();
     with_recorder(&recorder, async {
-        let logging = LoggingLayer::with_sink(&settings, captured.sink(), None);
-        let service = service_stack(
+        let service = stack(
             |event: Value, ctx: Context| async move {
                 super::add_metadata("order_id", "o-7");
                 super::add_metadata("function_request_id", ctx.request_id());
@@ -354,9 +356,9 @@ fn metadata_goes_in_every_document_of_its_invocation_and_no_other() {
                 Ok::<_, Infallible>(event)
             },
             &settings,
-            &(),
-            logging,
-            layer(&recorder, &settings, &captured),
+            &recorder,
+            &captured,
+            &captured,
         );
         service.clone().oneshot(event("req-1")).await.unwrap();
         service.oneshot(event("req-2")).await.unwrap();
@@ -402,8 +404,7 @@ fn a_metric_over_30_dimensions_is_refused_when_registered_with_one_warn() {
         tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
     tracing::subscriber::with_default(subscriber, || {
         with_recorder(&recorder, async {
-            let logging = LoggingLayer::with_sink(&settings, logs.sink(), None);
-            let service = service_stack(
+            let service = stack(
                 |event: Value, _ctx: Context| async move {
                     for _ in 0..3 {
                         metrics::counter!("Wide", labels(28)).increment(1);
@@ -416,9 +417,9 @@ fn a_metric_over_30_dimensions_is_refused_when_registered_with_one_warn() {
                     Ok::<_, Infallible>(event)
                 },
                 &settings,
-                &(),
-                logging,
-                layer(&recorder, &settings, &captured),
+                &recorder,
+                &captured,
+                &logs,
             );
             service.oneshot(event("req-1")).await.unwrap();
         });
@@ -567,8 +568,7 @@ fn a_counter_and_a_gauge_of_one_name_are_never_written_twice_in_a_document() {
         tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
     tracing::subscriber::with_default(subscriber, || {
         with_recorder(&recorder, async {
-            let logging = LoggingLayer::with_sink(&settings, logs.sink(), None);
-            let service = service_stack(
+            let service = stack(
                 |event: Value, _ctx: Context| async move {
                     metrics::counter!("Jobs").increment(2);
                     metrics::gauge!("Jobs").set(5.0);
@@ -578,9 +578,9 @@ fn a_counter_and_a_gauge_of_one_name_are_never_written_twice_in_a_document() {
                     Ok::<_, Infallible>(event)
                 },
                 &settings,
-                &(),
-                logging,
-                layer(&recorder, &settings, &captured),
+                &recorder,
+                &captured,
+                &logs,
             );
             service.oneshot(event("req-1")).await.unwrap();
         });

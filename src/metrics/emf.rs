@@ -626,16 +626,7 @@ impl MetricSet {
         resolution: Resolution,
         values: &[f64],
     ) -> Result<(), InvalidMetric> {
-        if let Some(&value) = values.iter().find(|&&value| !is_acceptable(value)) {
-            let reason = if value.is_finite() {
-                Reason::OutOfRange
-            } else {
-                Reason::NotFinite
-            };
-            let mut error = InvalidMetric::new(Field::MetricValue, reason, name);
-            error.value = Some(value);
-            return Err(error);
-        }
+        check_values(name, values)?;
         self.add_values(name, unit, resolution, values, true)
     }
 
@@ -649,16 +640,7 @@ impl MetricSet {
         resolution: Resolution,
         values: &[f64],
     ) -> Result<(), InvalidMetric> {
-        if let Some(&value) = values.iter().find(|&&value| !is_acceptable(value)) {
-            let reason = if value.is_finite() {
-                Reason::OutOfRange
-            } else {
-                Reason::NotFinite
-            };
-            let mut error = InvalidMetric::new(Field::MetricValue, reason, name);
-            error.value = Some(value);
-            return Err(error);
-        }
+        check_values(name, values)?;
         self.add_values(name, unit, resolution, values, false)
     }
 
@@ -1357,6 +1339,21 @@ pub enum Reason {
         /// The resolution refused.
         given: Resolution,
     },
+}
+
+/// Refuses the first value of metric `name` that CloudWatch would not take.
+fn check_values(name: &str, values: &[f64]) -> Result<(), InvalidMetric> {
+    if let Some(&value) = values.iter().find(|&&value| !is_acceptable(value)) {
+        let reason = if value.is_finite() {
+            Reason::OutOfRange
+        } else {
+            Reason::NotFinite
+        };
+        let mut error = InvalidMetric::new(Field::MetricValue, reason, name);
+        error.value = Some(value);
+        return Err(error);
+    }
+    Ok(())
 }
 
 fn check_dimension_value(key: &str, value: &str) -> Result<(), InvalidMetric> {

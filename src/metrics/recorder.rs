@@ -557,18 +557,11 @@ pub(crate) struct NoNamespace {
     told: AtomicBool,
 }
 
-/// The metrics helve records itself (HTTP requests, batches): recorded whether or not the
-/// function configured metrics, so not a sign that it meant to.
-const HELVE_OWN_METRICS: [&str; 4] = [
-    "HttpRequestDuration",
-    "HttpResponses",
-    "BatchRecordsProcessed",
-    "BatchRecordsFailed",
-];
-
 impl NoNamespace {
     fn register(&self, key: &Key) {
-        if HELVE_OWN_METRICS.contains(&key.name()) {
+        // helve's own metrics (HTTP requests, batches) are recorded whether or not the
+        // function configured metrics: not a sign that it meant to.
+        if super::HELVE_OWN_METRICS.contains(&key.name()) {
             return;
         }
         if !self.told.swap(true, Ordering::Relaxed) {

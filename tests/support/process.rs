@@ -120,6 +120,7 @@ fn build() -> Result<PathBuf, String> {
     if let Some(triple) = &layout.triple {
         command.arg("--target").arg(triple);
     }
+    // Every feature of helve's Cargo.toml: keep the list in step with it.
     if cfg!(all(
         feature = "cfn",
         feature = "cloudwatch",
