@@ -58,6 +58,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// `::helve` paths written by helve's macros resolve in helve's own tests too.
+#[cfg(test)]
+extern crate self as helve;
+
 #[cfg(feature = "batch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
 pub mod batch;
@@ -143,6 +147,12 @@ pub mod guide {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::{Context, Function};
+    pub use tracing;
+
+    /// What `helve::logging::error!` and its siblings make of an `error` field.
+    pub mod logging {
+        pub use crate::logging::error_field::*;
+    }
     pub use core::convert::Infallible;
     pub use http::StatusCode;
     pub use std::process::ExitCode;

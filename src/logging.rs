@@ -4,7 +4,11 @@
 //! [`JsonLayer`] formats the lines; the logging layer ([`crate::layers::LoggingLayer`]) decides
 //! per invocation whether DEBUG lines are sampled in, and holds them in a buffer when log
 //! buffering is on. The guide's logging page lists every key and setting.
+//!
+//! [`error!`] and its siblings are `tracing`'s event macros, with an `error` field given as
+//! `%e` or `?e` written as the error it is (type, message, sources) rather than its text.
 
+pub(crate) mod error_field;
 mod json;
 mod level;
 pub mod redact;
@@ -18,6 +22,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+pub use helve_macros::{debug, error, info, trace, warn};
 pub(crate) use json::raw_line;
 pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};

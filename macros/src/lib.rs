@@ -5,6 +5,7 @@ use proc_macro::TokenStream;
 
 mod error_status;
 mod handler;
+mod log;
 
 /// Turns an `async fn` into a Lambda function: the attribute keeps the function as it is, so
 /// tests call it by name, and writes `main` beside it.
@@ -163,4 +164,55 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(ErrorStatus, attributes(status))]
 pub fn error_status(item: TokenStream) -> TokenStream {
     error_status::expand(item.into()).into()
+}
+
+/// `tracing::trace!`, with an `error` field recorded as an error: see [`error!`].
+#[proc_macro]
+pub fn trace(input: TokenStream) -> TokenStream {
+    log::expand("trace", input.into()).into()
+}
+
+/// `tracing::debug!`, with an `error` field recorded as an error: see [`error!`].
+#[proc_macro]
+pub fn debug(input: TokenStream) -> TokenStream {
+    log::expand("debug", input.into()).into()
+}
+
+/// `tracing::info!`, with an `error` field recorded as an error: see [`error!`].
+#[proc_macro]
+pub fn info(input: TokenStream) -> TokenStream {
+    log::expand("info", input.into()).into()
+}
+
+/// `tracing::warn!`, with an `error` field recorded as an error: see [`error!`].
+#[proc_macro]
+pub fn warn(input: TokenStream) -> TokenStream {
+    log::expand("warn", input.into()).into()
+}
+
+/// `tracing::error!`, taking the same arguments, except that a field named `error` given with
+/// `%` or `?` is recorded as the error it is: the log line carries
+/// `"error":{"type":..,"message":..,"sources":[..]}`.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("order o-7 could not be saved")]
+/// struct SaveFailed(#[source] std::io::Error);
+///
+/// let result: Result<(), SaveFailed> = Err(SaveFailed(std::io::Error::other("disk full")));
+/// if let Err(e) = &result {
+///     // "error":{"type":"SaveFailed","message":"order o-7 could not be saved","sources":["disk full"]}
+///     helve::logging::error!(error = %e, order_id = "o-7", "saving failed");
+/// }
+/// ```
+///
+/// `error = %e`, `error = ?e`, `%error` and `?error` are recorded as an error when the value is
+/// a `std::error::Error` (or a reference to one), or holds one (`Box<dyn Error + Send + Sync>`,
+/// `anyhow::Error`); any other value is written as text, as `tracing` writes it. Other fields,
+/// the message and its format arguments are passed to `tracing` untouched, so a line written
+/// with these macros has the same target, level, location and filters as one written with
+/// `tracing`'s.
+#[proc_macro]
+pub fn error(input: TokenStream) -> TokenStream {
+    log::expand("error", input.into()).into()
 }

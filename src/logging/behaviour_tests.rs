@@ -208,6 +208,89 @@ fn an_error_field_carries_its_type_message_and_source_chain() {
 }
 
 #[test]
+fn helves_log_macros_record_an_error_field_given_with_percent_or_question_mark_as_the_error() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let result: Result<(), SaveFailed> = Err(SaveFailed(std::io::Error::other("disk full")));
+        if let Err(e) = &result {
+            crate::logging::error!(error = %e, order_id = "o-7", "saving failed");
+            crate::logging::warn!(error = ?e, "saving failed, by Debug");
+        }
+        let Err(error) = result else { return };
+        crate::logging::info!(%error, "saving failed, shorthand");
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
+        crate::logging::info!(error = %boxed, "boxed");
+        let local: Box<dyn std::error::Error> =
+            Box::new(SaveFailed(std::io::Error::other("disk full")));
+        crate::logging::info!(error = ?local, "boxed, not Send");
+        crate::logging::error!(error = %"no space left", "not an error value: its text");
+        crate::logging::error!(error = ?Some(7), "not an error value: its Debug text");
+        // Format arguments after the message are left to `format_args!`.
+        crate::logging::error!(code = 7, "failed: {error}", error = "as text");
+    });
+    let save_failed = json!({
+        "type": "SaveFailed", "message": "order o-7 could not be saved", "sources": ["disk full"]
+    });
+    assert_eq!(
+        captured.lines(),
+        vec![
+            json!({
+                "level": "ERROR", "message": "saving failed", "service": "orders",
+                "error": save_failed, "order_id": "o-7"
+            }),
+            json!({
+                "level": "WARN", "message": "saving failed, by Debug", "service": "orders",
+                "error": save_failed
+            }),
+            json!({
+                "level": "INFO", "message": "saving failed, shorthand", "service": "orders",
+                "error": save_failed
+            }),
+            json!({
+                "level": "INFO", "message": "boxed", "service": "orders", "error": save_failed
+            }),
+            json!({
+                "level": "INFO", "message": "boxed, not Send", "service": "orders",
+                "error": save_failed
+            }),
+            json!({
+                "level": "ERROR", "message": "not an error value: its text", "service": "orders",
+                "error": "no space left"
+            }),
+            json!({
+                "level": "ERROR", "message": "not an error value: its Debug text",
+                "service": "orders", "error": "Some(7)"
+            }),
+            json!({
+                "level": "ERROR", "message": "failed: as text", "service": "orders", "code": 7
+            }),
+        ]
+    );
+}
+
+#[test]
+fn a_line_from_helves_log_macros_has_the_callers_location_and_target() {
+    let settings = settings(
+        options("orders"),
+        &[("POWERTOOLS_LOG_LEVEL", "warn,helve::logging=error")],
+    );
+    let captured = Captured::default();
+    let line = with_logs(&settings, &captured, async {
+        crate::logging::warn!("filtered out by the caller's target");
+        crate::logging::error!("here");
+        line!() - 1
+    });
+    let raw = String::from_utf8(captured.bytes()).unwrap();
+    let value: Value = serde_json::from_str(raw.trim()).unwrap();
+    assert_eq!(value["message"], "here");
+    assert_eq!(
+        value["location"],
+        format!("src/logging/behaviour_tests.rs:{line}")
+    );
+}
+
+#[test]
 fn quotes_newlines_and_control_characters_are_escaped() {
     let settings = settings(options("orders"), &[]);
     let captured = Captured::default();

@@ -1,0 +1,144 @@
+//! What `helve::logging::error!` and its siblings make of `error = %e` and `error = ?e`: the
+//! error itself when the value is one, so the line carries its type, message and sources;
+//! the text `tracing` would have written otherwise.
+//!
+//! The choice is made at compile time by method resolution: the macro calls a method on
+//! `&&&&ErrorField(&value)`, and the first of these traits whose impl applies wins, from the
+//! most referenced `Self` to the least:
+//!
+//! 1. a reference to an error (`&E`, `E: Error + 'static`): `if let Err(e) = &result`;
+//! 2. an error (`E: Error + 'static`);
+//! 3. a shared boxed error, or `anyhow::Error` (`AsRef<dyn Error + Send + Sync>`);
+//! 4. a boxed error (`AsRef<dyn Error>`);
+//! 5. anything else: its `Display` (`%`) or `Debug` (`?`) text, as `tracing` writes it.
+
+use std::{
+    error::Error,
+    fmt::{self, Debug, Display},
+};
+
+use tracing::field::{DebugValue, DisplayValue};
+
+/// The value of an `error` field, borrowed for the line.
+pub struct ErrorField<'a, T: ?Sized>(pub &'a T);
+
+impl<T: ?Sized> Clone for ErrorField<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for ErrorField<'_, T> {}
+
+impl<T: ?Sized> Debug for ErrorField<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErrorField")
+    }
+}
+
+/// A reference to an error: recorded as the error it points to.
+pub trait RefToError<'a> {
+    /// The error, for `error = %e`.
+    fn __helve_display(self) -> &'a (dyn Error + 'static);
+    /// The error, for `error = ?e`.
+    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+}
+
+impl<'a, E: Error + 'static> RefToError<'a> for &&&&ErrorField<'_, &'a E> {
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        *self.0
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        *self.0
+    }
+}
+
+/// An error: recorded as itself.
+pub trait IsError<'a> {
+    /// The error, for `error = %e`.
+    fn __helve_display(self) -> &'a (dyn Error + 'static);
+    /// The error, for `error = ?e`.
+    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+}
+
+impl<'a, E: Error + 'static> IsError<'a> for &&&ErrorField<'a, E> {
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        self.0
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        self.0
+    }
+}
+
+/// A value holding a shareable error (`Box<dyn Error + Send + Sync>`, `anyhow::Error`):
+/// recorded as that error.
+pub trait HoldsSharedError<'a> {
+    /// The error, for `error = %e`.
+    fn __helve_display(self) -> &'a (dyn Error + 'static);
+    /// The error, for `error = ?e`.
+    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+}
+
+impl<'a, T> HoldsSharedError<'a> for &&ErrorField<'a, T>
+where
+    T: AsRef<dyn Error + Send + Sync + 'static> + ?Sized,
+{
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        AsRef::<dyn Error + Send + Sync + 'static>::as_ref(self.0)
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        AsRef::<dyn Error + Send + Sync + 'static>::as_ref(self.0)
+    }
+}
+
+/// A value holding an error (`Box<dyn Error>`): recorded as that error.
+pub trait HoldsError<'a> {
+    /// The error, for `error = %e`.
+    fn __helve_display(self) -> &'a (dyn Error + 'static);
+    /// The error, for `error = ?e`.
+    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+}
+
+impl<'a, T> HoldsError<'a> for &ErrorField<'a, T>
+where
+    T: AsRef<dyn Error + 'static> + ?Sized,
+{
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        AsRef::<dyn Error + 'static>::as_ref(self.0)
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        AsRef::<dyn Error + 'static>::as_ref(self.0)
+    }
+}
+
+/// Anything else: its text, as `tracing`'s `%` and `?` write it.
+pub trait Text<'a, T: ?Sized> {
+    /// The `Display` text, for `error = %value`.
+    fn __helve_display(self) -> DisplayValue<&'a T>
+    where
+        T: Display;
+    /// The `Debug` text, for `error = ?value`.
+    fn __helve_debug(self) -> DebugValue<&'a T>
+    where
+        T: Debug;
+}
+
+impl<'a, T: ?Sized> Text<'a, T> for ErrorField<'a, T> {
+    fn __helve_display(self) -> DisplayValue<&'a T>
+    where
+        T: Display,
+    {
+        tracing::field::display(self.0)
+    }
+
+    fn __helve_debug(self) -> DebugValue<&'a T>
+    where
+        T: Debug,
+    {
+        tracing::field::debug(self.0)
+    }
+}
