@@ -208,10 +208,13 @@ pub fn warn(input: TokenStream) -> TokenStream {
 ///
 /// `error = %e`, `error = ?e`, `%error` and `?error` are recorded as an error when the value is
 /// a `std::error::Error` (or a reference to one), or holds one (`Box<dyn Error + Send + Sync>`,
-/// `anyhow::Error`); any other value is written as text, as `tracing` writes it. Other fields,
-/// the message and its format arguments are passed to `tracing` untouched, so a line written
-/// with these macros has the same target, level, location and filters as one written with
-/// `tracing`'s.
+/// `Box<dyn Error>`, `anyhow::Error`); any other value is written as text, as `tracing` writes
+/// it. Other fields, the message and its format arguments are passed to `tracing` untouched, so
+/// a line written with these macros has the same target, level, location and filters as one
+/// written with `tracing`'s.
+///
+/// The error must be `'static` (`tracing` records errors as `dyn Error + 'static`): in generic
+/// code, bound it with `E: std::error::Error + 'static`. The guide's logging page says more.
 #[proc_macro]
 pub fn error(input: TokenStream) -> TokenStream {
     log::expand("error", input.into()).into()

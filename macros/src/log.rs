@@ -2,48 +2,58 @@
 //! the same arguments, except that a field named `error` given with `%` or `?` is recorded as
 //! the error it is (type, message, sources) whenever its value is one.
 //!
-//! The arguments are split at their top-level commas; the fields come before the first segment
-//! that is a lone string literal (the message), so format arguments are never touched.
+//! The arguments are read one top-level, comma-separated segment at a time. The fields come
+//! before the first segment that is a lone string literal (the message), so format arguments
+//! are never touched. An `error` field's value is parsed as an expression, so commas inside
+//! it (`f::<A, B>(x)`) stay in it; every other segment is passed on token for token.
 
-use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::quote;
+use syn::parse::{ParseStream, Parser as _, discouraged::Speculative as _};
 
 pub(crate) fn expand(level: &str, input: TokenStream) -> TokenStream {
     let name = Ident::new(level, Span::call_site());
-    let mut arguments = TokenStream::new();
-    let mut segment: Vec<TokenTree> = Vec::new();
-    let mut in_fields = true;
-    for token in input {
-        match &token {
-            TokenTree::Punct(punct) if punct.as_char() == ',' => {
-                in_fields = flush(&mut segment, in_fields, &mut arguments);
-                arguments.extend([token]);
-            }
-            _ => segment.push(token),
-        }
-    }
-    flush(&mut segment, in_fields, &mut arguments);
+    let arguments = match rewrite.parse2(input) {
+        Ok(arguments) => arguments,
+        Err(error) => return error.to_compile_error(),
+    };
     quote! {{
         #[allow(unused_imports)]
         use ::helve::__private::logging::{
-            HoldsError as _, HoldsSharedError as _, IsError as _, RefToError as _, Text as _,
+            HoldsError as _, HoldsSharedError as _, IsError as _, RefToError as _,
+            RefToErrorObject as _, Text as _,
         };
         ::helve::__private::tracing::#name!(#arguments)
     }}
 }
 
-/// Writes one segment, rewritten if it is an `error` field; says whether fields may follow.
-fn flush(segment: &mut Vec<TokenTree>, in_fields: bool, out: &mut TokenStream) -> bool {
-    let tokens = std::mem::take(segment);
-    if !in_fields || is_message(&tokens) {
-        out.extend(tokens);
-        return false;
+/// The arguments, with each `error` field before the message rewritten.
+fn rewrite(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+    let mut out = TokenStream::new();
+    let mut in_fields = true;
+    while !input.is_empty() {
+        if in_fields && let Some(field) = error_field(input)? {
+            out.extend(field);
+        } else {
+            let segment = segment(input)?;
+            in_fields = in_fields && !is_message(&segment);
+            out.extend(segment);
+        }
+        if !input.is_empty() {
+            let comma: TokenTree = input.parse()?;
+            out.extend([comma]);
+        }
     }
-    match error_field(&tokens) {
-        Some(rewritten) => out.extend(rewritten),
-        None => out.extend(tokens),
+    Ok(out)
+}
+
+/// The tokens up to the next top-level comma, which is left in `input`.
+fn segment(input: ParseStream<'_>) -> syn::Result<Vec<TokenTree>> {
+    let mut tokens = Vec::new();
+    while !input.is_empty() && !input.peek(syn::Token![,]) {
+        tokens.push(input.parse()?);
     }
-    true
+    Ok(tokens)
 }
 
 /// A lone string literal: the message, after which come its format arguments.
@@ -57,39 +67,45 @@ fn is_message(tokens: &[TokenTree]) -> bool {
     }
 }
 
-/// `error = %value`, `error = ?value`, `%error` or `?error`, as a field whose value is the
-/// error when it is one.
-fn error_field(tokens: &[TokenTree]) -> Option<TokenStream> {
-    let (sigil, value): (char, TokenStream) = match tokens {
-        [
-            TokenTree::Ident(key),
-            TokenTree::Punct(equals),
-            TokenTree::Punct(sigil),
-            rest @ ..,
-        ] if key == "error"
-            && equals.as_char() == '='
-            && matches!(sigil.as_char(), '%' | '?')
-            && !rest.is_empty() =>
-        {
-            (sigil.as_char(), rest.iter().cloned().collect())
+/// `error = %value`, `error = ?value`, `%error` or `?error`, taken from `input`, as a field
+/// whose value is the error when it is one; `None`, and nothing taken, for any other segment.
+fn error_field(input: ParseStream<'_>) -> syn::Result<Option<TokenStream>> {
+    let ahead = input.fork();
+    let (key, sigil, value) = if ahead.peek(syn::Ident) && ahead.peek2(syn::Token![=]) {
+        let key: Ident = ahead.parse()?;
+        let _: syn::Token![=] = ahead.parse()?;
+        if key != "error" || !(ahead.peek(syn::Token![%]) || ahead.peek(syn::Token![?])) {
+            return Ok(None);
         }
-        [TokenTree::Punct(sigil), TokenTree::Ident(key)]
-            if key == "error" && matches!(sigil.as_char(), '%' | '?') =>
-        {
-            (sigil.as_char(), quote!(#key))
+        let sigil: TokenTree = ahead.parse()?;
+        // What is not an expression is left for `tracing` to report.
+        let Ok(value) = ahead.parse::<syn::Expr>() else {
+            return Ok(None);
+        };
+        (key, sigil, quote!(#value))
+    } else if ahead.peek(syn::Token![%]) || ahead.peek(syn::Token![?]) {
+        let sigil: TokenTree = ahead.parse()?;
+        if !ahead.peek(syn::Ident) {
+            return Ok(None);
         }
-        _ => return None,
+        let key: Ident = ahead.parse()?;
+        if key != "error" || !(ahead.is_empty() || ahead.peek(syn::Token![,])) {
+            return Ok(None);
+        }
+        (key.clone(), sigil, quote!(#key))
+    } else {
+        return Ok(None);
     };
-    let method = Ident::new(
-        if sigil == '%' {
-            "__helve_display"
-        } else {
-            "__helve_debug"
-        },
-        Span::call_site(),
-    );
-    let value = Group::new(Delimiter::Parenthesis, value);
-    Some(quote! {
-        error = (&&&&::helve::__private::logging::ErrorField(&#value)).#method()
-    })
+    if !(ahead.is_empty() || ahead.peek(syn::Token![,])) {
+        return Ok(None);
+    }
+    input.advance_to(&ahead);
+    let method = match &sigil {
+        TokenTree::Punct(punct) if punct.as_char() == '%' => "__helve_display",
+        _ => "__helve_debug",
+    };
+    let method = Ident::new(method, Span::call_site());
+    Ok(Some(quote! {
+        #key = (&&&&&::helve::__private::logging::ErrorField(&(#value))).#method()
+    }))
 }

@@ -207,6 +207,10 @@ fn an_error_field_carries_its_type_message_and_source_chain() {
     );
 }
 
+fn first<A, B>(pair: &(A, B)) -> &A {
+    &pair.0
+}
+
 #[test]
 fn helves_log_macros_record_an_error_field_given_with_percent_or_question_mark_as_the_error() {
     let settings = settings(options("orders"), &[]);
@@ -224,6 +228,17 @@ fn helves_log_macros_record_an_error_field_given_with_percent_or_question_mark_a
         let local: Box<dyn std::error::Error> =
             Box::new(SaveFailed(std::io::Error::other("disk full")));
         crate::logging::info!(error = ?local, "boxed, not Send");
+        let pair = (SaveFailed(std::io::Error::other("disk full")), 7_u8);
+        crate::logging::error!(error = %first::<SaveFailed, u8>(&pair), "a generic call");
+        let kept: Result<(), SaveFailed> = Err(pair.0);
+        let _ = kept
+            .as_ref()
+            .inspect_err(|e| crate::logging::error!(error = %e, "a reference to a reference"));
+        if let Err(e) = &kept
+            && let Some(cause) = std::error::Error::source(e)
+        {
+            crate::logging::error!(error = %cause, "the cause, as source() gives it");
+        }
         crate::logging::error!(error = %"no space left", "not an error value: its text");
         crate::logging::error!(error = ?Some(7), "not an error value: its Debug text");
         // Format arguments after the message are left to `format_args!`.
@@ -253,6 +268,19 @@ fn helves_log_macros_record_an_error_field_given_with_percent_or_question_mark_a
             json!({
                 "level": "INFO", "message": "boxed, not Send", "service": "orders",
                 "error": save_failed
+            }),
+            json!({
+                "level": "ERROR", "message": "a generic call", "service": "orders",
+                "error": save_failed
+            }),
+            json!({
+                "level": "ERROR", "message": "a reference to a reference", "service": "orders",
+                "error": save_failed
+            }),
+            json!({
+                "level": "ERROR", "message": "the cause, as source() gives it",
+                "service": "orders",
+                "error": {"type": "Custom", "message": "disk full", "sources": []}
             }),
             json!({
                 "level": "ERROR", "message": "not an error value: its text", "service": "orders",

@@ -3,14 +3,21 @@
 //! the text `tracing` would have written otherwise.
 //!
 //! The choice is made at compile time by method resolution: the macro calls a method on
-//! `&&&&ErrorField(&value)`, and the first of these traits whose impl applies wins, from the
+//! `&&&&&ErrorField(&value)`, and the first of these traits whose impl applies wins, from the
 //! most referenced `Self` to the least:
 //!
-//! 1. a reference to an error (`&E`, `E: Error + 'static`): `if let Err(e) = &result`;
-//! 2. an error (`E: Error + 'static`);
-//! 3. a shared boxed error, or `anyhow::Error` (`AsRef<dyn Error + Send + Sync>`);
-//! 4. a boxed error (`AsRef<dyn Error>`);
-//! 5. anything else: its `Display` (`%`) or `Debug` (`?`) text, as `tracing` writes it.
+//! 1. a reference to an error object or to a reference (`&dyn Error`, as `source()` gives
+//!    it; `&&E`);
+//! 2. a reference to an error (`&E`): `if let Err(e) = &result`;
+//! 3. an error (`E`);
+//! 4. a shared boxed error, or `anyhow::Error` (`AsRef<dyn Error + Send + Sync>`);
+//! 5. a boxed error (`AsRef<dyn Error>`);
+//! 6. anything else: its `Display` (`%`) or `Debug` (`?`) text, as `tracing` writes it.
+//!
+//! Method resolution does not look at lifetimes, and `tracing` takes an error only as
+//! `dyn Error + 'static`: an error type that borrows (or a generic `E: Error` without
+//! `'static`) is picked by its shape and then refused by the borrow checker, with a message
+//! asking for `'static`.
 
 use std::{
     error::Error,
@@ -33,6 +40,44 @@ impl<T: ?Sized> Copy for ErrorField<'_, T> {}
 impl<T: ?Sized> Debug for ErrorField<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ErrorField")
+    }
+}
+
+/// A reference to an error object, or to a reference to an error: recorded as the error.
+pub trait RefToErrorObject<'a> {
+    /// The error, for `error = %e`.
+    fn __helve_display(self) -> &'a (dyn Error + 'static);
+    /// The error, for `error = ?e`.
+    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+}
+
+impl<'a> RefToErrorObject<'a> for &&&&&ErrorField<'_, &'a (dyn Error + 'static)> {
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        *self.0
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        *self.0
+    }
+}
+
+impl<'a> RefToErrorObject<'a> for &&&&&ErrorField<'_, &'a (dyn Error + Send + Sync + 'static)> {
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        *self.0
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        *self.0
+    }
+}
+
+impl<'a, E: Error + 'static> RefToErrorObject<'a> for &&&&&ErrorField<'_, &'_ &'a E> {
+    fn __helve_display(self) -> &'a (dyn Error + 'static) {
+        **self.0
+    }
+
+    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+        **self.0
     }
 }
 
