@@ -1,12 +1,15 @@
 //! Runs a batch: reads the records, schedules them by source (concurrently, by FIFO message
 //! group, or in stream order), stops at the deadline margin, and collects the failures.
 
-use std::{borrow::Cow, collections::HashMap, future::Future, ops::Range, sync::Arc};
+use std::{borrow::Cow, collections::HashMap, future::Future, ops::Range, pin::Pin, sync::Arc};
 
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::{
+    future::Either,
+    stream::{FuturesUnordered, StreamExt},
+};
 
 use super::{
     BatchError, BatchErrorKind, BatchHandler, BatchResponse, ItemFailure, RawBatch, RecordResponse,
@@ -21,6 +24,39 @@ use crate::{
 struct Failure {
     error_type: String,
     reason: String,
+    /// Whether it was logged already (a panic of the handler, where it is caught).
+    logged: bool,
+}
+
+impl Failure {
+    fn new(error_type: &str, reason: String) -> Self {
+        Self {
+            error_type: error_type.to_owned(),
+            reason,
+            logged: false,
+        }
+    }
+}
+
+/// Decodes a record; a panic while decoding it (in a `Deserialize` impl) fails the record.
+fn decode<R: Record>(raw: &RawValue) -> Result<R, Failure> {
+    let decoded = crate::logging::catching(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| R::decode(raw)))
+    });
+    match decoded {
+        Ok(Ok(record)) => Ok(record),
+        Ok(Err(reason)) => Err(Failure::new("helve.InvalidRecord", reason)),
+        Err(payload) => {
+            let _ = crate::logging::take_panic_location();
+            Err(Failure::new(
+                "helve.Panic",
+                format!(
+                    "decoding the record panicked: {}",
+                    crate::error::Panic::from_payload(payload.as_ref()).message()
+                ),
+            ))
+        }
+    }
 }
 
 pub(crate) async fn run<H, R, S, M>(
@@ -91,7 +127,7 @@ where
     groups.resize(ids.len(), None);
     let lanes = Lanes::new(source, fifo, &groups);
     drop(groups);
-    let mut decoded: Vec<Option<Box<RawValue>>> = records.into_iter().map(Some).collect();
+    let mut slots: Vec<Slot<_>> = records.into_iter().map(Slot::Waiting).collect();
 
     let concurrency = if source.is_stream() {
         1
@@ -110,10 +146,15 @@ where
     };
     // One timer for the whole batch, not one per record.
     let mut margin = std::pin::pin!(tokio::time::sleep_until(stop_at));
-    let start = |index: usize, decoded: &mut Vec<Option<Box<RawValue>>>| {
-        // A record taken from `decoded` has started.
-        let record = decoded[index].take();
-        handle_record(&handler, record, Arc::clone(&ids[index]), &context, state)
+    // A record's future: decoded (a failure to decode is the record's outcome), then handled.
+    let build = |index: usize, raw: Box<RawValue>| {
+        handle_record(
+            &handler,
+            decode(&raw),
+            Arc::clone(&ids[index]),
+            &context,
+            state,
+        )
     };
 
     if concurrency == 1 {
@@ -122,9 +163,15 @@ where
             while Instant::now() < stop_at
                 && let Some(index) = progress.lanes.pop_front(lane)
             {
+                let future = match std::mem::replace(&mut slots[index], Slot::Started) {
+                    Slot::Waiting(raw) => Either::Left(build(index, raw)),
+                    Slot::Prepared(future) => Either::Right(future),
+                    // A lane lists each record once; one that had started is reported below.
+                    Slot::Started => continue,
+                };
                 let outcome = tokio::select! {
                     biased;
-                    outcome = start(index, &mut decoded) => outcome,
+                    outcome = future => outcome,
                     // The deadline margin: the record is dropped, and reported below.
                     () = &mut margin => break 'lanes,
                 };
@@ -132,40 +179,97 @@ where
             }
         }
     } else {
-        let tagged = |lane: usize, index: usize, decoded: &mut Vec<Option<Box<RawValue>>>| {
-            let future = start(index, decoded);
-            async move { (lane, index, future.await) }
-        };
+        // The records of a wave end together (a timer's tick, a burst of answers) and their
+        // successors start one after the other: what a start costs delays the last of them.
+        // So each successor is polled as soon as its predecessor is settled, which registers
+        // what it waits for before the rest of the wave is settled; and the work of starting a
+        // record (decoding it, building its future) is done ahead, while the running records
+        // wait, for up to `concurrency` records in the order the lanes list them. See
+        // docs/performance.md, "Batches".
+        let mut prepared = 0;
+        let mut cursor = 0;
         let mut running = FuturesUnordered::new();
+        // Starts the next record of `lane`, polled once at once; a record that ends on that
+        // first poll is settled and the next one of the lane starts.
+        let launch = |lane: usize,
+                      progress: &mut Progress,
+                      slots: &mut Vec<Slot<_>>,
+                      prepared: &mut usize,
+                      running: &mut FuturesUnordered<_>| {
+            while Instant::now() < stop_at
+                && let Some(index) = progress.lanes.pop_front(lane)
+            {
+                let future = match std::mem::replace(&mut slots[index], Slot::Started) {
+                    Slot::Waiting(raw) => Box::pin(build(index, raw)),
+                    Slot::Prepared(future) => {
+                        *prepared -= 1;
+                        future
+                    }
+                    // A lane lists each record once; one that had started is reported below.
+                    Slot::Started => continue,
+                };
+                match poll_once(future) {
+                    Ok(outcome) => progress.settle(lane, index, outcome, &ids),
+                    Err(future) => {
+                        running.push(async move { (lane, index, future.await) });
+                        return;
+                    }
+                }
+            }
+        };
         let mut next_lane = 0;
         loop {
             while running.len() < concurrency
                 && next_lane < progress.lanes.len()
                 && Instant::now() < stop_at
             {
-                if let Some(index) = progress.lanes.pop_front(next_lane) {
-                    running.push(tagged(next_lane, index, &mut decoded));
-                }
+                launch(
+                    next_lane,
+                    &mut progress,
+                    &mut slots,
+                    &mut prepared,
+                    &mut running,
+                );
                 next_lane += 1;
             }
             if running.is_empty() {
                 break;
             }
+            let prepare = prepared < concurrency
+                && cursor < progress.lanes.order.len()
+                && Instant::now() < stop_at;
             let next = tokio::select! {
                 biased;
                 next = running.next() => next,
                 () = &mut margin => None,
+                // Only while no record has ended and the margin is not reached.
+                () = std::future::ready(()), if prepare => {
+                    // The next record in the lanes' order that waits and will run. (A record
+                    // prepared before its FIFO group failed stays prepared, unstarted.)
+                    while let Some(&index) = progress.lanes.order.get(cursor) {
+                        cursor += 1;
+                        if progress.skipped[index].is_some()
+                            || !matches!(slots[index], Slot::Waiting(_))
+                        {
+                            continue;
+                        }
+                        if let Slot::Waiting(raw) =
+                            std::mem::replace(&mut slots[index], Slot::Started)
+                        {
+                            slots[index] = Slot::Prepared(Box::pin(build(index, raw)));
+                            prepared += 1;
+                        }
+                        break;
+                    }
+                    continue;
+                }
             };
             // `None` at the deadline margin: what still runs is dropped, and reported below.
             let Some((lane, index, outcome)) = next else {
                 break;
             };
             progress.settle(lane, index, outcome, &ids);
-            if Instant::now() < stop_at
-                && let Some(next) = progress.lanes.pop_front(lane)
-            {
-                running.push(tagged(lane, next, &mut decoded));
-            }
+            launch(lane, &mut progress, &mut slots, &mut prepared, &mut running);
         }
     }
     let Progress {
@@ -173,7 +277,10 @@ where
         mut skipped,
         ..
     } = progress;
-    let ran: Vec<bool> = decoded.iter().map(Option::is_none).collect();
+    let ran: Vec<bool> = slots
+        .iter()
+        .map(|slot| matches!(slot, Slot::Started))
+        .collect();
 
     let mut response = BatchResponse::default();
     let mut processed: u64 = 0;
@@ -196,10 +303,7 @@ where
                         format!("not processed: the function's deadline was {margin} ms away")
                     }
                 });
-                let failure = Failure {
-                    error_type: "helve.RecordNotProcessed".to_owned(),
-                    reason,
-                };
+                let failure = Failure::new("helve.RecordNotProcessed", reason);
                 log_failure(&context, &ids[index], &failure).await;
                 failure
             }
@@ -236,6 +340,25 @@ where
         );
     }
     Ok(response)
+}
+
+/// A record of the batch: waiting as it came, prepared to start (decoded, its future built),
+/// or started.
+enum Slot<F> {
+    Waiting(Box<RawValue>),
+    Prepared(Pin<Box<F>>),
+    Started,
+}
+
+/// Polls a record's future once, with a waker that does nothing: its output if it is done,
+/// otherwise the future, which the caller then hands to the set of running records (whose
+/// first poll of it registers the real waker).
+fn poll_once<F: Future>(mut future: Pin<Box<F>>) -> Result<F::Output, Pin<Box<F>>> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => Ok(output),
+        std::task::Poll::Pending => Err(future),
+    }
 }
 
 /// Where each record stands while the batch runs.
@@ -371,7 +494,7 @@ impl Lanes {
 /// One record: decoded, validated, handled under its own correlation id, with panics caught.
 fn handle_record<H, R, S, M>(
     handler: &BatchHandler<H, R>,
-    raw: Option<Box<RawValue>>,
+    record: Result<R, Failure>,
     id: Arc<str>,
     context: &Context,
     state: &'static S,
@@ -387,26 +510,17 @@ where
     let scope = record_context.clone();
     scope.scope(async move {
         let outcome = async {
-            let Some(raw) = raw else {
-                return Err(Failure {
-                    error_type: "helve.Internal".to_owned(),
-                    reason: "the record was already handled".to_owned(),
-                });
-            };
-            let record = R::decode(&raw).map_err(|reason| Failure {
-                error_type: "helve.InvalidRecord".to_owned(),
-                reason,
-            })?;
+            let record = record?;
             if let (Some(validate), Some(payload)) = (validate, record.payload())
                 && let Err(errors) = validate(payload)
             {
-                return Err(Failure {
-                    error_type: "helve.InvalidRecord".to_owned(),
-                    reason: format!(
+                return Err(Failure::new(
+                    "helve.InvalidRecord",
+                    format!(
                         "the record does not validate: {}",
                         crate::validation::describe(&errors)
                     ),
-                });
+                ));
             }
             match CatchUnwind::new(handler_fn.call(record, record_context, state)).await {
                 Ok(Ok(_)) => Ok(()),
@@ -415,19 +529,21 @@ where
                     Err(Failure {
                         error_type: diagnostic.error_type,
                         reason: format!("the handler failed: {}", diagnostic.error_message),
+                        logged: false,
                     })
                 }
                 // The panic is logged where it is caught.
                 Err(panic) => Err(Failure {
                     error_type: "helve.Panic".to_owned(),
                     reason: panic.to_string(),
+                    logged: true,
                 }),
             }
         }
         .await;
-        // A panic is logged where it is caught, in this record's scope.
+        // Logged in this record's scope, unless it was where it was caught (a panic).
         if let Err(failure) = &outcome
-            && failure.error_type != "helve.Panic"
+            && !failure.logged
         {
             tracing::error!(
                 error_type = %failure.error_type,

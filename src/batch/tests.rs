@@ -150,6 +150,87 @@ async fn records_that_fail_are_reported_and_the_others_succeed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn records_that_fail_are_reported_and_the_others_succeed_when_records_run_at_once() {
+    let seen = Shared::default();
+    let records = vec![
+        sqs_record(0, &job(0, "ok", 0), None, false),
+        sqs_record(1, &job(1, "err", 3), None, false),
+        sqs_record(2, "{not json", None, false),
+        sqs_record(3, &json!({"n": "three"}).to_string(), None, false),
+        sqs_record(4, &job(4, "panic", 2), None, false),
+        sqs_record(5, &job(5, "ok", 1), None, false),
+        sqs_record(6, &job(6, "panic", 0), None, false),
+        sqs_record(7, &job(7, "ok", 0), None, false),
+    ];
+    let response = run_batch(
+        batch(recording(Arc::clone(&seen))).concurrency(3),
+        records,
+        LONG,
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures(&response), ["m-1", "m-2", "m-3", "m-4", "m-6"]);
+    assert_eq!(lock(&seen).succeeded, HashSet::from([0, 5, 7]));
+}
+
+/// A body whose decoding panics when `n` is 13.
+#[derive(Debug)]
+struct Touchy(usize);
+
+impl<'de> Deserialize<'de> for Touchy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let job = Job::deserialize(deserializer)?;
+        if job.n == 13 {
+            panic!("thirteen is unlucky");
+        }
+        Ok(Touchy(job.n))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_whose_decoding_panics_fails_alone() {
+    for concurrency in [1, 4] {
+        let records = [12, 13, 14]
+            .into_iter()
+            .map(|n| sqs_record(n, &job(n, "ok", 1), None, false))
+            .collect();
+        let handled = Arc::new(Mutex::new(Vec::new()));
+        let handler = {
+            let handled = Arc::clone(&handled);
+            move |message: SqsMessage<Touchy>, _ctx: Context| {
+                handled.lock().unwrap().push(message.body().0);
+                async { Ok::<(), crate::Error>(()) }
+            }
+        };
+        let response = run_batch(batch(handler).concurrency(concurrency), records, LONG)
+            .await
+            .unwrap();
+        assert_eq!(failures(&response), ["m-13"], "concurrency {concurrency}");
+        assert_eq!(*handled.lock().unwrap(), [12, 14]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn near_the_deadline_records_decoded_ahead_do_not_start() {
+    let seen = Shared::default();
+    let records = (0..10)
+        .map(|n| sqs_record(n, &job(n, "ok", 400), None, false))
+        .collect();
+    // Two at a time, 2 s to live, a 500 ms margin: 0 to 5 finish by 1.2 s, 6 and 7 are
+    // stopped at 1.5 s, 8 and 9 (decoded while the others waited) never start.
+    let response = run_batch(
+        batch(recording(Arc::clone(&seen))).concurrency(2),
+        records,
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures(&response), ["m-6", "m-7", "m-8", "m-9"]);
+    assert_eq!(lock(&seen).succeeded, HashSet::from([0, 1, 2, 3, 4, 5]));
+    assert_eq!(lock(&seen).started, [0, 1, 2, 3, 4, 5, 6, 7]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn each_record_runs_with_its_own_correlation_id() {
     let seen = Shared::default();
     let records = (0..3)
