@@ -26,6 +26,28 @@ use std::{
 
 use tracing::field::{DebugValue, DisplayValue};
 
+/// A tier for values recorded as an error: its impls say how to reach the error, and both
+/// sigils record it.
+macro_rules! error_tier {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub trait $name<'a>: Sized {
+            /// The error the value is, or holds.
+            fn __helve_error(self) -> &'a (dyn Error + 'static);
+
+            /// The error, for `error = %e`.
+            fn __helve_display(self) -> &'a (dyn Error + 'static) {
+                <Self as $name<'a>>::__helve_error(self)
+            }
+
+            /// The error, for `error = ?e`.
+            fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+                <Self as $name<'a>>::__helve_error(self)
+            }
+        }
+    };
+}
+
 /// The value of an `error` field, borrowed for the line.
 pub struct ErrorField<'a, T: ?Sized>(pub &'a T);
 
@@ -43,119 +65,76 @@ impl<T: ?Sized> Debug for ErrorField<'_, T> {
     }
 }
 
-/// A reference to an error object, or to a reference to an error: recorded as the error.
-pub trait RefToErrorObject<'a> {
-    /// The error, for `error = %e`.
-    fn __helve_display(self) -> &'a (dyn Error + 'static);
-    /// The error, for `error = ?e`.
-    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+error_tier! {
+    /// A reference to an error object, or to a reference to an error: recorded as the error.
+    RefToErrorObject
 }
 
 impl<'a> RefToErrorObject<'a> for &&&&&ErrorField<'_, &'a (dyn Error + 'static)> {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        *self.0
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         *self.0
     }
 }
 
 impl<'a> RefToErrorObject<'a> for &&&&&ErrorField<'_, &'a (dyn Error + Send + Sync + 'static)> {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        *self.0
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         *self.0
     }
 }
 
 impl<'a, E: Error + 'static> RefToErrorObject<'a> for &&&&&ErrorField<'_, &'_ &'a E> {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        **self.0
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         **self.0
     }
 }
 
-/// A reference to an error: recorded as the error it points to.
-pub trait RefToError<'a> {
-    /// The error, for `error = %e`.
-    fn __helve_display(self) -> &'a (dyn Error + 'static);
-    /// The error, for `error = ?e`.
-    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+error_tier! {
+    /// A reference to an error: recorded as the error it points to.
+    RefToError
 }
 
 impl<'a, E: Error + 'static> RefToError<'a> for &&&&ErrorField<'_, &'a E> {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        *self.0
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         *self.0
     }
 }
 
-/// An error: recorded as itself.
-pub trait IsError<'a> {
-    /// The error, for `error = %e`.
-    fn __helve_display(self) -> &'a (dyn Error + 'static);
-    /// The error, for `error = ?e`.
-    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+error_tier! {
+    /// An error: recorded as itself.
+    IsError
 }
 
 impl<'a, E: Error + 'static> IsError<'a> for &&&ErrorField<'a, E> {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        self.0
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         self.0
     }
 }
 
-/// A value holding a shareable error (`Box<dyn Error + Send + Sync>`, `anyhow::Error`):
-/// recorded as that error.
-pub trait HoldsSharedError<'a> {
-    /// The error, for `error = %e`.
-    fn __helve_display(self) -> &'a (dyn Error + 'static);
-    /// The error, for `error = ?e`.
-    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+error_tier! {
+    /// A value holding a shareable error (`Box<dyn Error + Send + Sync>`, `anyhow::Error`):
+    /// recorded as that error.
+    HoldsSharedError
 }
 
 impl<'a, T> HoldsSharedError<'a> for &&ErrorField<'a, T>
 where
     T: AsRef<dyn Error + Send + Sync + 'static> + ?Sized,
 {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        AsRef::<dyn Error + Send + Sync + 'static>::as_ref(self.0)
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         AsRef::<dyn Error + Send + Sync + 'static>::as_ref(self.0)
     }
 }
 
-/// A value holding an error (`Box<dyn Error>`): recorded as that error.
-pub trait HoldsError<'a> {
-    /// The error, for `error = %e`.
-    fn __helve_display(self) -> &'a (dyn Error + 'static);
-    /// The error, for `error = ?e`.
-    fn __helve_debug(self) -> &'a (dyn Error + 'static);
+error_tier! {
+    /// A value holding an error (`Box<dyn Error>`): recorded as that error.
+    HoldsError
 }
 
 impl<'a, T> HoldsError<'a> for &ErrorField<'a, T>
 where
     T: AsRef<dyn Error + 'static> + ?Sized,
 {
-    fn __helve_display(self) -> &'a (dyn Error + 'static) {
-        AsRef::<dyn Error + 'static>::as_ref(self.0)
-    }
-
-    fn __helve_debug(self) -> &'a (dyn Error + 'static) {
+    fn __helve_error(self) -> &'a (dyn Error + 'static) {
         AsRef::<dyn Error + 'static>::as_ref(self.0)
     }
 }
