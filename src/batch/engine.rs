@@ -47,14 +47,17 @@ fn decode<R: Record>(raw: &RawValue) -> Result<R, Failure> {
         Ok(Ok(record)) => Ok(record),
         Ok(Err(reason)) => Err(Failure::new("helve.InvalidRecord", reason)),
         Err(payload) => {
-            let _ = crate::logging::take_panic_location();
-            Err(Failure::new(
-                "helve.Panic",
-                format!(
-                    "decoding the record panicked: {}",
-                    crate::error::Panic::from_payload(payload.as_ref()).message()
-                ),
-            ))
+            let panic = crate::error::Panic::from_payload(payload.as_ref());
+            let reason = match crate::logging::take_panic_location() {
+                Some(location) => {
+                    format!(
+                        "decoding the record panicked at {location}: {}",
+                        panic.message()
+                    )
+                }
+                None => format!("decoding the record panicked: {}", panic.message()),
+            };
+            Err(Failure::new("helve.Panic", reason))
         }
     }
 }
@@ -88,8 +91,8 @@ where
     if records.is_empty() {
         return Err(invalid("the batch has no records".to_owned()));
     }
-    // Only what identifies each record is read here; a record is decoded when it runs, so the
-    // first records start at once and decoding overlaps the others' waiting.
+    // Only what identifies each record is read here; a record is decoded when it starts, or,
+    // with a concurrency above 1, while the running records wait (see below).
     let mut ids: Vec<Arc<str>> = Vec::with_capacity(records.len());
     // Borrowed from the records: only a FIFO batch has groups, and only until its lanes exist.
     let mut groups: Vec<Option<Cow<'_, str>>> = Vec::new();
@@ -148,13 +151,12 @@ where
     let mut margin = std::pin::pin!(tokio::time::sleep_until(stop_at));
     // A record's future: decoded (a failure to decode is the record's outcome), then handled.
     let build = |index: usize, raw: Box<RawValue>| {
-        handle_record(
-            &handler,
-            decode(&raw),
-            Arc::clone(&ids[index]),
-            &context,
-            state,
-        )
+        let id = Arc::clone(&ids[index]);
+        let record_context = context.with_correlation_id(Arc::clone(&id));
+        // A `Deserialize` that logs does so with the record's correlation id.
+        let record =
+            crate::context::CURRENT.sync_scope(record_context.clone(), || decode::<R>(&raw));
+        handle_record(&handler, record, id, record_context, state)
     };
 
     if concurrency == 1 {
@@ -166,8 +168,11 @@ where
                 let future = match std::mem::replace(&mut slots[index], Slot::Started) {
                     Slot::Waiting(raw) => Either::Left(build(index, raw)),
                     Slot::Prepared(future) => Either::Right(future),
-                    // A lane lists each record once; one that had started is reported below.
-                    Slot::Started => continue,
+                    // A lane lists each record once, and never a dropped one: not reached.
+                    other @ (Slot::Started | Slot::Dropped) => {
+                        slots[index] = other;
+                        continue;
+                    }
                 };
                 let outcome = tokio::select! {
                     biased;
@@ -184,34 +189,49 @@ where
         // So each successor is polled as soon as its predecessor is settled, which registers
         // what it waits for before the rest of the wave is settled; and the work of starting a
         // record (decoding it, building its future) is done ahead, while the running records
-        // wait, for up to `concurrency` records in the order the lanes list them. See
+        // wait, for up to `concurrency` of the records that start next (see `Ahead`). See
         // docs/performance.md, "Batches".
-        let mut prepared = 0;
-        let mut cursor = 0;
+        let mut ahead = Ahead::default();
         let mut running = FuturesUnordered::new();
         // Starts the next record of `lane`, polled once at once; a record that ends on that
-        // first poll is settled and the next one of the lane starts.
+        // first poll is settled and the next one of the lane starts, a few at most before
+        // the others get their turn.
         let launch = |lane: usize,
                       progress: &mut Progress,
                       slots: &mut Vec<Slot<_>>,
-                      prepared: &mut usize,
+                      ahead: &mut Ahead,
                       running: &mut FuturesUnordered<_>| {
+            let mut ended_at_once = 0;
             while Instant::now() < stop_at
                 && let Some(index) = progress.lanes.pop_front(lane)
             {
                 let future = match std::mem::replace(&mut slots[index], Slot::Started) {
                     Slot::Waiting(raw) => Box::pin(build(index, raw)),
                     Slot::Prepared(future) => {
-                        *prepared -= 1;
+                        ahead.prepared = ahead.prepared.saturating_sub(1);
                         future
                     }
-                    // A lane lists each record once; one that had started is reported below.
-                    Slot::Started => continue,
+                    // A lane lists each record once, and never a dropped one: not reached.
+                    other @ (Slot::Started | Slot::Dropped) => {
+                        slots[index] = other;
+                        continue;
+                    }
                 };
+                if progress.lanes.peek_front(lane).is_some() {
+                    ahead.lanes.push_back(lane);
+                }
+                if ended_at_once == INLINE_RECORDS {
+                    running.push(Either::Left(async move { (lane, index, future.await) }));
+                    return;
+                }
                 match poll_once(future) {
-                    Ok(outcome) => progress.settle(lane, index, outcome, &ids),
+                    Ok(outcome) => {
+                        ended_at_once += 1;
+                        let drained = progress.settle(lane, index, outcome, &ids);
+                        ahead.forget(drained, &progress.lanes.order, slots);
+                    }
                     Err(future) => {
-                        running.push(async move { (lane, index, future.await) });
+                        running.push(Either::Right(async move { (lane, index, future.await) }));
                         return;
                     }
                 }
@@ -227,7 +247,7 @@ where
                     next_lane,
                     &mut progress,
                     &mut slots,
-                    &mut prepared,
+                    &mut ahead,
                     &mut running,
                 );
                 next_lane += 1;
@@ -235,8 +255,8 @@ where
             if running.is_empty() {
                 break;
             }
-            let prepare = prepared < concurrency
-                && cursor < progress.lanes.order.len()
+            let prepare = ahead.prepared < concurrency
+                && ahead.has_candidates(next_lane, progress.lanes.len())
                 && Instant::now() < stop_at;
             let next = tokio::select! {
                 biased;
@@ -244,22 +264,12 @@ where
                 () = &mut margin => None,
                 // Only while no record has ended and the margin is not reached.
                 () = std::future::ready(()), if prepare => {
-                    // The next record in the lanes' order that waits and will run. (A record
-                    // prepared before its FIFO group failed stays prepared, unstarted.)
-                    while let Some(&index) = progress.lanes.order.get(cursor) {
-                        cursor += 1;
-                        if progress.skipped[index].is_some()
-                            || !matches!(slots[index], Slot::Waiting(_))
-                        {
-                            continue;
-                        }
-                        if let Slot::Waiting(raw) =
+                    if let Some(index) = ahead.next(next_lane, &progress, &slots)
+                        && let Slot::Waiting(raw) =
                             std::mem::replace(&mut slots[index], Slot::Started)
-                        {
-                            slots[index] = Slot::Prepared(Box::pin(build(index, raw)));
-                            prepared += 1;
-                        }
-                        break;
+                    {
+                        slots[index] = Slot::Prepared(Box::pin(build(index, raw)));
+                        ahead.prepared += 1;
                     }
                     continue;
                 }
@@ -268,8 +278,9 @@ where
             let Some((lane, index, outcome)) = next else {
                 break;
             };
-            progress.settle(lane, index, outcome, &ids);
-            launch(lane, &mut progress, &mut slots, &mut prepared, &mut running);
+            let drained = progress.settle(lane, index, outcome, &ids);
+            ahead.forget(drained, &progress.lanes.order, &mut slots);
+            launch(lane, &mut progress, &mut slots, &mut ahead, &mut running);
         }
     }
     let Progress {
@@ -343,11 +354,78 @@ where
 }
 
 /// A record of the batch: waiting as it came, prepared to start (decoded, its future built),
-/// or started.
+/// started, or dropped unstarted after it was prepared (its FIFO group failed).
 enum Slot<F> {
     Waiting(Box<RawValue>),
     Prepared(Pin<Box<F>>),
     Started,
+    Dropped,
+}
+
+/// How many records a lane runs in a row when each ends on its first poll (a handler that
+/// does not wait), before the records that ended elsewhere are settled.
+const INLINE_RECORDS: usize = 16;
+
+/// Which records to prepare ahead: those that start next. They are the next record of a lane
+/// whose record just started (a FIFO group's successor), then the first record of each lane
+/// not started yet (every record of a standard queue is a lane of its own).
+#[derive(Default)]
+struct Ahead {
+    /// Lanes whose next record may be prepared.
+    lanes: std::collections::VecDeque<usize>,
+    /// The lanes from here on have not started (unless their first record was prepared).
+    fresh: usize,
+    /// Records prepared and not started.
+    prepared: usize,
+}
+
+impl Ahead {
+    fn has_candidates(&self, next_lane: usize, lanes: usize) -> bool {
+        !self.lanes.is_empty() || self.fresh.max(next_lane) < lanes
+    }
+
+    /// The next record to prepare, if any waits; each lane is looked at once per listing.
+    fn next<F>(
+        &mut self,
+        next_lane: usize,
+        progress: &Progress,
+        slots: &[Slot<F>],
+    ) -> Option<usize> {
+        let waits = |index: usize| {
+            progress.skipped[index].is_none() && matches!(slots[index], Slot::Waiting(_))
+        };
+        while let Some(lane) = self.lanes.pop_front() {
+            if let Some(index) = progress.lanes.peek_front(lane)
+                && waits(index)
+            {
+                return Some(index);
+            }
+        }
+        self.fresh = self.fresh.max(next_lane);
+        while self.fresh < progress.lanes.len() {
+            let lane = self.fresh;
+            self.fresh += 1;
+            if let Some(index) = progress.lanes.peek_front(lane)
+                && waits(index)
+            {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Drops the prepared records of a lane that will not run (`drained`, positions in
+    /// `order`), so that they neither hold memory nor count against `concurrency`.
+    fn forget<F>(&mut self, drained: Range<usize>, order: &[usize], slots: &mut [Slot<F>]) {
+        for &index in order.get(drained).unwrap_or_default() {
+            if let Some(slot) = slots.get_mut(index)
+                && matches!(slot, Slot::Prepared(_))
+            {
+                *slot = Slot::Dropped;
+                self.prepared = self.prepared.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// Polls a record's future once, with a waker that does nothing: its output if it is done,
@@ -376,17 +454,18 @@ struct Progress {
 impl Progress {
     /// Records a record's outcome; after a failure that stops its lane, the rest of the lane
     /// is reported without running.
+    /// Returns the positions in `lanes.order` of the records so skipped.
     fn settle(
         &mut self,
         lane: usize,
         index: usize,
         outcome: Result<(), Failure>,
         ids: &[Arc<str>],
-    ) {
+    ) -> Range<usize> {
         let failed = outcome.is_err();
         self.outcomes[index] = Some(outcome);
         if !(failed && self.stop_lane) {
-            return;
+            return 0..0;
         }
         let reason = if self.fifo {
             format!(
@@ -400,9 +479,11 @@ impl Progress {
                 ids[index]
             )
         };
-        for later in self.lanes.drain(lane) {
+        let drained = self.lanes.drain(lane);
+        for &later in self.lanes.order.get(drained.clone()).unwrap_or_default() {
             self.skipped[later] = Some(reason.clone());
         }
+        drained
     }
 }
 
@@ -484,19 +565,29 @@ impl Lanes {
         Some(index)
     }
 
-    /// Every record left in `lane`, taken from it.
-    fn drain(&mut self, lane: usize) -> impl Iterator<Item = usize> + '_ {
-        let range = std::mem::replace(&mut self.ranges[lane], 0..0);
-        self.order[range].iter().copied()
+    /// The next record of `lane`, left in it.
+    fn peek_front(&self, lane: usize) -> Option<usize> {
+        let range = self.ranges.get(lane)?;
+        if range.start >= range.end {
+            return None;
+        }
+        self.order.get(range.start).copied()
+    }
+
+    /// Takes every record left in `lane`: their positions in `order`.
+    fn drain(&mut self, lane: usize) -> Range<usize> {
+        self.ranges
+            .get_mut(lane)
+            .map_or(0..0, |range| std::mem::replace(range, 0..0))
     }
 }
 
-/// One record: decoded, validated, handled under its own correlation id, with panics caught.
+/// One record: validated and handled under its own correlation id, with panics caught.
 fn handle_record<H, R, S, M>(
     handler: &BatchHandler<H, R>,
     record: Result<R, Failure>,
     id: Arc<str>,
-    context: &Context,
+    record_context: Context,
     state: &'static S,
 ) -> impl Future<Output = Result<(), Failure>> + Send + 'static
 where
@@ -504,34 +595,39 @@ where
     H: Handler<R, S, M>,
     S: Sync + 'static,
 {
-    let record_context = context.with_correlation_id(Arc::clone(&id));
     let handler_fn = handler.handler.clone();
     let validate: Option<Validator<R::Payload>> = handler.validate;
     let scope = record_context.clone();
     scope.scope(async move {
         let outcome = async {
             let record = record?;
-            if let (Some(validate), Some(payload)) = (validate, record.payload())
-                && let Err(errors) = validate(payload)
-            {
-                return Err(Failure::new(
-                    "helve.InvalidRecord",
-                    format!(
-                        "the record does not validate: {}",
-                        crate::validation::describe(&errors)
-                    ),
-                ));
-            }
-            match CatchUnwind::new(handler_fn.call(record, record_context, state)).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(failure)) => {
-                    let diagnostic = error::diagnostic(&failure);
-                    Err(Failure {
-                        error_type: diagnostic.error_type,
-                        reason: format!("the handler failed: {}", diagnostic.error_message),
-                        logged: false,
-                    })
+            // Validation (your `validate` functions) and the handler, with panics caught.
+            let handled = CatchUnwind::new(async move {
+                if let (Some(validate), Some(payload)) = (validate, record.payload())
+                    && let Err(errors) = validate(payload)
+                {
+                    return Err(Failure::new(
+                        "helve.InvalidRecord",
+                        format!(
+                            "the record does not validate: {}",
+                            crate::validation::describe(&errors)
+                        ),
+                    ));
                 }
+                match handler_fn.call(record, record_context, state).await {
+                    Ok(_) => Ok(()),
+                    Err(failure) => {
+                        let diagnostic = error::diagnostic(&failure);
+                        Err(Failure::new(
+                            &diagnostic.error_type,
+                            format!("the handler failed: {}", diagnostic.error_message),
+                        ))
+                    }
+                }
+            })
+            .await;
+            match handled {
+                Ok(outcome) => outcome,
                 // The panic is logged where it is caught.
                 Err(panic) => Err(Failure {
                     error_type: "helve.Panic".to_owned(),

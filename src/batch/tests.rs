@@ -211,6 +211,44 @@ async fn a_record_whose_decoding_panics_fails_alone() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_record_whose_validation_or_handler_call_panics_fails_alone() {
+    fn unlucky(job: &Job) -> Result<(), ValidationErrors> {
+        assert!(job.n != 13, "thirteen is unlucky");
+        Ok(())
+    }
+    for concurrency in [1, 4] {
+        let records = || {
+            [12, 13, 14]
+                .into_iter()
+                .map(|n| sqs_record(n, &job(n, "ok", 1), None, false))
+                .collect()
+        };
+        let seen = Shared::default();
+        let response = run_batch(
+            batch(recording(Arc::clone(&seen)))
+                .concurrency(concurrency)
+                .validate_with(unlucky),
+            records(),
+            LONG,
+        )
+        .await
+        .unwrap();
+        assert_eq!(failures(&response), ["m-13"], "concurrency {concurrency}");
+        assert_eq!(lock(&seen).succeeded, HashSet::from([12, 14]));
+
+        // A closure that panics before it returns its future.
+        let handler = |message: SqsMessage<Job>, _ctx: Context| {
+            assert!(message.body().n != 13, "thirteen is unlucky");
+            async { Ok::<(), crate::Error>(()) }
+        };
+        let response = run_batch(batch(handler).concurrency(concurrency), records(), LONG)
+            .await
+            .unwrap();
+        assert_eq!(failures(&response), ["m-13"], "concurrency {concurrency}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn near_the_deadline_records_decoded_ahead_do_not_start() {
     let seen = Shared::default();
     let records = (0..10)
@@ -290,6 +328,35 @@ async fn a_fifo_batch_stops_its_message_group_at_the_first_failure() {
     assert!(!seen.started.contains(&4) && !seen.started.contains(&5));
     let group_a: Vec<_> = seen.started.iter().filter(|n| [0, 2].contains(n)).collect();
     assert_eq!(group_a, [&0, &2], "a group runs in order");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fifo_group_that_fails_drops_its_records_decoded_ahead_without_running_them() {
+    let seen = Shared::default();
+    // While 0 and 1 wait, 2 and 3 (their groups' next) are decoded ahead; 0 fails, so 2, 4
+    // and 5 never run, and group b goes on.
+    let records = vec![
+        sqs_record(0, &job(0, "err", 5), Some("a"), true),
+        sqs_record(1, &job(1, "ok", 5), Some("b"), true),
+        sqs_record(2, &job(2, "ok", 1), Some("a"), true),
+        sqs_record(3, &job(3, "ok", 1), Some("b"), true),
+        sqs_record(4, &job(4, "ok", 1), Some("a"), true),
+        sqs_record(5, &job(5, "ok", 1), Some("a"), true),
+        sqs_record(6, &job(6, "ok", 1), Some("c"), true),
+    ];
+    let response = run_batch(
+        batch(recording(Arc::clone(&seen))).concurrency(2),
+        records,
+        LONG,
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures(&response), ["m-0", "m-2", "m-4", "m-5"]);
+    let seen = lock(&seen);
+    assert_eq!(seen.succeeded, HashSet::from([1, 3, 6]));
+    let mut started = seen.started.clone();
+    started.sort_unstable();
+    assert_eq!(started, [0, 1, 3, 6]);
 }
 
 #[tokio::test(start_paused = true)]
