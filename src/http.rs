@@ -711,26 +711,29 @@ where
             context: context.clone(),
             uri: request.uri().clone(),
         };
-        let remaining = context.remaining_time();
-        let budget = remaining.saturating_sub(options.deadline_margin);
+        let stop_at = tokio::time::Instant::now()
+            + context
+                .remaining_time()
+                .saturating_sub(options.deadline_margin);
         // The body limit, panics and the deadline are answered under the layers (see
-        // `Guarded`); here only what the layers themselves do is guarded, a little later.
+        // `Guarded`); here only what the layers themselves do is guarded, half the margin
+        // later.
+        let half_margin = options.deadline_margin / 2;
         request.extensions_mut().insert(Invoked {
             context: context.clone(),
             state,
             limits: Limits {
                 body_limit: options.body_limit,
-                stop_at: tokio::time::Instant::now() + budget,
+                stop_at,
                 margin: options.deadline_margin,
             },
         });
-        let layers_budget = budget.saturating_add(options.deadline_margin / 2);
         let service = self.service.clone();
         Box::pin(exchange::EXCHANGE.scope(exchange, async move {
             let work = CatchUnwind::new(respond(service, request));
-            let outcome = tokio::time::timeout(layers_budget, work)
+            let outcome = tokio::time::timeout_at(stop_at + half_margin, work)
                 .await
-                .map_err(|_| options.deadline_margin / 2);
+                .map_err(|_| half_margin);
             let response = answer(outcome);
             Ok(finish(response, &context, origin, started, options))
         }))
@@ -745,7 +748,11 @@ fn finish(
     started: Instant,
     options: Options,
 ) -> HttpResponse {
-    if let Some(problem) = response.extensions_mut().remove::<response::Unlogged>() {
+    if let Some(problem) = response
+        .extensions_mut()
+        .get_mut::<response::ProblemAnswer>()
+        .and_then(|answer| answer.unlogged.take())
+    {
         let detail = problem.detail;
         response::log(problem.status, None, problem.code.as_deref(), || {
             detail.unwrap_or_else(|| problem.status.to_string())

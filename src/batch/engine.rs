@@ -16,7 +16,11 @@ use super::{
     records::{Peek, Record, Source},
 };
 use crate::{
-    context::Context, error, handler::Handler, layers::CatchUnwind, validation::Validator,
+    context::Context,
+    error,
+    handler::Handler,
+    layers::{CatchUnwind, catch},
+    validation::Validator,
 };
 
 /// Why a record failed: the `error_type` logged with it, and the reason.
@@ -40,14 +44,10 @@ impl Failure {
 
 /// Decodes a record; a panic while decoding it (in a `Deserialize` impl) fails the record.
 fn decode<R: Record>(raw: &RawValue) -> Result<R, Failure> {
-    let decoded = crate::logging::catching(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| R::decode(raw)))
-    });
-    match decoded {
+    match catch(|| R::decode(raw)) {
         Ok(Ok(record)) => Ok(record),
         Ok(Err(reason)) => Err(Failure::new("helve.InvalidRecord", reason)),
-        Err(payload) => {
-            let panic = crate::error::Panic::from_payload(payload.as_ref());
+        Err(panic) => {
             let reason = match crate::logging::take_panic_location() {
                 Some(location) => {
                     format!(
@@ -165,14 +165,11 @@ where
             while Instant::now() < stop_at
                 && let Some(index) = progress.lanes.pop_front(lane)
             {
-                let future = match std::mem::replace(&mut slots[index], Slot::Started) {
-                    Slot::Waiting(raw) => Either::Left(build(index, raw)),
-                    Slot::Prepared(future) => Either::Right(future),
+                let future = match slots[index].start() {
+                    Some(Starting::Raw(raw)) => Either::Left(build(index, raw)),
+                    Some(Starting::Prepared(future)) => Either::Right(future),
                     // A lane lists each record once, and never a dropped one: not reached.
-                    other @ (Slot::Started | Slot::Dropped) => {
-                        slots[index] = other;
-                        continue;
-                    }
+                    None => continue,
                 };
                 let outcome = tokio::select! {
                     biased;
@@ -205,17 +202,14 @@ where
             while Instant::now() < stop_at
                 && let Some(index) = progress.lanes.pop_front(lane)
             {
-                let future = match std::mem::replace(&mut slots[index], Slot::Started) {
-                    Slot::Waiting(raw) => Box::pin(build(index, raw)),
-                    Slot::Prepared(future) => {
+                let future = match slots[index].start() {
+                    Some(Starting::Raw(raw)) => Box::pin(build(index, raw)),
+                    Some(Starting::Prepared(future)) => {
                         ahead.prepared = ahead.prepared.saturating_sub(1);
                         future
                     }
                     // A lane lists each record once, and never a dropped one: not reached.
-                    other @ (Slot::Started | Slot::Dropped) => {
-                        slots[index] = other;
-                        continue;
-                    }
+                    None => continue,
                 };
                 if progress.lanes.peek_front(lane).is_some() {
                     ahead.lanes.push_back(lane);
@@ -265,8 +259,7 @@ where
                 // Only while no record has ended and the margin is not reached.
                 () = std::future::ready(()), if prepare => {
                     if let Some(index) = ahead.next(next_lane, &progress, &slots)
-                        && let Slot::Waiting(raw) =
-                            std::mem::replace(&mut slots[index], Slot::Started)
+                        && let Some(Starting::Raw(raw)) = slots[index].start()
                     {
                         slots[index] = Slot::Prepared(Box::pin(build(index, raw)));
                         ahead.prepared += 1;
@@ -360,6 +353,27 @@ enum Slot<F> {
     Prepared(Pin<Box<F>>),
     Started,
     Dropped,
+}
+
+/// A record taken to start: as it came, or prepared.
+enum Starting<F> {
+    Raw(Box<RawValue>),
+    Prepared(Pin<Box<F>>),
+}
+
+impl<F> Slot<F> {
+    /// Takes a record that has not started and marks it started; `None`, and the slot left as
+    /// it is, for one that started or was dropped.
+    fn start(&mut self) -> Option<Starting<F>> {
+        match std::mem::replace(self, Slot::Started) {
+            Slot::Waiting(raw) => Some(Starting::Raw(raw)),
+            Slot::Prepared(future) => Some(Starting::Prepared(future)),
+            other @ (Slot::Started | Slot::Dropped) => {
+                *self = other;
+                None
+            }
+        }
+    }
 }
 
 /// How many records a lane runs in a row when each ends on its first poll (a handler that

@@ -98,6 +98,14 @@ fn sqs_record(n: usize, body: &str, group: Option<&str>, fifo: bool) -> Value {
     })
 }
 
+/// Standard-queue records whose jobs succeed after `sleep_ms`.
+fn ok_records(numbers: impl IntoIterator<Item = usize>, sleep_ms: u64) -> Vec<Value> {
+    numbers
+        .into_iter()
+        .map(|n| sqs_record(n, &job(n, "ok", sleep_ms), None, false))
+        .collect()
+}
+
 fn job(n: usize, outcome: &str, sleep_ms: u64) -> String {
     json!({"n": n, "outcome": outcome, "sleep_ms": sleep_ms}).to_string()
 }
@@ -190,10 +198,7 @@ impl<'de> Deserialize<'de> for Touchy {
 #[tokio::test(start_paused = true)]
 async fn a_record_whose_decoding_panics_fails_alone() {
     for concurrency in [1, 4] {
-        let records = [12, 13, 14]
-            .into_iter()
-            .map(|n| sqs_record(n, &job(n, "ok", 1), None, false))
-            .collect();
+        let records = ok_records([12, 13, 14], 1);
         let handled = Arc::new(Mutex::new(Vec::new()));
         let handler = {
             let handled = Arc::clone(&handled);
@@ -217,12 +222,7 @@ async fn a_record_whose_validation_or_handler_call_panics_fails_alone() {
         Ok(())
     }
     for concurrency in [1, 4] {
-        let records = || {
-            [12, 13, 14]
-                .into_iter()
-                .map(|n| sqs_record(n, &job(n, "ok", 1), None, false))
-                .collect()
-        };
+        let records = || ok_records([12, 13, 14], 1);
         let seen = Shared::default();
         let response = run_batch(
             batch(recording(Arc::clone(&seen)))
@@ -251,9 +251,7 @@ async fn a_record_whose_validation_or_handler_call_panics_fails_alone() {
 #[tokio::test(start_paused = true)]
 async fn near_the_deadline_records_decoded_ahead_do_not_start() {
     let seen = Shared::default();
-    let records = (0..10)
-        .map(|n| sqs_record(n, &job(n, "ok", 400), None, false))
-        .collect();
+    let records = ok_records(0..10, 400);
     // Two at a time, 2 s to live, a 500 ms margin: 0 to 5 finish by 1.2 s, 6 and 7 are
     // stopped at 1.5 s, 8 and 9 (decoded while the others waited) never start.
     let response = run_batch(
@@ -271,9 +269,7 @@ async fn near_the_deadline_records_decoded_ahead_do_not_start() {
 #[tokio::test(start_paused = true)]
 async fn each_record_runs_with_its_own_correlation_id() {
     let seen = Shared::default();
-    let records = (0..3)
-        .map(|n| sqs_record(n, &job(n, "ok", 0), None, false))
-        .collect();
+    let records = ok_records(0..3, 0);
     run_batch(batch(recording(Arc::clone(&seen))), records, LONG)
         .await
         .unwrap();
@@ -290,9 +286,7 @@ async fn each_record_runs_with_its_own_correlation_id() {
 #[tokio::test(start_paused = true)]
 async fn a_standard_queue_runs_up_to_the_concurrency_at_once() {
     let seen = Shared::default();
-    let records = (0..20)
-        .map(|n| sqs_record(n, &job(n, "ok", 10), None, false))
-        .collect();
+    let records = ok_records(0..20, 10);
     run_batch(
         batch(recording(Arc::clone(&seen))).concurrency(4),
         records,
@@ -379,9 +373,7 @@ async fn every_record_failing_fails_the_invocation() {
 #[tokio::test(start_paused = true)]
 async fn near_the_deadline_no_record_starts_and_the_rest_are_reported() {
     let seen = Shared::default();
-    let records = (0..10)
-        .map(|n| sqs_record(n, &job(n, "ok", 400), None, false))
-        .collect();
+    let records = ok_records(0..10, 400);
     // 2 s to live, a 500 ms margin: records 0 to 2 finish (1.2 s), record 3 is still running
     // at 1.5 s and is stopped; 4 to 9 never start. Only the run that was stopped says so.
     let response = run_batch(
@@ -413,9 +405,7 @@ async fn a_payload_that_fails_validation_fails_its_record_without_calling_the_ha
         Err(errors)
     }
     let seen = Shared::default();
-    let records = (0..3)
-        .map(|n| sqs_record(n, &job(n, "ok", 0), None, false))
-        .collect();
+    let records = ok_records(0..3, 0);
     let response = run_batch(
         batch(recording(Arc::clone(&seen))).validate_with(small),
         records,

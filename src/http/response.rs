@@ -140,21 +140,24 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
     fn into_response(self) -> Response {
         let (status, headers, inner) = self;
         let mut response = inner.into_response();
-        if is_problem(&response) {
-            return response;
-        }
         if let Err(problem) = headers.add_to(response.headers_mut()) {
             return problem.into_response();
         }
-        *response.status_mut() = status;
+        // A problem keeps its status (a 500 for a body that failed), not its headers' absence.
+        if !is_problem(&response) {
+            *response.status_mut() = status;
+        }
         response
     }
 }
 
 /// Marks a response made from a [`Problem`]: a status given around it does not replace the
-/// problem's, and it is logged as a problem (once), not as a plain error status.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ProblemAnswer;
+/// problem's, and it is logged as a problem (once), not as a plain error status: where it was
+/// made, or, when `unlogged` holds it, when the request is answered.
+#[derive(Debug, Clone)]
+pub(super) struct ProblemAnswer {
+    pub(super) unlogged: Option<Unlogged>,
+}
 
 /// Whether `response` was made from a [`Problem`].
 pub(super) fn is_problem(response: &Response) -> bool {
@@ -209,8 +212,9 @@ pub(super) fn log(
     }
 }
 
-/// A problem answered without being logged, noted on its response so that helve logs it when
-/// the request is answered: bad input rejected by an extractor, for example.
+/// A problem answered without being logged, noted on its response ([`ProblemAnswer`]) so
+/// that helve logs it when the request is answered: bad input rejected by an extractor, for
+/// example.
 #[derive(Debug, Clone)]
 pub(super) struct Unlogged {
     pub(super) status: StatusCode,
@@ -496,14 +500,12 @@ impl IntoResponse for Problem {
             ),
             None => self.render(None, None),
         });
-        response.extensions_mut().insert(ProblemAnswer);
-        if !self.logged {
-            response.extensions_mut().insert(Unlogged {
-                status: self.status,
-                code: self.code,
-                detail: self.detail,
-            });
-        }
+        let unlogged = (!self.logged).then_some(Unlogged {
+            status: self.status,
+            code: self.code,
+            detail: self.detail,
+        });
+        response.extensions_mut().insert(ProblemAnswer { unlogged });
         response
     }
 }

@@ -757,6 +757,20 @@ async fn a_status_given_around_a_body_that_fails_to_serialize_answers_500_not_th
     assert_eq!(response["statusCode"], 201);
 }
 
+#[tokio::test]
+async fn headers_given_around_a_problem_are_sent_with_it() {
+    let handler = http(|_: Request, _: Context| async {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(http::header::RETRY_AFTER, "30")],
+            Problem::new(StatusCode::TOO_MANY_REQUESTS),
+        )
+    });
+    let response = invoke(&handler, v2("GET", "/", json!({}), None)).await;
+    assert_eq!(response["statusCode"], 429);
+    assert_eq!(response["headers"]["retry-after"], "30");
+}
+
 #[derive(Debug, Deserialize)]
 struct Params {
     parameter2: String,

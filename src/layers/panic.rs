@@ -58,25 +58,30 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        match crate::logging::catching(|| {
-            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
-        }) {
+        match catch(|| self.inner.call(request)) {
             Ok(future) => CatchPanicFuture {
                 state: State::Running {
                     future: CatchUnwind::new(future),
                 },
             },
-            Err(payload) => CatchPanicFuture {
+            Err(panic) => CatchPanicFuture {
                 state: State::Panicked {
-                    panic: Some(report(payload.as_ref())),
+                    panic: Some(report(panic)),
                 },
             },
         }
     }
 }
 
-fn report(payload: &(dyn std::any::Any + Send)) -> Panic {
-    let panic = Panic::from_payload(payload);
+/// Runs `f`, catching a panic for the caller to report: the panic hook stays quiet, and the
+/// panic's location waits in [`crate::logging::take_panic_location`].
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
+    crate::logging::catching(|| catch_unwind(AssertUnwindSafe(f)))
+        .map_err(|payload| Panic::from_payload(payload.as_ref()))
+}
+
+/// Logs a caught panic, with its location, in the current scope.
+fn report(panic: Panic) -> Panic {
     match crate::logging::take_panic_location() {
         Some(location) => {
             tracing::error!(error_type = "helve.Panic", panic_location = %location, "{panic}")
@@ -165,15 +170,15 @@ impl<F: Future> Future for CatchUnwind<F> {
             )));
         }
         let future = this.future;
-        match crate::logging::catching(|| catch_unwind(AssertUnwindSafe(|| future.poll(cx)))) {
+        match catch(|| future.poll(cx)) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
                 *this.done = true;
                 Poll::Ready(Ok(output))
             }
-            Err(payload) => {
+            Err(panic) => {
                 *this.done = true;
-                Poll::Ready(Err(report(payload.as_ref())))
+                Poll::Ready(Err(report(panic)))
             }
         }
     }

@@ -742,7 +742,7 @@ impl MetricSet {
     }
 
     /// The dimensions' keys and values, in the order they were first set.
-    pub(crate) fn dimensions(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+    pub(crate) fn dimensions(&self) -> impl Iterator<Item = (&str, &str)> {
         self.dimensions
             .iter()
             .map(|(key, value)| (key.of(&self.dimension_text), value.of(&self.dimension_text)))
@@ -803,35 +803,31 @@ impl MetricSet {
         if self.metrics.is_empty() {
             return report;
         }
-        let Scratch {
-            mut doc,
-            mut middle,
-            values,
-            mut tail,
-        } = Scratch::take();
+        let mut buf = Scratch::take();
 
         // `{"_aws":{...,"Metrics":[` is the same in every document.
-        doc.extend_from_slice(br#"{"_aws":{"Timestamp":"#);
-        push_u64(&mut doc, timestamp_ms);
-        doc.extend_from_slice(br#","CloudWatchMetrics":[{"Namespace":"#);
-        push_str(&mut doc, self.namespace.as_str());
-        doc.extend_from_slice(br#","Dimensions":[["#);
+        buf.doc.extend_from_slice(br#"{"_aws":{"Timestamp":"#);
+        push_u64(&mut buf.doc, timestamp_ms);
+        buf.doc
+            .extend_from_slice(br#","CloudWatchMetrics":[{"Namespace":"#);
+        push_str(&mut buf.doc, self.namespace.as_str());
+        buf.doc.extend_from_slice(br#","Dimensions":[["#);
         for (i, (key, _)) in self.dimensions().enumerate() {
             if i > 0 {
-                doc.push(b',');
+                buf.doc.push(b',');
             }
-            push_str(&mut doc, key);
+            push_str(&mut buf.doc, key);
         }
-        doc.extend_from_slice(br#"]],"Metrics":["#);
-        let prefix_len = doc.len();
+        buf.doc.extend_from_slice(br#"]],"Metrics":["#);
+        let prefix_len = buf.doc.len();
 
         // `]}]},` and the dimension members: the same in every document.
-        middle.extend_from_slice(b"]}]}");
+        buf.middle.extend_from_slice(b"]}]}");
         for (key, value) in self.dimensions() {
-            middle.push(b',');
-            push_str(&mut middle, key);
-            middle.push(b':');
-            push_str(&mut middle, value);
+            buf.middle.push(b',');
+            push_str(&mut buf.middle, key);
+            buf.middle.push(b':');
+            push_str(&mut buf.middle, value);
         }
 
         // The metadata and `}\n`: the same in every document. The metadata get what is left
@@ -847,7 +843,7 @@ impl MetricSet {
         };
         let metadata_budget = limit.saturating_sub(
             prefix_len
-                .saturating_add(middle.len())
+                .saturating_add(buf.middle.len())
                 .saturating_add(2)
                 .saturating_add(largest_metric),
         );
@@ -858,33 +854,30 @@ impl MetricSet {
                     .push(Dropped::MetadataKeyInUse { key: key.clone() });
                 continue;
             }
-            let mark = tail.len();
-            tail.push(b',');
-            push_str(&mut tail, key);
-            tail.push(b':');
-            if serde_json::to_writer(&mut tail, value).is_err() {
+            let mark = buf.tail.len();
+            buf.tail.push(b',');
+            push_str(&mut buf.tail, key);
+            buf.tail.push(b':');
+            if serde_json::to_writer(&mut buf.tail, value).is_err() {
                 // Cannot happen: writing to a Vec never fails and every `Value` serializes.
                 // Leave the entry out rather than write half of it.
-                tail.truncate(mark);
+                buf.tail.truncate(mark);
                 continue;
             }
-            if tail.len() > metadata_budget {
-                let bytes = tail.len().saturating_sub(mark);
-                tail.truncate(mark);
+            if buf.tail.len() > metadata_budget {
+                let bytes = buf.tail.len().saturating_sub(mark);
+                buf.tail.truncate(mark);
                 report.dropped.push(Dropped::MetadataTooLarge {
                     key: key.clone(),
                     bytes,
                 });
             }
         }
-        tail.extend_from_slice(b"}\n");
+        buf.tail.extend_from_slice(b"}\n");
 
         let mut docs = Documents {
-            doc,
+            buf,
             prefix_len,
-            middle,
-            values,
-            tail,
             metrics: 0,
             written: 0,
             limit,
@@ -939,13 +932,7 @@ impl MetricSet {
         }
         docs.flush();
         report.documents = docs.written;
-        Scratch {
-            doc: docs.doc,
-            middle: docs.middle,
-            values: docs.values,
-            tail: docs.tail,
-        }
-        .put_back();
+        docs.buf.put_back();
         report
     }
 
@@ -969,15 +956,10 @@ impl MetricSet {
 
 /// The document being filled, and what every document shares.
 struct Documents<'a> {
-    /// The fixed prefix, then the metric definitions so far.
-    doc: Vec<u8>,
+    /// The document's parts: see [`Scratch`].
+    buf: Scratch,
+    /// The length of the fixed prefix of `buf.doc`.
     prefix_len: usize,
-    /// `]}]}` and the dimension members.
-    middle: Vec<u8>,
-    /// The metric members so far.
-    values: Vec<u8>,
-    /// The metadata members and `}\n`.
-    tail: Vec<u8>,
     /// Metric definitions in the document being filled.
     metrics: usize,
     /// Documents written so far: also the number of the one being filled.
@@ -988,43 +970,46 @@ struct Documents<'a> {
 
 impl Documents<'_> {
     fn len(&self) -> usize {
-        self.doc
+        self.buf
+            .doc
             .len()
-            .saturating_add(self.middle.len())
-            .saturating_add(self.values.len())
-            .saturating_add(self.tail.len())
+            .saturating_add(self.buf.middle.len())
+            .saturating_add(self.buf.values.len())
+            .saturating_add(self.buf.tail.len())
     }
 
     /// Adds `values` of `metric`, named `name`, if the document stays within the limit.
     fn push(&mut self, name: &str, metric: &Metric, values: &[f64]) -> bool {
-        let (doc_mark, values_mark) = (self.doc.len(), self.values.len());
+        let (doc_mark, values_mark) = (self.buf.doc.len(), self.buf.values.len());
         if self.metrics > 0 {
-            self.doc.push(b',');
+            self.buf.doc.push(b',');
         }
-        self.doc.extend_from_slice(br#"{"Name":"#);
-        push_name(&mut self.doc, name, metric.plain);
-        self.doc.extend_from_slice(br#","Unit":""#);
-        self.doc.extend_from_slice(metric.unit.as_str().as_bytes());
-        self.doc.push(b'"');
+        self.buf.doc.extend_from_slice(br#"{"Name":"#);
+        push_name(&mut self.buf.doc, name, metric.plain);
+        self.buf.doc.extend_from_slice(br#","Unit":""#);
+        self.buf
+            .doc
+            .extend_from_slice(metric.unit.as_str().as_bytes());
+        self.buf.doc.push(b'"');
         if metric.resolution == Resolution::High {
-            self.doc.extend_from_slice(br#","StorageResolution":1"#);
+            self.buf.doc.extend_from_slice(br#","StorageResolution":1"#);
         }
-        self.doc.push(b'}');
+        self.buf.doc.push(b'}');
 
-        self.values.push(b',');
-        push_name(&mut self.values, name, metric.plain);
-        self.values.push(b':');
+        self.buf.values.push(b',');
+        push_name(&mut self.buf.values, name, metric.plain);
+        self.buf.values.push(b':');
         match values {
-            [value] => push_f64(&mut self.values, *value),
+            [value] => push_f64(&mut self.buf.values, *value),
             _ => {
-                self.values.push(b'[');
+                self.buf.values.push(b'[');
                 for (i, value) in values.iter().enumerate() {
                     if i > 0 {
-                        self.values.push(b',');
+                        self.buf.values.push(b',');
                     }
-                    push_f64(&mut self.values, *value);
+                    push_f64(&mut self.buf.values, *value);
                 }
-                self.values.push(b']');
+                self.buf.values.push(b']');
             }
         }
 
@@ -1032,8 +1017,8 @@ impl Documents<'_> {
             self.metrics = self.metrics.saturating_add(1);
             true
         } else {
-            self.doc.truncate(doc_mark);
-            self.values.truncate(values_mark);
+            self.buf.doc.truncate(doc_mark);
+            self.buf.values.truncate(values_mark);
             false
         }
     }
@@ -1043,12 +1028,12 @@ impl Documents<'_> {
         if self.metrics == 0 {
             return;
         }
-        self.doc.extend_from_slice(&self.middle);
-        self.doc.extend_from_slice(&self.values);
-        self.doc.extend_from_slice(&self.tail);
-        (self.out)(&self.doc);
-        self.doc.truncate(self.prefix_len);
-        self.values.clear();
+        self.buf.doc.extend_from_slice(&self.buf.middle);
+        self.buf.doc.extend_from_slice(&self.buf.values);
+        self.buf.doc.extend_from_slice(&self.buf.tail);
+        (self.out)(&self.buf.doc);
+        self.buf.doc.truncate(self.prefix_len);
+        self.buf.values.clear();
         self.metrics = 0;
         self.written = self.written.saturating_add(1);
     }
@@ -1056,11 +1041,14 @@ impl Documents<'_> {
 
 /// The buffers a document is written in, kept by each thread between writes: writing an
 /// invocation's metrics allocates no buffer once the thread has written one before.
-#[derive(Default)]
 struct Scratch {
+    /// The fixed prefix, then the metric definitions so far.
     doc: Vec<u8>,
+    /// `]}]}` and the dimension members.
     middle: Vec<u8>,
+    /// The metric members so far.
     values: Vec<u8>,
+    /// The metadata members and `}\n`.
     tail: Vec<u8>,
 }
 

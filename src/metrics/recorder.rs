@@ -153,7 +153,7 @@ impl Collector {
 }
 
 /// Which kind of metric a handle is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Counter,
     Gauge,
@@ -275,6 +275,12 @@ pub fn describe_resolution(name: &str, resolution: Resolution) {
 }
 
 fn describe_installed(name: &str, unit: Option<Unit>, resolution: Option<Resolution>) {
+    // Once installed, no lock: describing with each request stays cheap.
+    if let Some(recorder) = INSTALLED.get() {
+        recorder.shared.describe(name, unit, resolution);
+        return;
+    }
+    // `mark_installed` sets INSTALLED under this lock, so looking again here decides it.
     let mut early = EARLY.lock().unwrap_or_else(PoisonError::into_inner);
     match INSTALLED.get() {
         Some(recorder) => recorder.shared.describe(name, unit, resolution),
@@ -559,6 +565,9 @@ pub(crate) struct NoNamespace {
 
 impl NoNamespace {
     fn register(&self, key: &Key) {
+        if self.told.load(Ordering::Relaxed) {
+            return;
+        }
         // helve's own metrics (HTTP requests, batches) are recorded whether or not the
         // function configured metrics: not a sign that it meant to.
         if super::HELVE_OWN_METRICS.contains(&key.name()) {

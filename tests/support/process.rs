@@ -28,8 +28,8 @@ const PACKAGES: [&str; 6] = [
 ];
 
 /// The path of a binary of the examples or of `tests/functions`, building them all (the
-/// workspace's binaries, under `--all-features`) the first time this test binary asks (cargo's own lock serialises the builds of test binaries that
-/// run at once).
+/// workspace's binaries, under `--all-features`) the first time this test binary asks
+/// (cargo's own lock serialises the builds of test binaries that run at once).
 pub(crate) fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = match BUILT.get_or_init(build) {
@@ -39,7 +39,7 @@ pub(crate) fn binary(name: &str) -> PathBuf {
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
-        "no binary `{name}` in {} after building {PACKAGES:?}",
+        "no binary `{name}` in {} after building the binaries of {PACKAGES:?}",
         dir.display()
     );
     path
