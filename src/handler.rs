@@ -77,7 +77,7 @@ pub enum Stateful {}
 /// functions with an init step, `Fn(T, Context, &'static S) -> ...`; `M` tells the two apart
 /// ([`Stateless`], [`Stateful`]) and is always inferred.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a helve handler for events of type `{T}`",
+    message = "this function is not a helve handler: its parameters, response or error do not fit",
     note = "a handler is `async fn(event: T, ctx: helve::Context) -> Result<R, E>`, or `async fn(event: T, ctx: helve::Context, state: &'static S) -> Result<R, E>` with an init function",
     note = "`R` must implement `serde::Serialize` and `E` must implement `helve::FunctionError`"
 )]

@@ -148,6 +148,9 @@ pub mod guide {
 pub mod __private {
     pub use crate::{Context, Function};
     pub use tracing;
+    pub use {
+        crate::error::IntoDiagnostic, crate::logging::DEFAULT_BUFFER_BYTES, serde::Serialize,
+    };
 
     /// What `helve::logging::error!` and its siblings make of an `error` field.
     pub mod logging {

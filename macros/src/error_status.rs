@@ -11,6 +11,8 @@ use syn::{
     spanned::Spanned,
 };
 
+use crate::diagnostics::{self, Errors};
+
 mod kw {
     syn::custom_keyword!(transparent);
     syn::custom_keyword!(code);
@@ -120,38 +122,9 @@ impl Parse for StatusArgs {
     }
 }
 
-/// Fills `slot` with the value of option `key`, unless it already has one.
+/// [`diagnostics::set_once`] for an option of `#[status(..)]`.
 fn set_once<T>(slot: &mut Option<T>, value: T, span: Span, key: &str) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(syn::Error::new(
-            span,
-            format!("`{key}` is given twice in `#[status(..)]`; keep one"),
-        ));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-/// Every problem found in the type, reported together.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    /// Adds one problem.
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    /// `value` when there was no problem, otherwise every problem.
-    fn finish<T>(self, value: T) -> syn::Result<T> {
-        match self.0 {
-            Some(errors) => Err(errors),
-            None => Ok(value),
-        }
-    }
+    diagnostics::set_once(slot, value, span, key, "`#[status(..)]`")
 }
 
 /// How one variant (or the struct) answers.

@@ -3,6 +3,7 @@
 
 use proc_macro::TokenStream;
 
+mod diagnostics;
 mod error_status;
 mod handler;
 mod log;
@@ -37,6 +38,14 @@ mod log;
 ///   `DynamoDbRecord<T>` (feature `batch`);
 /// - optionally the context, `&Context` or `Context`;
 /// - optionally the state built by the init function, `&State` (needs `init = ...`).
+///
+/// The attribute knows each parameter by its type's last path segment, since it runs before
+/// types are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
+/// `Query<T>`, `Claims<T>`, `HeaderMap` and `http::Request` make an HTTP handler;
+/// `SqsMessage`, `KinesisRecord`, `DynamoDbRecord` and `KinesisEventRecord` a batch handler;
+/// `CustomResource<P>` a custom resource handler. A type of your own with one of these names
+/// is taken for helve's: name it through an alias (`type Payload = model::Json<Order>;`) or
+/// import it under another name (`use model::Context as TenantContext;`).
 ///
 /// # Return type
 ///

@@ -1,0 +1,401 @@
+//! The attribute's options: `init = setup, service = "orders", batch(concurrency = 8), ...`,
+//! parsed strictly (an unknown key fails with the list of known ones).
+
+use proc_macro2::Span;
+use syn::{
+    LitStr, Path, Token,
+    parse::{Parse, ParseStream},
+};
+
+use crate::diagnostics;
+
+pub(super) mod kw {
+    syn::custom_keyword!(init);
+    syn::custom_keyword!(service);
+    syn::custom_keyword!(log_level);
+    syn::custom_keyword!(log_buffer);
+    syn::custom_keyword!(correlation_id);
+    syn::custom_keyword!(namespace);
+    syn::custom_keyword!(custom_resource);
+    syn::custom_keyword!(deadline_margin_ms);
+    syn::custom_keyword!(batch);
+    syn::custom_keyword!(concurrency);
+    syn::custom_keyword!(continue_on_failure);
+    syn::custom_keyword!(http);
+    syn::custom_keyword!(body_limit);
+    syn::custom_keyword!(request_metrics);
+    syn::custom_keyword!(layer);
+}
+
+/// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
+#[derive(Default)]
+pub(crate) struct HandlerArgs {
+    pub(super) init: Option<Path>,
+    pub(super) service: Option<LitStr>,
+    pub(super) log_level: Option<LitStr>,
+    pub(super) log_buffer: Option<LogBuffer>,
+    pub(super) correlation_id: Option<LitStr>,
+    pub(super) namespace: Option<LitStr>,
+    pub(super) custom_resource: Option<CustomResourceArgs>,
+    pub(super) batch: Option<BatchArgs>,
+    pub(super) http: Option<HttpArgs>,
+}
+
+/// `log_buffer = 20480`, or `log_buffer` alone for helve's default size.
+pub(crate) enum LogBuffer {
+    /// `log_buffer` alone, at the key's span.
+    Default(Span),
+    /// `log_buffer = <bytes>`.
+    Bytes(syn::LitInt),
+}
+
+/// `http`, or `http(body_limit = 65536, deadline_margin_ms = 200, request_metrics = false,
+/// layer = CorsLayer::permissive())`.
+pub(crate) struct HttpArgs {
+    pub(super) body_limit: Option<syn::LitInt>,
+    pub(super) deadline_margin_ms: Option<syn::LitInt>,
+    pub(super) request_metrics: Option<syn::LitBool>,
+    pub(super) layers: Vec<syn::Expr>,
+}
+
+impl HttpArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = HttpArgs {
+            body_limit: None,
+            deadline_margin_ms: None,
+            request_metrics: None,
+            layers: Vec::new(),
+        };
+        parse_option_list(input, |content| {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::body_limit) {
+                let key: kw::body_limit = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let bytes: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`body_limit` takes the largest body in bytes, as `body_limit = 65536`",
+                    )
+                })?;
+                match bytes.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => {
+                        return Err(syn::Error::new(
+                            bytes.span(),
+                            "`body_limit` must be a size in bytes greater than zero, as `body_limit = 65536`",
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                set_once(&mut args.body_limit, bytes, key.span, "body_limit")
+            } else if lookahead.peek(kw::deadline_margin_ms) {
+                parse_deadline_margin(content, &mut args.deadline_margin_ms, "200")
+            } else if lookahead.peek(kw::request_metrics) {
+                let key: kw::request_metrics = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let record: syn::LitBool = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`request_metrics` takes `true` or `false`, as `request_metrics = false`",
+                    )
+                })?;
+                set_once(
+                    &mut args.request_metrics,
+                    record,
+                    key.span,
+                    "request_metrics",
+                )
+            } else if lookahead.peek(kw::layer) {
+                content.parse::<kw::layer>()?;
+                content.parse::<Token![=]>()?;
+                let layer: syn::Expr = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`layer` takes a tower layer, as `layer = CorsLayer::permissive()`",
+                    )
+                })?;
+                args.layers.push(layer);
+                Ok(())
+            } else {
+                Err(lookahead.error())
+            }
+        })?;
+        Ok(args)
+    }
+}
+
+/// `batch`, or `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure)`.
+pub(crate) struct BatchArgs {
+    pub(super) span: Span,
+    pub(super) concurrency: Option<syn::LitInt>,
+    pub(super) deadline_margin_ms: Option<syn::LitInt>,
+    pub(super) continue_on_failure: bool,
+}
+
+impl BatchArgs {
+    fn parse(key: kw::batch, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = BatchArgs {
+            span: key.span,
+            concurrency: None,
+            deadline_margin_ms: None,
+            continue_on_failure: false,
+        };
+        parse_option_list(input, |content| {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::concurrency) {
+                let key: kw::concurrency = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let count: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`concurrency` takes how many records run at once, as `concurrency = 8`",
+                    )
+                })?;
+                match count.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => {
+                        return Err(syn::Error::new(
+                            count.span(),
+                            "`concurrency` must be at least 1, as `concurrency = 8`",
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                set_once(&mut args.concurrency, count, key.span, "concurrency")
+            } else if lookahead.peek(kw::deadline_margin_ms) {
+                parse_deadline_margin(content, &mut args.deadline_margin_ms, "1000")
+            } else if lookahead.peek(kw::continue_on_failure) {
+                let key: kw::continue_on_failure = content.parse()?;
+                if args.continue_on_failure {
+                    return Err(syn::Error::new(
+                        key.span,
+                        "`continue_on_failure` is given twice in `batch(...)`; keep one",
+                    ));
+                }
+                args.continue_on_failure = true;
+                Ok(())
+            } else {
+                Err(lookahead.error())
+            }
+        })?;
+        Ok(args)
+    }
+}
+
+/// `custom_resource(deadline_margin_ms = 5000)`.
+pub(crate) struct CustomResourceArgs {
+    pub(super) span: Span,
+    pub(super) deadline_margin_ms: Option<syn::LitInt>,
+}
+
+impl CustomResourceArgs {
+    fn parse(key: kw::custom_resource, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = CustomResourceArgs {
+            span: key.span,
+            deadline_margin_ms: None,
+        };
+        parse_option_list(input, |content| {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::deadline_margin_ms) {
+                parse_deadline_margin(content, &mut args.deadline_margin_ms, "5000")
+            } else {
+                Err(lookahead.error())
+            }
+        })?;
+        Ok(args)
+    }
+}
+
+/// The optional `(a = 1, b)` after an option's name: `item` parses one entry.
+fn parse_option_list(
+    input: ParseStream<'_>,
+    mut item: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(());
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    while !content.is_empty() {
+        item(&content)?;
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+/// `deadline_margin_ms = <milliseconds>`; `example` is the value the error messages show.
+fn parse_deadline_margin(
+    content: ParseStream<'_>,
+    slot: &mut Option<syn::LitInt>,
+    example: &str,
+) -> syn::Result<()> {
+    let key: kw::deadline_margin_ms = content.parse()?;
+    content.parse::<Token![=]>()?;
+    let millis: syn::LitInt = content.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`deadline_margin_ms` takes milliseconds, as `deadline_margin_ms = {example}`"),
+        )
+    })?;
+    if millis.base10_parse::<u64>().is_err() {
+        return Err(syn::Error::new(
+            millis.span(),
+            format!(
+                "`deadline_margin_ms` takes a whole number of milliseconds, as `deadline_margin_ms = {example}`"
+            ),
+        ));
+    }
+    set_once(slot, millis, key.span, "deadline_margin_ms")
+}
+
+impl Parse for HandlerArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = HandlerArgs::default();
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::init) {
+                let key: kw::init = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let path: Path = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`init` takes the path of an async fn, as `init = setup`",
+                    )
+                })?;
+                set_once(&mut args.init, path, key.span, "init")?;
+            } else if lookahead.peek(kw::service) {
+                let key: kw::service = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let name: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`service` takes a string literal, as `service = \"orders\"`",
+                    )
+                })?;
+                if name.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "`service` must not be empty; leave it out to use `POWERTOOLS_SERVICE_NAME`",
+                    ));
+                }
+                set_once(&mut args.service, name, key.span, "service")?;
+            } else if lookahead.peek(kw::log_level) {
+                let key: kw::log_level = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let level: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`log_level` takes a string literal, as `log_level = \"debug\"` or `log_level = \"info,hyper=warn\"`",
+                    )
+                })?;
+                if level.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        level.span(),
+                        "`log_level` must not be empty; leave it out to use `POWERTOOLS_LOG_LEVEL`",
+                    ));
+                }
+                set_once(&mut args.log_level, level, key.span, "log_level")?;
+            } else if lookahead.peek(kw::log_buffer) {
+                let key: kw::log_buffer = input.parse()?;
+                if !input.peek(Token![=]) {
+                    // `log_buffer` alone: helve's default size.
+                    let buffer = LogBuffer::Default(key.span);
+                    set_once(&mut args.log_buffer, buffer, key.span, "log_buffer")?;
+                    if input.is_empty() {
+                        break;
+                    }
+                    input.parse::<Token![,]>()?;
+                    continue;
+                }
+                input.parse::<Token![=]>()?;
+                let bytes: syn::LitInt = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`log_buffer` takes the buffer's size in bytes, as `log_buffer = 20480`",
+                    )
+                })?;
+                match bytes.base10_parse::<usize>() {
+                    Ok(0) | Err(_) => {
+                        return Err(syn::Error::new(
+                            bytes.span(),
+                            "`log_buffer` must be a size in bytes greater than zero, as `log_buffer = 20480`",
+                        ));
+                    }
+                    Ok(_) => {}
+                }
+                set_once(
+                    &mut args.log_buffer,
+                    LogBuffer::Bytes(bytes),
+                    key.span,
+                    "log_buffer",
+                )?;
+            } else if lookahead.peek(kw::namespace) {
+                let key: kw::namespace = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let namespace: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`namespace` takes a string literal, as `namespace = \"Shop\"`",
+                    )
+                })?;
+                if namespace.value().trim().is_empty() {
+                    return Err(syn::Error::new(
+                        namespace.span(),
+                        "`namespace` must not be empty; leave it out to use `POWERTOOLS_METRICS_NAMESPACE`",
+                    ));
+                }
+                set_once(&mut args.namespace, namespace, key.span, "namespace")?;
+            } else if lookahead.peek(kw::batch) {
+                let key: kw::batch = input.parse()?;
+                let span = key.span;
+                let batch = BatchArgs::parse(key, input)?;
+                set_once(&mut args.batch, batch, span, "batch")?;
+            } else if lookahead.peek(kw::http) {
+                let key: kw::http = input.parse()?;
+                let span = key.span;
+                let http = HttpArgs::parse(input)?;
+                set_once(&mut args.http, http, span, "http")?;
+            } else if lookahead.peek(kw::custom_resource) {
+                let key: kw::custom_resource = input.parse()?;
+                let span = key.span;
+                let custom = CustomResourceArgs::parse(key, input)?;
+                set_once(&mut args.custom_resource, custom, span, "custom_resource")?;
+            } else if lookahead.peek(kw::correlation_id) {
+                let key: kw::correlation_id = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let pointer: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`correlation_id` takes a JSON pointer, as `correlation_id = \"/detail/orderId\"`",
+                    )
+                })?;
+                let text = pointer.value();
+                if !text.starts_with('/') {
+                    return Err(syn::Error::new(
+                        pointer.span(),
+                        "`correlation_id` is a JSON pointer and starts with `/`, as `\"/detail/orderId\"`",
+                    ));
+                }
+                set_once(
+                    &mut args.correlation_id,
+                    pointer,
+                    key.span,
+                    "correlation_id",
+                )?;
+            } else {
+                return Err(lookahead.error());
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
+}
+
+/// [`diagnostics::set_once`] for an option of `#[helve::handler]`.
+fn set_once<T>(slot: &mut Option<T>, value: T, span: Span, key: &str) -> syn::Result<()> {
+    diagnostics::set_once(slot, value, span, key, "`#[helve::handler]`")
+}

@@ -1,0 +1,264 @@
+//! The items written beside the user's function: a `main` that builds a `helve::Function`
+//! around it and runs it.
+//!
+//! Every bound a user's type must meet is checked once, at that type: the event by
+//! `Function::run` (its type given explicitly) or by a check function, the success and error
+//! types by the `impl Trait` the inner handler returns, HTTP extractors and responses where
+//! they are taken and converted. So a mistake gives one error, on the user's token.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{ItemFn, ReturnType, Type, spanned::Spanned};
+
+use super::args::{HandlerArgs, LogBuffer};
+use super::kind::Kind;
+use super::signature::{Param, Signature};
+
+/// `main`, for a function that validated.
+pub(super) fn expand(
+    function: &ItemFn,
+    args: &HandlerArgs,
+    sig: &Signature,
+    kind: &Kind,
+) -> TokenStream {
+    let name = &function.sig.ident;
+    let event_ty = kind.event();
+    let mut extracted = 0usize;
+    let call_args: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .map(|param| match param {
+            Param::Event(_) if matches!(kind, Kind::Http(_)) => {
+                let arg = quote::format_ident!("__helve_arg{}", extracted);
+                extracted += 1;
+                quote!(#arg)
+            }
+            Param::Event(_) => quote!(__helve_event),
+            Param::ContextRef => quote!(&__helve_ctx),
+            Param::ContextOwned => quote!(__helve_ctx),
+            Param::State(_) => quote!(__helve_state),
+        })
+        .collect();
+    let call = quote!(#name(#(#call_args),*).await);
+    let [output, body, helpers] = match kind {
+        Kind::Http(extractors) => [
+            quote!(::helve::http::Response),
+            http_body(extractors, &call, function, sig),
+            TokenStream::new(),
+        ],
+        _ => answer(kind, &call, sig),
+    };
+
+    // The state's type: the handler's `&State`; a type parameter inferred from the init
+    // function when the handler does not take the state; `()` without an init function.
+    let (generics, state_ty) = match (&sig.state, &args.init) {
+        (Some(ty), _) => (None, ty.to_token_stream()),
+        (None, Some(_)) => (
+            Some(quote!(<__HelveState: ::core::marker::Sync + 'static>)),
+            quote!(__HelveState),
+        ),
+        (None, None) => (None, quote!(())),
+    };
+    let state_check = sig.state.as_ref().map(|ty| {
+        quote_spanned! {ty.span()=>
+            ::helve::__private::assert_state::<#ty>();
+        }
+    });
+    let event_check = kind.checks();
+
+    let init = args.init.as_ref().map(|path| quote!(.init(#path)));
+    let service = args.service.as_ref().map(|name| quote!(.service(#name)));
+    let log_level = args
+        .log_level
+        .as_ref()
+        .map(|level| quote!(.log_level(#level)));
+    let namespace = args
+        .namespace
+        .as_ref()
+        .map(|namespace| quote!(.namespace(#namespace)));
+    let correlation_id = match (&args.correlation_id, kind.default_correlation_id()) {
+        (Some(pointer), _) => Some(quote!(.correlation_id(#pointer))),
+        (None, Some(pointer)) => Some(quote!(.correlation_id(#pointer))),
+        (None, None) => None,
+    };
+    let log_buffer = args.log_buffer.as_ref().map(|buffer| match buffer {
+        LogBuffer::Bytes(bytes) => quote!(.buffer_debug_logs(#bytes)),
+        LogBuffer::Default(span) => quote_spanned! {*span=>
+            .buffer_debug_logs(::helve::__private::DEFAULT_BUFFER_BYTES)
+        },
+    });
+    let handler = kind.wrap(args);
+    // `run` checks the init function again (after `.init(..)` did): at the init path, so that
+    // rustc sees the same error twice at one place and reports it once. The event type,
+    // given explicitly, takes the error of an event that does not deserialize.
+    let run_types = match kind {
+        Kind::Plain(event) => Some(quote!(::<#event, _>)),
+        _ => None,
+    };
+    let (call, parens) = (quote!(__helve_function.run), quote!(()));
+    let (call, parens) = match &args.init {
+        Some(path) => (respan(call, path.span()), respan(parens, path.span())),
+        None => (call, parens),
+    };
+    let run = quote!(#call #run_types #parens);
+
+    quote! {
+        #function
+
+        /// Runs the function: on Lambda, serves invocations; elsewhere, runs it once on an
+        /// event file (local mode). Written by `#[helve::handler]`.
+        pub(crate) fn main() -> ::std::process::ExitCode {
+            #event_check
+            #state_check
+            #helpers
+            // A named fn, not a closure: diagnostics then name it without a file path. Not
+            // an `async fn`: the `impl Trait`s of its output keep the spans given them.
+            fn __helve_handler #generics(
+                __helve_event: #event_ty,
+                __helve_ctx: ::helve::__private::Context,
+                __helve_state: &'static #state_ty,
+            ) -> impl ::core::future::Future<Output = #output> {
+                async move { #body }
+            }
+            let __helve_function = ::helve::__private::Function::new(#handler)
+                #init
+                #service
+                #log_level
+                #log_buffer
+                #correlation_id
+                #namespace;
+            #run
+        }
+    }
+}
+
+/// The return type and body of the inner handler of any kind but HTTP, and the functions
+/// the body passes the answer through. The success and error values go through identity
+/// functions that return them as `impl Trait` with the bounds the kind needs, written at the
+/// user's types: a type that does not meet them is reported there, once, and
+/// `Function::run` sees types that do.
+fn answer(kind: &Kind, call: &TokenStream, sig: &Signature) -> [TokenStream; 3] {
+    let bounds = kind.response_bounds().unwrap_or_default();
+    let opaque = |bounds: &TokenStream, ty: &Type| respan(quote!(impl #bounds), ty.span());
+    let pass = |name: &str, ty: &Type, bounds: &TokenStream| {
+        let name = proc_macro2::Ident::new(name, ty.span());
+        let output = opaque(bounds, ty);
+        let value = respan(quote!(__helve_value), ty.span());
+        quote! {
+            fn #name(#value: #ty) -> #output {
+                #value
+            }
+        }
+    };
+    match (&sig.fallible, &sig.response) {
+        (Some((ok, err)), _) => {
+            let error_bounds = quote! {
+                ::helve::__private::IntoDiagnostic
+                    + ::core::fmt::Debug
+                    + ::core::marker::Send
+                    + 'static
+            };
+            let helpers = [
+                pass("__helve_ok", ok, &bounds),
+                pass("__helve_err", err, &error_bounds),
+            ];
+            let ok = opaque(&bounds, ok);
+            let err = opaque(&error_bounds, err);
+            [
+                quote!(::core::result::Result<#ok, #err>),
+                quote! {
+                    match #call {
+                        ::core::result::Result::Ok(__helve_ok_value) => {
+                            ::core::result::Result::Ok(__helve_ok(__helve_ok_value))
+                        }
+                        ::core::result::Result::Err(__helve_err_value) => {
+                            ::core::result::Result::Err(__helve_err(__helve_err_value))
+                        }
+                    }
+                },
+                quote!(#(#helpers)*),
+            ]
+        }
+        (None, Some(ty)) => {
+            let helper = pass("__helve_ok", ty, &bounds);
+            let ok = opaque(&bounds, ty);
+            [
+                quote!(::core::result::Result<#ok, ::helve::__private::Infallible>),
+                quote!(::helve::__private::infallible(__helve_ok(#call))),
+                helper,
+            ]
+        }
+        (None, None) => [
+            quote!(::core::result::Result<(), ::helve::__private::Infallible>),
+            quote!(::helve::__private::infallible(#call)),
+            TokenStream::new(),
+        ],
+    }
+}
+
+/// The body of an HTTP handler: each extractor in order, the first that fails answering for
+/// the handler; then the answer as a response. A `Result`'s success and error are converted
+/// apart, each at its own type, so that the one that is not a response or has no status is
+/// reported there.
+fn http_body(
+    extractors: &[Type],
+    call: &TokenStream,
+    function: &ItemFn,
+    sig: &Signature,
+) -> TokenStream {
+    let takes = extractors.iter().enumerate().map(|(index, ty)| {
+        let arg = quote::format_ident!("__helve_arg{}", index);
+        quote_spanned! {ty.span()=>
+            let #arg = match <#ty as ::helve::http::FromRequest>::from_request(&__helve_event) {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(problem) => {
+                    return ::helve::http::IntoResponse::into_response(problem);
+                }
+            };
+        }
+    });
+    let answer = match (&sig.fallible, &function.sig.output) {
+        (Some((ok, err)), _) => {
+            let ok = quote_spanned! {ok.span()=>
+                ::helve::http::IntoResponse::into_response(__helve_ok)
+            };
+            let err = quote_spanned! {err.span()=>
+                ::helve::http::IntoResponse::into_response(
+                    ::core::result::Result::<(), #err>::Err(__helve_err),
+                )
+            };
+            quote! {
+                match #call {
+                    ::core::result::Result::Ok(__helve_ok) => #ok,
+                    ::core::result::Result::Err(__helve_err) => #err,
+                }
+            }
+        }
+        (None, ReturnType::Type(_, ty)) => quote_spanned! {ty.span()=>
+            ::helve::http::IntoResponse::into_response(#call)
+        },
+        (None, ReturnType::Default) => quote!(::helve::http::IntoResponse::into_response(#call)),
+    };
+    quote! {
+        #(#takes)*
+        #answer
+    }
+}
+
+/// `tokens` with every token at `span`, so that rustc reports what they require there.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}

@@ -1,0 +1,269 @@
+//! Which kind of handler the function is, decided once: a plain event, an HTTP request, one
+//! record of a batch, or a CloudFormation custom resource. Adding a kind is one variant here
+//! and its module in helve.
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{Type, spanned::Spanned};
+
+use super::args::HandlerArgs;
+use super::signature::{Signature, last_segment};
+
+/// The kind of handler, with the types its adapter needs.
+pub(super) enum Kind {
+    /// Any `DeserializeOwned` event.
+    Plain(Type),
+    /// An HTTP handler: its extractors, in order.
+    Http(Vec<Type>),
+    /// One record of a batch.
+    Batch(Type),
+    /// A `CustomResource<P>`: the event, and `P`.
+    CustomResource { event: Type, properties: Box<Type> },
+}
+
+impl Kind {
+    /// The only place that reads type names: HTTP when the `http` option is given or an
+    /// extractor is named; a custom resource for `CustomResource<P>`; a batch record when the
+    /// `batch` option is given or a record type is named; a plain event otherwise. An option
+    /// given for another kind is reported here.
+    pub(super) fn of(sig: &Signature, args: &HandlerArgs) -> syn::Result<Kind> {
+        let http = args.http.is_some() || sig.events.iter().any(is_http_extractor);
+        if http {
+            let conflict = |option: &str| {
+                if args.http.is_some() {
+                    format!("`{option}` and `http` configure different kinds of handler; keep one")
+                } else {
+                    format!(
+                        "`{option}` configures another kind of handler than this one, whose parameters are HTTP extractors; remove `{option}`"
+                    )
+                }
+            };
+            if let Some(batch) = &args.batch {
+                return Err(syn::Error::new(batch.span, conflict("batch")));
+            }
+            if let Some(custom) = &args.custom_resource {
+                return Err(syn::Error::new(custom.span, conflict("custom_resource")));
+            }
+            return Ok(Kind::Http(sig.events.clone()));
+        }
+
+        // Any other handler takes one event.
+        let mut events = sig.events.iter();
+        let Some(event) = events.next() else {
+            return Err(syn::Error::new(
+                sig.parens,
+                "`#[helve::handler]` needs an event parameter taken by value, for example `event: serde_json::Value`",
+            ));
+        };
+        let mut extra = events.map(|extra| {
+            syn::Error::new(
+                extra.span(),
+                "`#[helve::handler]` takes one event parameter; the others can be `&Context` and `&State` (a reference to the init function's state); an HTTP handler (feature `http`) takes several extractors",
+            )
+        });
+        if let Some(mut error) = extra.next() {
+            error.extend(extra);
+            return Err(error);
+        }
+
+        let event = event.clone();
+        if let Some(properties) = custom_resource_properties(&event) {
+            if let Some(batch) = &args.batch {
+                return Err(syn::Error::new(
+                    batch.span,
+                    "`batch` configures a handler of one record of a batch, not of a custom resource",
+                ));
+            }
+            return Ok(Kind::CustomResource {
+                event,
+                properties: Box::new(properties),
+            });
+        }
+        if let Some(custom) = &args.custom_resource {
+            return Err(syn::Error::new(
+                custom.span,
+                "`custom_resource(...)` configures a handler whose event is `helve::cfn::CustomResource<P>`",
+            ));
+        }
+        if args.batch.is_some() || is_batch_record(&event) {
+            return Ok(Kind::Batch(event));
+        }
+        Ok(Kind::Plain(event))
+    }
+
+    /// The event the inner handler takes.
+    pub(super) fn event(&self) -> TokenStream {
+        match self {
+            Kind::Http(_) => quote!(::helve::http::Request),
+            Kind::Plain(event) | Kind::Batch(event) | Kind::CustomResource { event, .. } => {
+                event.to_token_stream()
+            }
+        }
+    }
+
+    /// What the event must be, checked at the user's type. A plain event is checked by
+    /// `Function::run`, and an HTTP handler's extractors where they are taken.
+    pub(super) fn checks(&self) -> TokenStream {
+        match self {
+            Kind::Http(_) => TokenStream::new(),
+            // `Function::run`, given the event type, checks it there.
+            Kind::Plain(_) => TokenStream::new(),
+            Kind::Batch(event) => quote_spanned! {event.span()=>
+                ::helve::__private::assert_record::<#event>();
+            },
+            Kind::CustomResource { properties, .. } => quote_spanned! {properties.span()=>
+                ::helve::__private::assert_properties::<#properties>();
+            },
+        }
+    }
+
+    /// The bounds on the handler's success value, written as the `impl Trait` the inner
+    /// handler returns; `None` for HTTP, whose inner handler answers a response.
+    pub(super) fn response_bounds(&self) -> Option<TokenStream> {
+        let serialize = quote!(::helve::__private::Serialize + ::core::marker::Send + 'static);
+        match self {
+            Kind::Http(_) => None,
+            Kind::Plain(_) => Some(serialize),
+            Kind::Batch(_) => Some(quote!(::helve::batch::RecordResponse + #serialize)),
+            Kind::CustomResource { .. } => Some(quote!(::helve::cfn::IntoOutcome + #serialize)),
+        }
+    }
+
+    /// CloudFormation's RequestId ties a custom resource's logs to the stack event.
+    pub(super) fn default_correlation_id(&self) -> Option<&'static str> {
+        match self {
+            Kind::CustomResource { .. } => Some("/RequestId"),
+            _ => None,
+        }
+    }
+
+    /// The handler given to `Function::new`: `__helve_handler`, wrapped by the kind's adapter.
+    pub(super) fn wrap(&self, args: &HandlerArgs) -> TokenStream {
+        match self {
+            Kind::Plain(_) => quote!(__helve_handler),
+            Kind::Http(_) => {
+                let options = args.http.as_ref();
+                let body_limit = options
+                    .and_then(|http| http.body_limit.as_ref())
+                    .map(|bytes| quote!(.body_limit(#bytes)));
+                let margin =
+                    deadline_margin(options.and_then(|http| http.deadline_margin_ms.as_ref()));
+                let metrics = options
+                    .and_then(|http| http.request_metrics.as_ref())
+                    .map(|record| quote!(.request_metrics(#record)));
+                let layers = options.into_iter().flat_map(|http| &http.layers);
+                quote! {
+                    ::helve::http::http(__helve_handler)
+                        #body_limit
+                        #margin
+                        #metrics
+                        #(.layer(#layers))*
+                }
+            }
+            Kind::Batch(event) => {
+                let options = args.batch.as_ref();
+                let concurrency = options
+                    .and_then(|batch| batch.concurrency.as_ref())
+                    .map(|count| quote!(.concurrency(#count)));
+                let margin =
+                    deadline_margin(options.and_then(|batch| batch.deadline_margin_ms.as_ref()));
+                let continue_on_failure = options
+                    .filter(|batch| batch.continue_on_failure)
+                    .map(|_| quote!(.continue_on_failure(true)));
+                let validate =
+                    validation_probe(quote!(<#event as ::helve::batch::Record>::Payload));
+                quote! {
+                    ::helve::batch::batch::<_, #event>(__helve_handler)
+                        #validate
+                        #concurrency
+                        #margin
+                        #continue_on_failure
+                }
+            }
+            Kind::CustomResource { properties, .. } => {
+                let margin = deadline_margin(
+                    args.custom_resource
+                        .as_ref()
+                        .and_then(|custom| custom.deadline_margin_ms.as_ref()),
+                );
+                let validate = validation_probe(properties.to_token_stream());
+                quote! {
+                    ::helve::cfn::custom_resource(__helve_handler)
+                        #validate
+                        #margin
+                }
+            }
+        }
+    }
+}
+
+/// `.deadline_margin(..)` for a `deadline_margin_ms` option, when given.
+fn deadline_margin(millis: Option<&syn::LitInt>) -> Option<TokenStream> {
+    millis.map(|millis| quote!(.deadline_margin(::core::time::Duration::from_millis(#millis))))
+}
+
+/// `.validate_with(..)` of a value of type `ty`: validated when `ty` implements
+/// `validator::Validate`, accepted as decoded otherwise (chosen at compile time by autoref,
+/// since `ty` is concrete here).
+fn validation_probe(ty: TokenStream) -> TokenStream {
+    quote! {
+        .validate_with(|__helve_value: &#ty| {
+            #[allow(unused_imports)]
+            use ::helve::validation::{ProbeAccept as _, ProbeValidate as _};
+            (&::helve::validation::Probe(__helve_value)).helve_validate()
+        })
+    }
+}
+/// helve's typed records (`SqsMessage<T>`, `KinesisRecord<T>`, `DynamoDbRecord<T>`) and the
+/// `aws_lambda_events` records with names of their own (`SqsMessage`, `KinesisEventRecord`);
+/// any other record type needs the `batch` option.
+fn is_batch_record(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| {
+        matches!(
+            segment.ident.to_string().as_str(),
+            "SqsMessage" | "KinesisRecord" | "DynamoDbRecord" | "KinesisEventRecord"
+        )
+    })
+}
+
+/// helve's HTTP extractors (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`, `Claims<T>`),
+/// `HeaderMap`, and the request as `http::Request` or `helve::http::Request`; any other
+/// extractor needs the `http` option.
+fn is_http_extractor(ty: &Type) -> bool {
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
+    let name = segment.ident.to_string();
+    match name.as_str() {
+        "Json" | "Valid" | "Path" | "Query" | "Claims" => {
+            matches!(segment.arguments, syn::PathArguments::AngleBracketed(_))
+        }
+        "HeaderMap" => true,
+        "Request" => match ty {
+            Type::Path(path) => {
+                let segments: Vec<_> = path.path.segments.iter().collect();
+                segments.len() >= 2 && {
+                    let parent = segments[segments.len() - 2].ident.to_string();
+                    parent == "http" || parent == "lambda_http"
+                }
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// `P` of an event type whose last segment is `CustomResource<P>`.
+fn custom_resource_properties(ty: &Type) -> Option<Type> {
+    let segment = last_segment(ty)?;
+    if segment.ident != "CustomResource" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return None;
+    };
+    match arguments.args.iter().collect::<Vec<_>>().as_slice() {
+        [syn::GenericArgument::Type(properties)] => Some(properties.clone()),
+        _ => None,
+    }
+}
