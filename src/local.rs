@@ -33,7 +33,7 @@ pub(crate) fn activate() {
 
 /// Whether this process runs in local mode (no `AWS_LAMBDA_RUNTIME_API`): helve then does not
 /// reach out to AWS on the function's behalf (a custom resource's answer is printed, not sent).
-#[cfg_attr(not(feature = "cfn"), allow(dead_code))]
+#[cfg(feature = "cfn")]
 pub(crate) fn active() -> bool {
     ACTIVE.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -170,7 +170,7 @@ pub(crate) struct SinkChoice {
 impl SinkChoice {
     /// The layer that writes (or publishes) each invocation's metrics, once the init step
     /// built `state`: EMF documents to `stdout` unless a sink was chosen.
-    #[cfg_attr(not(feature = "cloudwatch"), allow(unused_variables))]
+    #[cfg(feature = "cloudwatch")]
     pub(crate) fn layer(
         self,
         recorder: EmfRecorder,
@@ -178,7 +178,6 @@ impl SinkChoice {
         state: &dyn std::any::Any,
         stdout: Sink,
     ) -> Result<crate::layers::MetricsLayer, crate::ConfigError> {
-        #[cfg(feature = "cloudwatch")]
         if let Some(source) = self.source {
             let sink = match source {
                 cloudwatch::SinkSource::Ready(sink) => sink,
@@ -196,6 +195,23 @@ impl SinkChoice {
                 sink,
             ));
         }
+        Ok(crate::layers::MetricsLayer::with_sink(
+            recorder,
+            Some(config),
+            stdout,
+        ))
+    }
+
+    /// The layer that writes each invocation's EMF documents to `stdout`: without the
+    /// `cloudwatch` feature there is no sink to choose, so the state is not read.
+    #[cfg(not(feature = "cloudwatch"))]
+    pub(crate) fn layer(
+        self,
+        recorder: EmfRecorder,
+        config: MetricsConfig,
+        _state: &dyn std::any::Any,
+        stdout: Sink,
+    ) -> Result<crate::layers::MetricsLayer, crate::ConfigError> {
         Ok(crate::layers::MetricsLayer::with_sink(
             recorder,
             Some(config),

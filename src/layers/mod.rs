@@ -43,6 +43,8 @@ pub use context::{ContextLayer, ContextService};
 pub use event::{Correlation, EventLayer, EventService, FindCorrelationId};
 pub use logging::{BUFFER_FLUSH_MARGIN, LoggingFuture, LoggingLayer, LoggingService};
 pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
-pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
 #[cfg(any(feature = "cfn", feature = "batch", feature = "http"))]
-pub(crate) use panic::{CatchUnwind, catch};
+pub(crate) use panic::CatchUnwind;
+#[cfg(feature = "batch")]
+pub(crate) use panic::catch;
+pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};

@@ -749,7 +749,7 @@ impl MetricSet {
     }
 
     /// Each metric's name, unit, resolution and values, in the order first recorded.
-    #[cfg_attr(not(feature = "cloudwatch"), allow(dead_code))]
+    #[cfg(feature = "cloudwatch")]
     pub(crate) fn metrics(&self) -> impl Iterator<Item = (&str, Unit, Resolution, &[f64])> {
         self.metrics.iter().map(|metric| {
             (
