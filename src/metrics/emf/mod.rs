@@ -36,8 +36,11 @@
 //! ```
 //!
 //! On Lambda, write each line to standard output as it comes (for example through a locked
-//! `std::io::stdout()`); CloudWatch Logs extracts the metrics. Nothing here does I/O, keeps
-//! global state or reads the clock: the caller passes the timestamp.
+//! `std::io::stdout()`); CloudWatch Logs extracts the metrics. Nothing here does I/O or reads
+//! the clock: the caller passes the timestamp. The only state kept between calls is each
+//! thread's scratch buffers (a thread-local), which [`MetricSet::write`] reuses so that writing
+//! allocates nothing once the thread has written before; they hold nothing from one write to
+//! the next.
 //!
 //! # What is written
 //!
