@@ -26,6 +26,10 @@
 //!
 //! Both sides register each metric with the facade on every call (the `counter!` macro with a
 //! non-literal name), as a handler recording through the macros does.
+//!
+//! The groups `emf write, <case>` time `MetricSet::write` alone, without a layer or the facade,
+//! on a set built once (`write`) and on one built for each iteration (`build and write`): the
+//! baseline of what writing the documents costs.
 
 mod support;
 
@@ -39,7 +43,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use helve::{
     Invocation, MetricsConfig, Options, Payload, Settings,
     layers::{ContextLayer, MetricsLayer},
-    metrics::EmfRecorder,
+    metrics::{
+        EmfRecorder,
+        emf::{MetricSet, Namespace, Resolution, Unit},
+    },
 };
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use metrics_cloudwatch_embedded::Collector;
@@ -312,5 +319,75 @@ fn bench_flush(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_flush);
+/// The timestamp every `emf write` document carries.
+const TS: u64 = 1_700_000_000_000;
+
+/// Ten metrics with two dimensions, each with one value.
+fn set_of_ten_with_two_dimensions() -> MetricSet {
+    let mut set = MetricSet::new(Namespace::new("Shop").expect("a valid namespace"));
+    set.dimension("service", "orders")
+        .expect("a valid dimension");
+    set.dimension("region", "eu-west-1")
+        .expect("a valid dimension");
+    for i in 0..10 {
+        set.metric(
+            &format!("metric_{i}"),
+            Unit::Milliseconds,
+            Resolution::Standard,
+            12.5,
+        )
+        .expect("a valid metric");
+    }
+    set
+}
+
+/// A hundred metrics with one dimension, each with one value.
+fn set_of_hundred_with_one_dimension() -> MetricSet {
+    let mut set = MetricSet::new(Namespace::new("Shop").expect("a valid namespace"));
+    set.dimension("service", "orders")
+        .expect("a valid dimension");
+    for i in 0..100 {
+        set.metric(
+            &format!("metric_{i}"),
+            Unit::Count,
+            Resolution::Standard,
+            1.0,
+        )
+        .expect("a valid metric");
+    }
+    set
+}
+
+/// `MetricSet::write` alone: on a set built once, and on a set built for each write.
+fn bench_write(c: &mut Criterion) {
+    let cases: [(&str, fn() -> MetricSet); 2] = [
+        ("10 metrics x 2 dimensions", set_of_ten_with_two_dimensions),
+        (
+            "100 metrics x 1 dimension",
+            set_of_hundred_with_one_dimension,
+        ),
+    ];
+    for (case, build) in cases {
+        let mut group = c.benchmark_group(format!("emf write, {case}"));
+        let set = build();
+        group.bench_function("write", |b| {
+            b.iter(|| {
+                black_box(&set).write(TS, &mut |line| {
+                    black_box(line);
+                })
+            })
+        });
+        group.bench_function("build and write", |b| {
+            b.iter(|| {
+                let set = build();
+                black_box(&set).write(TS, &mut |line| {
+                    black_box(line);
+                })
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_flush, bench_write);
 criterion_main!(benches);
