@@ -129,8 +129,8 @@ where
     }
 }
 
-/// The tower stack helve runs for a handler `H`: context, logging, panic safety, then the
-/// handler.
+/// The tower stack helve runs for a handler `H`, outermost first: context, logging, metrics,
+/// panic safety, then the handler.
 pub type FunctionService<H, T, S, M> =
     ContextService<LoggingService<MetricsService<CatchPanic<HandlerService<H, T, S, M>>>>>;
 
