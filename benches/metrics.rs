@@ -358,9 +358,12 @@ fn set_of_hundred_with_one_dimension() -> MetricSet {
     set
 }
 
+/// A named way to build the set a write benchmark writes.
+type WriteCase = (&'static str, fn() -> MetricSet);
+
 /// `MetricSet::write` alone: on a set built once, and on a set built for each write.
 fn bench_write(c: &mut Criterion) {
-    let cases: [(&str, fn() -> MetricSet); 2] = [
+    let cases: [WriteCase; 2] = [
         ("10 metrics x 2 dimensions", set_of_ten_with_two_dimensions),
         (
             "100 metrics x 1 dimension",
