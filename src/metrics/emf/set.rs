@@ -327,7 +327,7 @@ impl MetricSet {
     ///
     /// Setting a key again replaces its value and keeps its place. Any key is accepted here;
     /// one that is also a dimension key, a metric name or `_aws`, or a value too large for a
-    /// document, is left out when writing and listed in the [`WriteReport`].
+    /// document, is left out when writing and listed in the [`WriteReport`](super::WriteReport).
     pub fn metadata(&mut self, key: &str, value: impl Into<Value>) {
         let value = value.into();
         match self.metadata.iter_mut().find(|(k, _)| k == key) {
