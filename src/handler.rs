@@ -17,18 +17,9 @@ use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
-    context::Context,
+    context::{Context, Invocation},
     error::{self, IntoDiagnostic, InvalidEvent},
 };
-
-/// One invocation as it travels through helve's layers: the event and its [`Context`].
-#[derive(Debug, Clone)]
-pub struct Invocation<T> {
-    /// The event.
-    pub event: T,
-    /// The invocation's context.
-    pub context: Context,
-}
 
 /// An event as received from Lambda: either the decoded `T`, or why it could not be decoded.
 ///

@@ -128,20 +128,17 @@ pub const CORRELATION_HEADER: &str = "x-correlation-id";
 const CORRELATION_HEADER_NAME: http::HeaderName = http::HeaderName::from_static(CORRELATION_HEADER);
 
 pub(crate) mod exchange {
-    //! The request being answered, for the problems built while it runs.
+    //! The request being answered, for the problems built while it runs: read from the
+    //! invocation's scope, so a task spawned in it (`Context::scope`) sees it too.
 
-    use crate::context::Context;
-
-    tokio::task_local! {
-        pub(super) static EXCHANGE: Exchange;
-    }
+    use crate::context::{Context, with_current};
 
     /// The invocation and the path of the request being answered.
     #[derive(Clone, Debug)]
     pub(crate) struct Exchange {
-        pub(super) context: Context,
+        context: Context,
         /// The request's URI: cloning it only counts a reference.
-        pub(super) uri: http::Uri,
+        uri: http::Uri,
     }
 
     impl Exchange {
@@ -156,10 +153,14 @@ pub(crate) mod exchange {
 
     /// Runs `f` with the request being answered, if any.
     pub(crate) fn with<R>(f: impl FnOnce(Option<&Exchange>) -> R) -> R {
-        match EXCHANGE.try_with(Exchange::clone) {
-            Ok(exchange) => f(Some(&exchange)),
-            Err(_) => f(None),
-        }
+        let exchange = with_current(|ctx| {
+            ctx.state().request_uri().map(|uri| Exchange {
+                context: ctx.clone(),
+                uri,
+            })
+        })
+        .flatten();
+        f(exchange.as_ref())
     }
 }
 
@@ -707,10 +708,8 @@ where
         let origin = lambda::Origin::of(&event.0);
         let mut request: Request = event.0.into();
         let options = self.options;
-        let exchange = exchange::Exchange {
-            context: context.clone(),
-            uri: request.uri().clone(),
-        };
+        // Problems made while the request runs name it.
+        context.state().set_request_uri(request.uri().clone());
         let stop_at = tokio::time::Instant::now()
             + context
                 .remaining_time()
@@ -729,7 +728,8 @@ where
             },
         });
         let service = self.service.clone();
-        Box::pin(exchange::EXCHANGE.scope(exchange, async move {
+        // In the invocation's scope, also when called without the context layer (in a test).
+        Box::pin(context.clone().scope(async move {
             let work = CatchUnwind::new(respond(service, request));
             let outcome = tokio::time::timeout_at(stop_at + half_margin, work)
                 .await

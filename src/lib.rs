@@ -89,16 +89,14 @@ mod test_support;
 pub mod validation;
 
 pub use config::{DEFAULT_SERVICE, MetricsConfig, Options, Settings, env};
-pub use context::{Context, ContextBuilder, context};
+pub use context::{Context, ContextBuilder, Invocation, context};
 pub use error::{
     BoxError, ConfigError, Error, ErrorStatus, FunctionError, IntoDiagnostic, InvalidEvent, Panic,
 };
 pub use function::{Function, FunctionService, Init, NoInit};
 #[doc(hidden)]
 pub use handler::InitFailureAnswer;
-pub use handler::{
-    Handler, HandlerFuture, HandlerService, Invocation, Payload, Stateful, Stateless,
-};
+pub use handler::{Handler, HandlerFuture, HandlerService, Payload, Stateful, Stateless};
 pub use helve_macros::{ErrorStatus, handler};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]

@@ -199,11 +199,11 @@ where
     };
     let bytes = Bytes::from(bytes);
     let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), context(args.timeout));
-    let incoming = events.read(&bytes);
+    let findings = events.read(&bytes);
     let call = async {
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
         // As on Lambda: the typed stack is called while what the raw event said is readable.
-        incoming.during(|| service.call(event)).await
+        findings.during(|| service.call(event)).await
     };
     let outcome = match tokio::time::timeout(args.timeout, call).await {
         Ok(outcome) => outcome,

@@ -17,7 +17,6 @@ mod time;
 use std::{
     cell::{Cell, RefCell},
     collections::VecDeque,
-    fmt,
     io::Write as _,
     sync::{Arc, Mutex},
 };
@@ -28,7 +27,10 @@ pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};
 use tracing_subscriber::{Layer as _, filter::Targets, layer::SubscriberExt as _};
 
-use crate::Settings;
+use crate::{
+    Settings,
+    context::{LogBuffer, lock, with_current},
+};
 
 /// Where finished lines go: stdout in a function, a buffer in tests.
 pub(crate) type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -46,10 +48,6 @@ pub(crate) fn stdout_sink() -> Sink {
 /// The default size of the log buffer: 20 KiB of lines.
 pub const DEFAULT_BUFFER_BYTES: usize = 20 * 1024;
 
-tokio::task_local! {
-    static LOG: InvocationLog;
-}
-
 /// What the JSON layer needs to know about the current invocation's logging.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LogState {
@@ -57,88 +55,55 @@ pub(crate) struct LogState {
     pub(crate) buffering: bool,
 }
 
-/// The logging state of one invocation, current for its task.
-#[derive(Clone, Default)]
-pub(crate) struct InvocationLog {
-    pub(crate) sampled: bool,
-    pub(crate) buffer: Option<Arc<Mutex<LogBuffer>>>,
+/// The current invocation's logging decisions; the defaults outside an invocation.
+pub(crate) fn current_state() -> LogState {
+    with_current(|ctx| {
+        let log = &ctx.state().log;
+        LogState {
+            sampled: log.sampled(),
+            buffering: log.buffering(),
+        }
+    })
+    .unwrap_or_default()
 }
 
-impl fmt::Debug for InvocationLog {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InvocationLog")
-            .field("sampled", &self.sampled)
-            .field("buffering", &self.buffer.is_some())
-            .finish()
-    }
+/// Keeps a line in the current invocation's buffer; `false` when it must be written now
+/// instead (no buffer, or the deadline is so near that buffering stopped).
+pub(crate) fn buffer_current(line: &[u8]) -> bool {
+    with_current(|ctx| {
+        let log = &ctx.state().log;
+        if !log.buffering() {
+            return false;
+        }
+        let mut buffer = lock(&log.buffer);
+        if buffer.pass_through {
+            return false;
+        }
+        buffer.push(line);
+        true
+    })
+    .unwrap_or(false)
 }
 
-impl InvocationLog {
-    pub(crate) fn scope<F: std::future::Future>(
-        self,
-        future: F,
-    ) -> tokio::task::futures::TaskLocalFuture<InvocationLog, F> {
-        LOG.scope(self, future)
-    }
-
-    /// Runs the synchronous `f` with this state current.
-    pub(crate) fn during<R>(self, f: impl FnOnce() -> R) -> R {
-        LOG.sync_scope(self, f)
-    }
-
-    /// The current invocation's logging state (the default outside an invocation).
-    pub(crate) fn current() -> InvocationLog {
-        LOG.try_with(InvocationLog::clone).unwrap_or_default()
-    }
-
-    pub(crate) fn current_state() -> LogState {
-        LOG.try_with(|log| LogState {
-            sampled: log.sampled,
-            buffering: log.buffer.is_some(),
-        })
-        .unwrap_or_default()
-    }
-
-    /// Keeps a line in the current invocation's buffer; `false` when it must be written now
-    /// instead (no buffer, or the deadline is so near that buffering stopped).
-    pub(crate) fn buffer_current(line: &[u8]) -> bool {
-        LOG.try_with(|log| match &log.buffer {
-            Some(buffer) => match buffer.lock() {
-                Ok(mut buffer) if !buffer.pass_through => {
-                    buffer.push(line);
-                    true
-                }
-                _ => false,
-            },
-            None => false,
-        })
-        .unwrap_or(false)
-    }
-
-    /// Writes out and empties the current invocation's buffer, if it has one.
-    pub(crate) fn flush_current(sink: &Sink) {
-        let _ = LOG.try_with(|log| {
-            if let Some(buffer) = &log.buffer {
-                flush(buffer, sink);
-            }
-        });
-    }
+/// Writes out and empties the current invocation's buffer, if it has one.
+pub(crate) fn flush_current(sink: &Sink) {
+    with_current(|ctx| {
+        let log = &ctx.state().log;
+        if log.buffering() {
+            flush(&log.buffer, sink);
+        }
+    });
 }
 
 /// Writes out and empties a buffer, and writes later lines at once: the deadline is near.
 pub(crate) fn flush_and_pass_through(buffer: &Mutex<LogBuffer>, sink: &Sink) {
-    if let Ok(mut buffer) = buffer.lock() {
-        buffer.pass_through = true;
-    }
+    lock(buffer).pass_through = true;
     flush(buffer, sink);
 }
 
 /// Writes out and empties a buffer.
 pub(crate) fn flush(buffer: &Mutex<LogBuffer>, sink: &Sink) {
-    let lines = match buffer.lock() {
-        Ok(mut buffer) => buffer.take(),
-        Err(_) => return,
-    };
+    let lines = lock(buffer).take();
     for line in lines {
         sink(&line);
     }
@@ -147,11 +112,12 @@ pub(crate) fn flush(buffer: &Mutex<LogBuffer>, sink: &Sink) {
 /// After a buffer was written out, says how many of its lines did not fit, once. Called at the
 /// end of the invocation, outside the formatter.
 pub(crate) fn report_evicted(buffer: &Mutex<LogBuffer>) {
-    let (evicted, max) = match buffer.lock() {
-        Ok(mut buffer) if buffer.flushed && buffer.evicted > 0 => {
-            (std::mem::take(&mut buffer.evicted), buffer.max)
+    let (evicted, max) = {
+        let mut buffer = lock(buffer);
+        if !(buffer.flushed && buffer.evicted > 0) {
+            return;
         }
-        _ => return,
+        (std::mem::take(&mut buffer.evicted), buffer.max)
     };
     tracing::warn!(
         dropped_lines = evicted,
@@ -159,22 +125,8 @@ pub(crate) fn report_evicted(buffer: &Mutex<LogBuffer>) {
     );
 }
 
-/// The DEBUG and TRACE lines of one invocation, held until it fails or logs at ERROR. Bounded:
-/// when a new line does not fit, the oldest lines are dropped (and counted).
-#[derive(Debug, Default)]
-pub(crate) struct LogBuffer {
-    lines: VecDeque<Vec<u8>>,
-    bytes: usize,
-    max: usize,
-    /// Lines dropped because they did not fit, over the whole invocation.
-    evicted: usize,
-    /// Whether the buffer was written out at least once.
-    flushed: bool,
-    /// Set when the deadline is near: lines are written at once from then on.
-    pub(crate) pass_through: bool,
-}
-
 impl LogBuffer {
+    #[cfg(test)]
     pub(crate) fn new(max: usize) -> Self {
         Self {
             max,
@@ -200,14 +152,14 @@ impl LogBuffer {
         self.lines.push_back(line.to_vec());
     }
 
-    /// The lines held, oldest first; the buffer is left empty.
+    /// Empties the buffer, handing over its lines.
     fn take(&mut self) -> VecDeque<Vec<u8>> {
         self.bytes = 0;
         self.flushed = true;
         std::mem::take(&mut self.lines)
     }
 
-    /// The bytes held now.
+    /// The bytes held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.bytes

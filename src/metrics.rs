@@ -13,12 +13,17 @@ pub mod cloudwatch;
 pub mod emf;
 mod recorder;
 
-pub(crate) use recorder::{COLLECTING, Collector, Kind, NoNamespace, Recorded};
 pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit};
+pub(crate) use recorder::{Kind, NoNamespace};
 
 use std::time::SystemTime;
 
-use crate::{Context, config::MetricsConfig, logging::Sink};
+use crate::{
+    Context,
+    config::MetricsConfig,
+    context::{Collector, Recorded},
+    logging::Sink,
+};
 
 /// `HttpRequestDuration`: how long helve took to answer an HTTP request (milliseconds).
 pub(crate) const HTTP_REQUEST_DURATION: &str = "HttpRequestDuration";

@@ -154,8 +154,7 @@ where
         let id = Arc::clone(&ids[index]);
         let record_context = context.with_correlation_id(Arc::clone(&id));
         // A `Deserialize` that logs does so with the record's correlation id.
-        let record =
-            crate::context::CURRENT.sync_scope(record_context.clone(), || decode::<R>(&raw));
+        let record = record_context.clone().enter(|| decode::<R>(&raw));
         handle_record(&handler, record, id, record_context, state)
     };
 

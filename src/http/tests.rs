@@ -835,3 +835,30 @@ async fn a_path_the_route_does_not_give_is_the_functions_mistake_not_the_clients
     assert_eq!(response["statusCode"], 500);
     assert!(body(&response).get("code").is_none());
 }
+
+#[tokio::test]
+async fn a_problem_made_in_a_task_spawned_in_the_scope_names_the_request() {
+    let handler = http(|_: Request, ctx: Context| async move {
+        tokio::spawn(ctx.clone().scope(async {
+            Problem::new(StatusCode::NOT_FOUND)
+                .with_detail("no such order")
+                .into_response()
+        }))
+        .await
+        .expect("the task finishes")
+    });
+    let response = invoke(&handler, get_order("o-404")).await;
+    assert_eq!(response["statusCode"], 404);
+    assert_eq!(
+        body(&response),
+        json!({
+            "type": "about:blank",
+            "title": "Not Found",
+            "status": 404,
+            "detail": "no such order",
+            "instance": "/orders/o-404",
+            "request_id": "req-1",
+            "correlation_id": "corr-1"
+        })
+    );
+}

@@ -14,11 +14,9 @@ use lambda_runtime::LambdaEvent;
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
-use super::event::Incoming;
 use crate::{
     Settings,
-    context::{CURRENT, Context, Inner},
-    handler::Invocation,
+    context::{Context, Findings, Inner, Invocation, State},
 };
 
 /// A layer turning `LambdaEvent<T>` into an [`Invocation<T>`] carrying helve's [`Context`],
@@ -86,26 +84,30 @@ impl<S> fmt::Debug for ContextService<S> {
 
 impl<S> ContextService<S> {
     fn context(&mut self, lambda: lambda_runtime::Context, cold_start: bool) -> Context {
-        let correlation = Incoming::correlation_id();
+        // What the event layer read from the raw event, during this synchronous call.
+        let Findings {
+            correlation_id: correlation,
+            logged_event,
+        } = Findings::take().unwrap_or_default();
         let correlation = correlation
             .as_deref()
             .and_then(|id| std::str::from_utf8(id).ok());
         if let Some(last) = self.last.as_mut()
             && let Some(reusable) = Arc::get_mut(last)
         {
-            // Keep the correlation id's buffer: most invocations then allocate nothing here.
+            // Keep the correlation id's buffer and the state's: most invocations then allocate
+            // nothing here.
             let mut correlation_id = reusable.correlation_id.take().unwrap_or_default();
             correlation_id.clear();
-            let correlation_id = correlation.map(|id| {
+            reusable.correlation_id = correlation.map(|id| {
                 correlation_id.push_str(id);
                 correlation_id
             });
-            *reusable = Inner {
-                lambda,
-                service: Arc::clone(&self.service),
-                cold_start,
-                correlation_id,
-            };
+            reusable.lambda = lambda;
+            reusable.service = Arc::clone(&self.service);
+            reusable.cold_start = cold_start;
+            reusable.state.reset();
+            reusable.state.set_logged_event(logged_event);
             return Context::from_inner(Arc::clone(last));
         }
         let shared = Arc::new(Inner {
@@ -113,7 +115,9 @@ impl<S> ContextService<S> {
             service: Arc::clone(&self.service),
             cold_start,
             correlation_id: correlation.map(str::to_owned),
+            state: State::default(),
         });
+        shared.state.set_logged_event(logged_event);
         self.last = Some(Arc::clone(&shared));
         Context::from_inner(shared)
     }
@@ -141,8 +145,8 @@ where
             event: payload,
             context: context.clone(),
         };
-        let future = CURRENT.sync_scope(context.clone(), || self.inner.call(invocation));
-        CURRENT.scope(context, future)
+        let future = context.clone().enter(|| self.inner.call(invocation));
+        context.scope(future)
     }
 }
 

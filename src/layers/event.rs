@@ -13,45 +13,10 @@ use serde_json::Value;
 use tower::{Layer, Service};
 
 use crate::{
+    context::Findings,
     correlation::{self, Pointer},
     logging::redact::Redactor,
 };
-
-tokio::task_local! {
-    static INCOMING: Incoming;
-}
-
-/// What the raw event said, handed to the typed layers of the same invocation.
-#[derive(Debug, Default)]
-pub(crate) struct Incoming {
-    pub(crate) correlation_id: Option<Bytes>,
-    pub(crate) logged_event: std::cell::RefCell<Option<Value>>,
-}
-
-impl Incoming {
-    /// Runs `f` (the synchronous `call` of the typed stack) with `self` readable by
-    /// [`Incoming::take_current`].
-    pub(crate) fn during<R>(self, f: impl FnOnce() -> R) -> R {
-        INCOMING.sync_scope(self, f)
-    }
-
-    /// The correlation id found for the invocation being started, if any. Cloning `Bytes`
-    /// only counts a reference.
-    pub(crate) fn correlation_id() -> Option<Bytes> {
-        INCOMING
-            .try_with(|incoming| incoming.correlation_id.clone())
-            .ok()
-            .flatten()
-    }
-
-    /// The redacted event to log for the invocation being started, if event logging is on.
-    pub(crate) fn take_logged_event() -> Option<Value> {
-        INCOMING
-            .try_with(|incoming| incoming.logged_event.borrow_mut().take())
-            .ok()
-            .flatten()
-    }
-}
 
 /// A function finding the correlation id in an event seen as JSON.
 pub type FindCorrelationId = Arc<dyn Fn(&Value) -> Option<String> + Send + Sync>;
@@ -98,7 +63,7 @@ impl EventLayer {
     }
 
     /// What the raw event says.
-    pub(crate) fn read(&self, body: &Bytes) -> Incoming {
+    pub(crate) fn read(&self, body: &Bytes) -> Findings {
         let custom = match &self.correlation {
             Correlation::Presets => None,
             Correlation::Pointer(pointer) => pointer.extract(body).map(Bytes::from),
@@ -113,9 +78,9 @@ impl EventLayer {
             .log_event
             .as_ref()
             .map(|redactor| redactor.redact_event(body));
-        Incoming {
+        Findings {
             correlation_id,
-            logged_event: std::cell::RefCell::new(logged_event),
+            logged_event,
         }
     }
 }
@@ -151,10 +116,10 @@ where
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
-        let incoming = self.layer.read(&invocation.body);
+        let findings = self.layer.read(&invocation.body);
         // lambda_runtime decodes the event and calls helve's typed stack synchronously inside
-        // this `call`, where the typed layers read what was found.
-        incoming.during(|| self.inner.call(invocation))
+        // this `call`, where the context layer takes what was found.
+        findings.during(|| self.inner.call(invocation))
     }
 }
 
@@ -166,8 +131,8 @@ mod tests {
         Bytes::copy_from_slice(json.as_bytes())
     }
 
-    fn id(incoming: &Incoming) -> Option<&str> {
-        incoming
+    fn id(findings: &Findings) -> Option<&str> {
+        findings
             .correlation_id
             .as_deref()
             .and_then(|id| std::str::from_utf8(id).ok())
@@ -181,34 +146,31 @@ mod tests {
             })),
             None,
         );
-        let incoming = layer.read(&body(r#"{"order":{"id":"o-9"}}"#));
-        assert_eq!(id(&incoming), Some("o-9"));
-        let incoming = layer.read(&body(
+        let findings = layer.read(&body(r#"{"order":{"id":"o-9"}}"#));
+        assert_eq!(id(&findings), Some("o-9"));
+        let findings = layer.read(&body(
             r#"{"detail-type":"x","source":"orders","id":"eb-1","detail":{}}"#,
         ));
-        assert_eq!(id(&incoming), Some("eb-1"));
-        let incoming = layer.read(&body(r#"{"anything":1}"#));
-        assert_eq!(id(&incoming), None);
+        assert_eq!(id(&findings), Some("eb-1"));
+        let findings = layer.read(&body(r#"{"anything":1}"#));
+        assert_eq!(id(&findings), None);
     }
 
     #[test]
     fn a_pointer_names_the_correlation_id() {
         let pointer = Pointer::new("/detail/orderId").unwrap();
         let layer = EventLayer::new(Correlation::Pointer(pointer), None);
-        let incoming = layer.read(&body(r#"{"detail":{"orderId":1042}}"#));
-        assert_eq!(id(&incoming), Some("1042"));
+        let findings = layer.read(&body(r#"{"detail":{"orderId":1042}}"#));
+        assert_eq!(id(&findings), Some("1042"));
     }
 
     #[test]
-    fn the_logged_event_is_redacted_and_taken_once() {
+    fn the_logged_event_is_redacted() {
         let layer = EventLayer::new(Correlation::Presets, Some(Redactor::default()));
-        let incoming = layer.read(&body(r#"{"password":"hunter2","n":1}"#));
-        incoming.during(|| {
-            assert_eq!(
-                Incoming::take_logged_event(),
-                Some(serde_json::json!({"password":"[REDACTED]","n":1}))
-            );
-            assert_eq!(Incoming::take_logged_event(), None);
-        });
+        let findings = layer.read(&body(r#"{"password":"hunter2","n":1}"#));
+        assert_eq!(
+            findings.logged_event,
+            Some(serde_json::json!({"password":"[REDACTED]","n":1}))
+        );
     }
 }

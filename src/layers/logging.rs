@@ -6,19 +6,17 @@ use std::{
     future::Future,
     hash::{BuildHasher, RandomState},
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{self, Poll},
     time::{Duration, Instant},
 };
 
-use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
-use super::event::Incoming;
 use crate::{
-    Settings,
-    handler::Invocation,
-    logging::{self, InvocationLog, LogBuffer, Sink},
+    Context, Settings,
+    context::Invocation,
+    logging::{self, Sink},
 };
 
 /// How long before the deadline a log buffer is written out, so that the lines of an
@@ -108,61 +106,50 @@ where
     }
 
     fn call(&mut self, invocation: Invocation<T>) -> Self::Future {
+        let context = invocation.context.clone();
+        debug_assert!(
+            context.is_current(),
+            "helve's LoggingLayer runs inside its ContextLayer"
+        );
         let sampled = sampled(self.layer.sample_rate);
-        let buffer = self
-            .layer
-            .buffer_bytes
-            .map(|bytes| Arc::new(Mutex::new(LogBuffer::new(bytes))));
-        let flush_at = buffer.as_ref().map(|_| {
-            let flush_in = invocation
-                .context
-                .remaining_time()
-                .saturating_sub(BUFFER_FLUSH_MARGIN);
+        let buffering = self.layer.buffer_bytes.is_some();
+        context.state().log.start(sampled, self.layer.buffer_bytes);
+        let flush_at = buffering.then(|| {
+            let flush_in = context.remaining_time().saturating_sub(BUFFER_FLUSH_MARGIN);
             Box::pin(tokio::time::sleep_until((Instant::now() + flush_in).into()))
         });
         // The cold start is decided once, by the context layer: the same invocation logs how
         // long init took, also when several invocations start at once.
-        let init = self
-            .layer
-            .init_duration
-            .filter(|_| invocation.context.cold_start());
-        let log = InvocationLog {
-            sampled,
-            buffer: buffer.clone(),
-        };
+        let init = self.layer.init_duration.filter(|_| context.cold_start());
         let event = if self.layer.log_info {
-            Incoming::take_logged_event()
+            context.state().take_logged_event()
         } else {
             None
         };
-        let sampling_rate = (self.layer.sample_rate > 0.0).then_some(self.layer.sample_rate);
-        let sink = Arc::clone(&self.layer.sink);
         // Inside the invocation's scope (the context layer's `call` made it current), so these
         // lines carry the invocation's keys, and come before anything the handler logs.
-        let inner = log.clone().during(|| {
-            if let Some(duration) = init {
-                tracing::info!(
-                    init_duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
-                    "the execution environment is ready"
-                );
-            }
-            if let Some(event) = event {
-                let line = logging::raw_line(
-                    &self.layer.service,
-                    sampling_rate,
-                    "incoming event",
-                    "event",
-                    &event,
-                );
-                sink(&line);
-            }
-            self.inner.call(invocation)
-        });
+        if let Some(duration) = init {
+            tracing::info!(
+                init_duration_ms = (duration.as_secs_f64() * 1e6).round() / 1e3,
+                "the execution environment is ready"
+            );
+        }
+        if let Some(event) = event {
+            let sampling_rate = (self.layer.sample_rate > 0.0).then_some(self.layer.sample_rate);
+            let line = logging::raw_line(
+                &self.layer.service,
+                sampling_rate,
+                "incoming event",
+                "event",
+                &event,
+            );
+            (self.layer.sink)(&line);
+        }
         LoggingFuture {
-            inner: log.scope(inner),
-            buffer,
+            inner: self.inner.call(invocation),
+            context: buffering.then_some(context),
             flush_at,
-            sink,
+            sink: Arc::clone(&self.layer.sink),
             done: false,
         }
     }
@@ -185,8 +172,9 @@ pin_project_lite::pin_project! {
     /// The future of [`LoggingService`].
     pub struct LoggingFuture<F> {
         #[pin]
-        inner: TaskLocalFuture<InvocationLog, F>,
-        buffer: Option<Arc<Mutex<LogBuffer>>>,
+        inner: F,
+        // The invocation, while its DEBUG lines are buffered.
+        context: Option<Context>,
         flush_at: Option<Pin<Box<tokio::time::Sleep>>>,
         sink: Sink,
         done: bool,
@@ -198,8 +186,8 @@ pin_project_lite::pin_project! {
             // Dropped before it finished (a timeout, a shutdown): the invocation did not
             // succeed, so what it buffered is written out.
             if !*this.done
-                && let Some(buffer) = this.buffer.as_ref() {
-                    logging::flush(buffer, this.sink);
+                && let Some(context) = this.context.as_ref() {
+                    logging::flush(&context.state().log.buffer, this.sink);
                 }
         }
     }
@@ -223,14 +211,18 @@ where
         if outcome.is_ready() {
             *this.done = true;
         }
-        if let (Some(buffer), Poll::Ready(result)) = (this.buffer.as_ref(), &outcome) {
+        let buffer = this
+            .context
+            .as_ref()
+            .map(|context| &context.state().log.buffer);
+        if let (Some(buffer), Poll::Ready(result)) = (buffer, &outcome) {
             if result.is_err() {
                 logging::flush(buffer, this.sink);
             }
             logging::report_evicted(buffer);
             return outcome;
         }
-        if let (Some(buffer), Some(flush_at)) = (this.buffer.as_ref(), this.flush_at.as_mut())
+        if let (Some(buffer), Some(flush_at)) = (buffer, this.flush_at.as_mut())
             && flush_at.as_mut().poll(cx).is_ready()
         {
             // The deadline is near: write out what the invocation logged so far, and from

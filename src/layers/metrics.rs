@@ -3,26 +3,22 @@
 //! succeeded, failed or panicked.
 
 use std::{
-    cell::RefCell,
     fmt,
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     task::{self, Poll},
 };
 
-use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use crate::{
     Context,
     config::MetricsConfig,
-    handler::Invocation,
+    context::{Collector, Invocation},
     logging::{self, Sink},
-    metrics::{COLLECTING, Collector, EmfRecorder, write_invocation},
+    metrics::{EmfRecorder, write_invocation},
 };
-
-type Slot = RefCell<Option<Arc<Mutex<Collector>>>>;
 
 /// A layer collecting each invocation's metrics and writing them as EMF documents when it ends,
 /// with the ColdStart metric on a cold start (or, with the `cloudwatch` feature, publishing
@@ -156,22 +152,16 @@ where
     }
 
     fn call(&mut self, invocation: Invocation<T>) -> Self::Future {
-        let context = self
-            .layer
-            .writer
-            .as_ref()
-            .map(|_| invocation.context.clone());
-        // What the synchronous `call` records goes into the same collector as the rest.
-        let (future, early) = COLLECTING.sync_scope(RefCell::new(None), || {
-            let future = self.inner.call(invocation);
-            let early = COLLECTING
-                .try_with(|slot| slot.borrow_mut().take())
-                .ok()
-                .flatten();
-            (future, early)
-        });
+        let context = invocation.context.clone();
+        debug_assert!(
+            context.is_current(),
+            "helve's MetricsLayer runs inside its ContextLayer"
+        );
+        // From here on, what the invocation records (its synchronous `call` too) lands in its
+        // own collector.
+        context.state().start_collecting();
         MetricsFuture {
-            inner: COLLECTING.scope(RefCell::new(early), future),
+            inner: self.inner.call(invocation),
             writer: self.layer.writer.clone(),
             context,
             done: false,
@@ -187,9 +177,9 @@ pin_project_lite::pin_project! {
     /// The future of [`MetricsService`].
     pub struct MetricsFuture<F: Future> {
         #[pin]
-        inner: TaskLocalFuture<Slot, F>,
+        inner: F,
         writer: Option<Arc<Writer>>,
-        context: Option<Context>,
+        context: Context,
         done: bool,
         // The invocation's outcome, held while its metrics are published.
         publishing: Option<(F::Output, Publishing)>,
@@ -202,15 +192,11 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if !*this.done {
                 *this.done = true;
-                let collected = this.inner.take_value();
-                if let Some(publishing) = write(this.writer, this.context, collected) {
-                    let context = this.context.clone();
-                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                        match context {
-                            Some(context) => drop(runtime.spawn(context.scope(publishing))),
-                            None => drop(runtime.spawn(publishing)),
-                        }
-                    }
+                let collected = this.context.state().take_collected();
+                if let Some(publishing) = write(this.writer, this.context, collected)
+                    && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                {
+                    drop(runtime.spawn(this.context.clone().scope(publishing)));
                 }
             }
         }
@@ -221,23 +207,10 @@ pin_project_lite::pin_project! {
 /// the future that publishes, if there is one.
 fn write(
     writer: &Option<Arc<Writer>>,
-    context: &Option<Context>,
-    slot: Option<Slot>,
+    context: &Context,
+    collected: Option<Collector>,
 ) -> Option<Publishing> {
-    let (Some(writer), Some(context)) = (writer, context) else {
-        return None;
-    };
-    let collected = slot.and_then(RefCell::into_inner).map(|shared| {
-        match Arc::try_unwrap(shared) {
-            Ok(collector) => collector
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner),
-            // A task spawned in the invocation's scope still holds it: take what it has.
-            Err(shared) => {
-                std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner))
-            }
-        }
-    });
+    let writer = writer.as_ref()?;
     let Writer {
         recorder,
         config,
@@ -291,7 +264,7 @@ impl<F: Future> Future for MetricsFuture<F> {
             return Poll::Ready(outcome);
         }
         *this.done = true;
-        let collected = this.inner.take_value();
+        let collected = this.context.state().take_collected();
         match write(this.writer, this.context, collected) {
             None => Poll::Ready(outcome),
             Some(mut publishing) => {

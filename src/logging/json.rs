@@ -21,7 +21,7 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-use super::{InvocationLog, Sink, time::write_rfc3339_millis};
+use super::{Sink, time::write_rfc3339_millis};
 
 /// Keys helve writes itself. A field of the event or of a span with one of these names is
 /// written as `user_<name>` instead, so it never overwrites them.
@@ -133,7 +133,7 @@ where
         let metadata = event.metadata();
         let level = *metadata.level();
         let wanted = self.base.would_enable(metadata.target(), &level);
-        let log = InvocationLog::current_state();
+        let log = super::current_state();
         let verbose = level >= Level::DEBUG;
         // A sampled invocation logs as if the level were DEBUG, except for targets turned
         // off and above Lambda's own level.
@@ -245,12 +245,12 @@ impl JsonLayer {
             match destination {
                 Destination::Print => {
                     if level == Level::ERROR {
-                        InvocationLog::flush_current(&self.sink);
+                        super::flush_current(&self.sink);
                     }
                     (self.sink)(line);
                 }
                 Destination::Buffer => {
-                    if !InvocationLog::buffer_current(line) {
+                    if !super::buffer_current(line) {
                         (self.sink)(line);
                     }
                 }

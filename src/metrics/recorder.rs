@@ -3,7 +3,6 @@
 //! documents when it ends.
 
 use std::{
-    cell::RefCell,
     collections::HashMap,
     fmt,
     hash::{BuildHasherDefault, Hasher},
@@ -19,31 +18,7 @@ use metrics::{
 };
 
 use super::emf::{MAX_DIMENSIONS, Resolution, Unit};
-
-tokio::task_local! {
-    /// The current invocation's collector, made on its first metric.
-    pub(crate) static COLLECTING: RefCell<Option<Arc<Mutex<Collector>>>>;
-}
-
-/// What an invocation recorded, by metric.
-#[derive(Debug, Default)]
-pub(crate) struct Collector {
-    pub(crate) entries: Vec<(usize, Recorded)>,
-    /// Where each handle's entry is, by handle id (ids are small and dense): recording finds
-    /// its entry at once instead of searching the entries.
-    slots: Vec<u32>,
-    /// Properties written in every document of the invocation, not dimensions.
-    pub(crate) metadata: Vec<(String, serde_json::Value)>,
-}
-
-/// A metric's value in one invocation: counters sum, gauges keep the last value, histograms
-/// keep every value.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Recorded {
-    Counter(f64),
-    Gauge(f64),
-    Histogram(Vec<f64>),
-}
+use crate::context::{Collector, Recorded, with_current};
 
 /// The largest handle id found through the slot table (16 KiB at most per invocation); larger
 /// ones, in a process that registered thousands of metric keys (labels with many values), are
@@ -181,15 +156,13 @@ impl Handle {
     }
 
     fn record(&self, op: Op) {
-        let recorded = COLLECTING.try_with(|slot| {
-            let mut slot = slot.borrow_mut();
-            let collector = slot.get_or_insert_with(Default::default);
-            let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
-            collector.apply(self.id, self.kind, op);
+        let recorded = with_current(|ctx| {
+            ctx.state()
+                .collect(|collector| collector.apply(self.id, self.kind, op))
         });
-        if recorded.is_err() {
-            // Outside any invocation (init, or a task spawned without `Context::scope`): written
-            // with the next invocation.
+        if recorded != Some(true) {
+            // Outside any invocation (init, or a task spawned without `Context::scope`), or in
+            // one no metrics layer collects for: written with the next invocation.
             let mut pending = self
                 .shared
                 .pending
@@ -236,11 +209,9 @@ impl HistogramFn for Handle {
 /// when the documents are written.
 pub fn add_metadata(key: &str, value: impl Into<serde_json::Value>) {
     let value = value.into();
-    let _ = COLLECTING.try_with(|slot| {
-        let mut slot = slot.borrow_mut();
-        let collector = slot.get_or_insert_with(Default::default);
-        let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
-        collector.set_metadata(key, value);
+    with_current(|ctx| {
+        ctx.state()
+            .collect(|collector| collector.set_metadata(key, value))
     });
 }
 

@@ -8,6 +8,13 @@
 //!
 //! A task started with `tokio::spawn` does not inherit it: pass the context along (it is cheap
 //! to clone) or run the task inside [`Context::scope`].
+//!
+//! The context is also the invocation's one scope inside helve: the state its layers keep for
+//! it (the logging decisions and buffer, the metrics collector, what was read from the raw
+//! event, the HTTP request being answered) lives in the context's allocation
+//! ([`state::State`]), so whatever runs with the context current sees all of it.
+
+mod state;
 
 use std::{
     future::Future,
@@ -17,8 +24,20 @@ use std::{
 
 use tokio::task::futures::TaskLocalFuture;
 
+pub(crate) use state::{Collector, Findings, LogBuffer, Recorded, State, lock};
+
 tokio::task_local! {
-    pub(crate) static CURRENT: Context;
+    /// The invocation the task is running: the only task-local of helve.
+    static SCOPE: Context;
+}
+
+/// One invocation as it travels through helve's layers: the event and its [`Context`].
+#[derive(Debug, Clone)]
+pub struct Invocation<T> {
+    /// The event.
+    pub event: T,
+    /// The invocation's context.
+    pub context: Context,
 }
 
 /// The context of one invocation. Cloning it is cheap: clones share one allocation.
@@ -36,6 +55,7 @@ pub(crate) struct Inner {
     pub(crate) service: Arc<str>,
     pub(crate) cold_start: bool,
     pub(crate) correlation_id: Option<String>,
+    pub(crate) state: State,
 }
 
 /// The context of the invocation this task is running, or `None` outside an invocation (during
@@ -49,12 +69,12 @@ pub(crate) struct Inner {
 /// }
 /// ```
 pub fn context() -> Option<Context> {
-    CURRENT.try_with(Context::clone).ok()
+    SCOPE.try_with(Context::clone).ok()
 }
 
 /// Runs `f` with the current context, without cloning it; `None` outside an invocation.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
-    CURRENT.try_with(f).ok()
+    SCOPE.try_with(f).ok()
 }
 
 impl Context {
@@ -181,21 +201,28 @@ impl Context {
     /// }));
     /// # }
     /// ```
-    pub fn scope<F: Future>(
-        self,
-        future: F,
-    ) -> TaskLocalFuture<Context, impl Future<Output = F::Output>> {
-        // The invocation's logging state (debug sampling, the log buffer) goes along, so the
-        // task's lines follow the same rules as the handler's.
-        let log = crate::logging::InvocationLog::current();
-        // So are the invocation's metrics: the task records into the same collector.
-        let collecting = crate::metrics::COLLECTING
-            .try_with(|slot| {
-                std::sync::Arc::clone(slot.borrow_mut().get_or_insert_with(Default::default))
-            })
-            .ok();
-        let metrics = crate::metrics::COLLECTING.scope(std::cell::RefCell::new(collecting), future);
-        CURRENT.scope(self, log.scope(metrics))
+    pub fn scope<F: Future>(self, future: F) -> TaskLocalFuture<Context, F> {
+        // The whole invocation goes along: its logging state, its metrics collector, the
+        // HTTP request being answered.
+        SCOPE.scope(self, future)
+    }
+
+    /// Runs `f` with this context current.
+    pub(crate) fn enter<R>(self, f: impl FnOnce() -> R) -> R {
+        SCOPE.sync_scope(self, f)
+    }
+
+    /// The state helve's layers keep for this invocation.
+    pub(crate) fn state(&self) -> &State {
+        &self.inner.state
+    }
+
+    /// Whether this invocation is the one current on this task: what helve's layers check,
+    /// in debug builds, to find them stacked inside the context layer.
+    pub(crate) fn is_current(&self) -> bool {
+        SCOPE
+            .try_with(|current| Arc::ptr_eq(&current.inner, &self.inner))
+            .unwrap_or(false)
     }
 }
 
@@ -317,6 +344,7 @@ impl ContextBuilder {
             service: Arc::from(self.service),
             cold_start: self.cold_start,
             correlation_id: self.correlation_id,
+            state: State::default(),
         }))
     }
 }
