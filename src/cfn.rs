@@ -104,7 +104,7 @@ pub use body::MAX_BODY_BYTES;
 use body::{Body, Status};
 
 use crate::{
-    context::Context,
+    context::{Context, Mode},
     error::{self, FunctionError},
     handler::Handler,
     layers::CatchUnwind,
@@ -597,7 +597,7 @@ impl<H, P> CustomResourceHandler<H, P> {
         let body = self.decide(&request, &context, state, deadline).await;
         let log_stream = &context.lambda().env_config.log_stream;
         let body = body.finish(log_stream);
-        deliver(&response_url, body, deadline).await
+        deliver(&response_url, body, deadline, context.mode()).await
     }
 
     /// Everything before sending: read the request, call the handler, build the answer.
@@ -860,7 +860,7 @@ fn answer_after_init_failure(
         };
         let log_stream = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
         // The outcome is logged; the invocation reports the init error either way.
-        let _ = deliver(url, body.finish(&log_stream), deadline).await;
+        let _ = deliver(url, body.finish(&log_stream), deadline, Mode::Lambda).await;
     })
 }
 
@@ -871,9 +871,14 @@ fn failed(ids: &Ids, physical_resource_id: String, reason: String) -> Body {
 }
 
 /// Sends the answer (or prints it in local mode) and turns the result into the invocation's.
-async fn deliver(url: &str, body: Body, deadline: Instant) -> Result<Answered, NotAnswered> {
+async fn deliver(
+    url: &str,
+    body: Body,
+    deadline: Instant,
+    mode: Mode,
+) -> Result<Answered, NotAnswered> {
     let masked = body.masked();
-    if crate::local::active() {
+    if mode == Mode::Local {
         tracing::info!(
             status = body.status.as_str(),
             physical_resource_id = %body.physical_resource_id,

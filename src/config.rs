@@ -23,8 +23,8 @@ use std::sync::Arc;
 use crate::{
     correlation::Pointer,
     error::ConfigError,
-    logging::{self, LogLevel, redact::Redactor},
-    metrics::emf::{MetricSet, Namespace},
+    logging::{LogConfig, config::LogOptions, redact::Redactor},
+    metrics::{MetricsConfig, config::MetricsOptions},
 };
 
 /// The service name used when neither the code nor `POWERTOOLS_SERVICE_NAME` names one.
@@ -58,28 +58,10 @@ pub struct Options {
     pub metrics_sink: bool,
 }
 
-/// How metrics are written, when they are: a namespace is configured and
-/// `POWERTOOLS_METRICS_DISABLED` is not `true`.
-#[derive(Debug, Clone)]
-pub struct MetricsConfig {
-    /// The namespace.
-    pub namespace: Namespace,
-    /// Dimensions added to every metric after `service`.
-    pub dimensions: Vec<(String, String)>,
-    /// The `function_name` dimension of the ColdStart metric
-    /// (`POWERTOOLS_METRICS_FUNCTION_NAME`; the function's name when unset).
-    pub function_name: Option<String>,
-}
-
 /// helve's settings, checked once.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    service: Arc<str>,
-    log_level: LogLevel,
-    sample_rate: f64,
-    log_event: bool,
-    log_buffer_bytes: Option<usize>,
-    redactor: Redactor,
+    log: LogConfig,
     correlation_pointer: Option<Pointer>,
     metrics: Option<MetricsConfig>,
     /// `POWERTOOLS_METRICS_DISABLED=true`: metrics turned off on purpose.
@@ -124,39 +106,15 @@ impl Settings {
                 }
             }
         };
-        let log_level = logging::resolve_level(options.log_level.as_deref(), &lookup)?;
-        let sample_rate = match lookup("POWERTOOLS_LOGGER_SAMPLE_RATE") {
-            Some(value) if !value.trim().is_empty() => value
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|rate| (0.0..=1.0).contains(rate))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "POWERTOOLS_LOGGER_SAMPLE_RATE",
-                        format!("expected a number from 0.0 to 1.0, found `{value}`"),
-                    )
-                })?,
-            _ => 0.0,
-        };
-        let log_event = match lookup("POWERTOOLS_LOGGER_LOG_EVENT") {
-            Some(value) => parse_bool("POWERTOOLS_LOGGER_LOG_EVENT", &value)?,
-            None => false,
-        };
-        let log_buffer_bytes = match options.log_buffer_bytes {
-            Some(0) => {
-                return Err(ConfigError::new(
-                    "the log buffer size",
-                    "a log buffer must hold at least one byte",
-                ));
-            }
-            other => other,
-        };
-        let redactor = match &options.redact_keys {
-            Some(keys) => Redactor::new(keys)
-                .map_err(|error| ConfigError::new("the redaction keys", error.to_string()))?,
-            None => Redactor::default(),
-        };
+        let log = LogConfig::resolve(
+            Arc::clone(&service),
+            LogOptions {
+                level: options.log_level.as_deref(),
+                buffer_bytes: options.log_buffer_bytes,
+                redact_keys: options.redact_keys.as_deref(),
+            },
+            &lookup,
+        )?;
         let correlation_pointer = match &options.correlation_id {
             Some(pointer) => Some(Pointer::new(pointer).map_err(|error| {
                 ConfigError::new("the `correlation_id` option", error.to_string())
@@ -164,22 +122,21 @@ impl Settings {
             None => None,
         };
         let metrics_disabled = match lookup("POWERTOOLS_METRICS_DISABLED") {
-            Some(value) => parse_bool("POWERTOOLS_METRICS_DISABLED", &value)?,
+            Some(value) => ConfigError::parse_bool("POWERTOOLS_METRICS_DISABLED", &value)?,
             None => false,
         };
-        let metrics = metrics_config(
-            options,
+        let metrics = MetricsConfig::resolve(
+            MetricsOptions {
+                namespace: options.namespace.as_deref(),
+                dimensions: &options.metric_dimensions,
+                sink: options.metrics_sink,
+            },
             (service_setting, &service),
             metrics_disabled,
             &lookup,
         )?;
         Ok(Self {
-            service,
-            log_level,
-            sample_rate,
-            log_event,
-            log_buffer_bytes,
-            redactor,
+            log,
             correlation_pointer,
             metrics,
             metrics_disabled,
@@ -188,22 +145,27 @@ impl Settings {
 
     /// The service name.
     pub fn service(&self) -> &str {
-        &self.service
+        self.log.service()
+    }
+
+    /// How the function logs.
+    pub fn log(&self) -> &LogConfig {
+        &self.log
     }
 
     /// The share of invocations logged at DEBUG (`POWERTOOLS_LOGGER_SAMPLE_RATE`).
     pub fn sample_rate(&self) -> f64 {
-        self.sample_rate
+        self.log.sample_rate()
     }
 
     /// Whether each incoming event is logged (`POWERTOOLS_LOGGER_LOG_EVENT`).
     pub fn log_event(&self) -> bool {
-        self.log_event
+        self.log.log_event()
     }
 
     /// The DEBUG log buffer's size, when buffering is on.
     pub fn log_buffer_bytes(&self) -> Option<usize> {
-        self.log_buffer_bytes
+        self.log.buffer_bytes()
     }
 
     /// How metrics are written; `None` when no namespace is configured (and the code configures
@@ -220,7 +182,7 @@ impl Settings {
 
     /// The redactor applied to logged events.
     pub fn redactor(&self) -> &Redactor {
-        &self.redactor
+        self.log.redactor()
     }
 
     /// The JSON pointer to the correlation id, when the code names one.
@@ -228,12 +190,14 @@ impl Settings {
         self.correlation_pointer.as_ref()
     }
 
-    pub(crate) fn log_level(&self) -> &LogLevel {
-        &self.log_level
-    }
-
     pub(crate) fn service_arc(&self) -> Arc<str> {
-        Arc::clone(&self.service)
+        self.log.service_arc()
+    }
+}
+
+impl AsRef<LogConfig> for Settings {
+    fn as_ref(&self) -> &LogConfig {
+        &self.log
     }
 }
 
@@ -255,106 +219,6 @@ pub fn env(name: &str) -> Result<String, ConfigError> {
         Err(std::env::VarError::NotUnicode(_)) => {
             Err(ConfigError::new(name.to_owned(), "it is not valid Unicode"))
         }
-    }
-}
-
-/// The longest namespace PutMetricData takes (EMF takes 1024 characters).
-const MAX_SINK_NAMESPACE_LEN: usize = 255;
-
-/// The metrics configuration: `None` when metrics are off (no namespace, or `disabled`).
-/// `service` is the service name and the setting it comes from.
-fn metrics_config(
-    options: &Options,
-    (service_setting, service): (&'static str, &str),
-    disabled: bool,
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<MetricsConfig>, ConfigError> {
-    let (setting, namespace) = match &options.namespace {
-        Some(namespace) => ("the `namespace` option", namespace.clone()),
-        None => match lookup("POWERTOOLS_METRICS_NAMESPACE") {
-            Some(namespace) if !namespace.trim().is_empty() => {
-                ("POWERTOOLS_METRICS_NAMESPACE", namespace)
-            }
-            // No namespace: metrics are off, which is right for a function that never
-            // mentions them, and a mistake for one whose code configures them (unless they
-            // are turned off on purpose).
-            _ => {
-                let asked = if options.metrics_sink {
-                    Some("a metrics sink is configured (`metrics_sink`)")
-                } else if !options.metric_dimensions.is_empty() {
-                    Some("metric dimensions are given (`metric_dimension`)")
-                } else {
-                    None
-                };
-                return match asked {
-                    Some(asked) if !disabled => Err(ConfigError::new(
-                        "POWERTOOLS_METRICS_NAMESPACE",
-                        format!(
-                            "{asked}, but no metrics namespace is set: name one with \
-                             `namespace = \"..\"` in `#[helve::handler]` (or \
-                             `Function::namespace`), or with POWERTOOLS_METRICS_NAMESPACE"
-                        ),
-                    )),
-                    _ => Ok(None),
-                };
-            }
-        },
-    };
-    let namespace =
-        Namespace::new(namespace).map_err(|error| ConfigError::new(setting, error.to_string()))?;
-    if options.metrics_sink && namespace.as_str().chars().count() > MAX_SINK_NAMESPACE_LEN {
-        return Err(ConfigError::new(
-            setting,
-            format!(
-                "PutMetricData takes a namespace of at most {MAX_SINK_NAMESPACE_LEN} characters"
-            ),
-        ));
-    }
-    // Check the dimensions once, now, as every document will carry them.
-    let mut probe = MetricSet::new(namespace.clone());
-    probe
-        .dimension("service", "probe")
-        .map_err(|error| ConfigError::new("the metric dimensions", error.to_string()))?;
-    for (key, value) in &options.metric_dimensions {
-        probe
-            .dimension(key, value)
-            .map_err(|error| ConfigError::new("the metric dimensions", error.to_string()))?;
-    }
-    if disabled {
-        return Ok(None);
-    }
-    // The service and the function name are dimension values of every document: a name
-    // CloudWatch refuses would leave every metric out, so it stops the function now.
-    probe.dimension("service", service).map_err(|error| {
-        ConfigError::new(
-            service_setting,
-            format!("the service name is the `service` dimension of every metric: {error}"),
-        )
-    })?;
-    let function_name = lookup("POWERTOOLS_METRICS_FUNCTION_NAME").filter(|name| !name.is_empty());
-    if let Some(name) = &function_name {
-        probe.dimension("function_name", name).map_err(|error| {
-            ConfigError::new(
-                "POWERTOOLS_METRICS_FUNCTION_NAME",
-                format!("the `function_name` dimension of the ColdStart metric: {error}"),
-            )
-        })?;
-    }
-    Ok(Some(MetricsConfig {
-        namespace,
-        dimensions: options.metric_dimensions.clone(),
-        function_name,
-    }))
-}
-
-fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" | "" => Ok(false),
-        _ => Err(ConfigError::new(
-            setting,
-            format!("expected `true` or `false`, found `{value}`"),
-        )),
     }
 }
 

@@ -456,6 +456,18 @@ impl ConfigError {
     pub fn setting(&self) -> &str {
         &self.setting
     }
+
+    /// Reads a boolean setting as Powertools does (`true`/`1`/`yes`, `false`/`0`/`no`/empty).
+    pub(crate) fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" | "" => Ok(false),
+            _ => Err(ConfigError::new(
+                setting,
+                format!("expected `true` or `false`, found `{value}`"),
+            )),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -39,17 +39,14 @@ use std::{borrow::Cow, fmt, future::Future, process::ExitCode, sync::Arc, time::
 
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
-use tower::Layer;
 
 use crate::{
     Settings,
     config::Options,
+    context::Mode,
     error::{self, IntoDiagnostic},
     handler::{Handler, HandlerService},
-    layers::{
-        CatchPanic, CatchPanicLayer, ContextLayer, ContextService, Correlation, EventLayer,
-        LoggingLayer, LoggingService, MetricsLayer, MetricsService,
-    },
+    layers::{self, Correlation, EventLayer, LoggingLayer, MetricsLayer},
     local, logging,
     metrics::{EmfRecorder, SinkChoice},
     runtime_api,
@@ -131,8 +128,7 @@ where
 
 /// The tower stack helve runs for a handler `H`, outermost first: context, logging, metrics,
 /// panic safety, then the handler.
-pub type FunctionService<H, T, S, M> =
-    ContextService<LoggingService<MetricsService<CatchPanic<HandlerService<H, T, S, M>>>>>;
+pub type FunctionService<H, T, S, M> = layers::Stack<HandlerService<H, T, S, M>>;
 
 impl<H> Function<H, NoInit> {
     /// A function running `handler`: `async fn(event: T, ctx: Context) -> Result<R, E>`, or,
@@ -313,10 +309,10 @@ impl<H, I> Function<H, I> {
         I: Init,
         H: Handler<T, I::State, M>,
     {
-        service_stack(
-            self.handler,
+        layers::stack(
+            HandlerService::new(self.handler, state),
             &settings,
-            state,
+            Mode::Lambda,
             LoggingLayer::new(&settings),
             MetricsLayer::disabled(),
         )
@@ -364,34 +360,10 @@ impl<H, I> Function<H, I> {
         T: DeserializeOwned + Send + 'static,
         M: 'static,
     {
-        let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-        let local_args = if lambda {
-            None
-        } else {
-            match local::Args::parse(std::env::args_os().skip(1)) {
-                Ok(local::Command::Run(args)) => {
-                    local::activate();
-                    Some(args)
-                }
-                Ok(local::Command::Help) => {
-                    print!("{}", local::usage());
-                    return ExitCode::SUCCESS;
-                }
-                Err(error) => {
-                    eprintln!("error: {error}\n\n{}", local::usage());
-                    return ExitCode::from(2);
-                }
-            }
+        let boot = match Boot::from_environment() {
+            Ok(boot) => boot,
+            Err(code) => return code,
         };
-
-        if lambda && let Err(error) = runtime_api::check_runtime_api() {
-            // No usable Runtime API address: nobody to report to but the log.
-            let diagnostic = error::diagnostic(&error);
-            tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
-            local::print_error(&diagnostic);
-            return ExitCode::FAILURE;
-        }
-
         let Function {
             handler,
             init,
@@ -401,92 +373,167 @@ impl<H, I> Function<H, I> {
             metrics_sink,
         } = self;
         let sink = logging::stdout_sink();
-        let settings = match Settings::resolve(&options, |name| std::env::var(name).ok()) {
-            Ok(settings) => {
-                logging::init(&settings, Arc::clone(&sink));
-                Ok(settings)
-            }
-            Err(error) => {
-                // Log the problem with what is valid: the service named in code, if it is.
-                let fallback = Options {
-                    service: options.service.clone(),
-                    ..Options::default()
-                };
-                let fallback = Settings::resolve(&fallback, |_| None)
-                    .or_else(|_| Settings::resolve(&Options::default(), |_| None));
-                if let Ok(fallback) = fallback {
-                    logging::init(&fallback, Arc::clone(&sink));
-                }
-                Err(error::diagnostic(&error))
-            }
-        };
+        let settings = settings_and_logging(&options, &sink);
         // The recorder goes in before the init step, so what init records is kept (and written
         // with the first invocation).
-        let recorder = match &settings {
-            Ok(settings) => install_recorder(settings),
-            Err(_) => None,
-        };
+        let recorder = settings.as_ref().ok().and_then(install_recorder);
         let started = Instant::now();
         let outcome = match settings {
-            Ok(settings) => start(init, &init_name, lambda)
+            Ok(settings) => start(init, &init_name, boot.mode == Mode::Lambda)
                 .await
                 .map(|state| (settings, state)),
             Err(diagnostic) => Err(diagnostic),
         };
-        // No namespace, and metrics not turned off on purpose: a metric recorded from here on
-        // is told about at ERROR, once, rather than lost silently; unless the program installed
-        // a recorder of its own, in `main` or the init step.
-        if let Ok((settings, _)) = &outcome
-            && settings.metrics().is_none()
-            && !settings.metrics_disabled()
-        {
-            let _ = metrics::set_global_recorder(crate::metrics::NoNamespace::default());
+        if let Ok((settings, _)) = &outcome {
+            warn_of_metrics_without_namespace(settings);
         }
         // The output is chosen once the state exists: a sink may be built from it.
         let outcome = outcome.and_then(|(settings, state)| {
-            let metrics = match (recorder, settings.metrics()) {
-                (Some(recorder), Some(config)) => metrics_sink
-                    .layer(recorder, config.clone(), state, Arc::clone(&sink))
-                    .map_err(|error| error::diagnostic(&error))?,
-                _ => MetricsLayer::disabled(),
-            };
+            let metrics = metrics_layer(metrics_sink, recorder, &settings, state, &sink)?;
             Ok((settings, state, metrics))
         });
         let (settings, state, metrics) = match outcome {
             Ok(started) => started,
             Err(diagnostic) => {
-                tracing::error!(
-                    error_type = %diagnostic.error_type,
-                    "init failed: {}",
-                    diagnostic.error_message
-                );
-                if lambda {
-                    match <H as Handler<T, I::State, M>>::init_failure_answer(&handler) {
-                        Some(answer) => answer_init_failure(answer, diagnostic).await,
-                        None => runtime_api::report_init_error(&diagnostic).await,
-                    }
-                } else {
-                    local::print_error(&diagnostic);
-                }
+                report_init_failure::<H, T, I::State, M>(&handler, boot.mode, diagnostic).await;
                 return ExitCode::FAILURE;
             }
         };
         let logging = LoggingLayer::with_sink(&settings, sink, Some(started.elapsed()));
-        let service = service_stack(handler, &settings, state, logging, metrics);
-        let correlation = match (correlate, settings.correlation_pointer()) {
-            (Some(find), _) => Correlation::Custom(find),
-            (None, Some(pointer)) => Correlation::Pointer(pointer.clone()),
-            (None, None) => Correlation::Presets,
-        };
-        let events = EventLayer::new(
-            correlation,
-            settings.log_event().then(|| settings.redactor().clone()),
+        let service = layers::stack(
+            HandlerService::new(handler, state),
+            &settings,
+            boot.mode,
+            logging,
+            metrics,
         );
-        match local_args {
+        let events = event_layer(correlate, &settings);
+        match boot.local {
             Some(args) => local::run_once(service, events, args).await,
             None => run_on_lambda(service, events).await,
         }
     }
+}
+
+/// How the process was started: by Lambda, or in local mode with its arguments.
+struct Boot {
+    mode: Mode,
+    local: Option<local::Args>,
+}
+
+impl Boot {
+    /// Reads how the process was started; `Err` is the exit code when there is nothing to run
+    /// (`--help`, bad arguments, an unusable Runtime API address).
+    fn from_environment() -> Result<Self, ExitCode> {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            if let Err(error) = runtime_api::check_runtime_api() {
+                // No usable Runtime API address: nobody to report to but the log.
+                let diagnostic = error::diagnostic(&error);
+                tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+                local::print_error(&diagnostic);
+                return Err(ExitCode::FAILURE);
+            }
+            return Ok(Self {
+                mode: Mode::Lambda,
+                local: None,
+            });
+        }
+        match local::Args::parse(std::env::args_os().skip(1)) {
+            Ok(local::Command::Run(args)) => Ok(Self {
+                mode: Mode::Local,
+                local: Some(args),
+            }),
+            Ok(local::Command::Help) => {
+                print!("{}", local::usage());
+                Err(ExitCode::SUCCESS)
+            }
+            Err(error) => {
+                eprintln!("error: {error}\n\n{}", local::usage());
+                Err(ExitCode::from(2))
+            }
+        }
+    }
+}
+
+/// Resolves the settings and installs the JSON logger; an invalid setting is still logged,
+/// with what is valid (the service named in code, if it is).
+fn settings_and_logging(options: &Options, sink: &logging::Sink) -> Result<Settings, Diagnostic> {
+    match Settings::resolve(options, |name| std::env::var(name).ok()) {
+        Ok(settings) => {
+            logging::init(settings.log(), Arc::clone(sink));
+            Ok(settings)
+        }
+        Err(error) => {
+            let fallback = Options {
+                service: options.service.clone(),
+                ..Options::default()
+            };
+            let fallback = Settings::resolve(&fallback, |_| None)
+                .or_else(|_| Settings::resolve(&Options::default(), |_| None));
+            if let Ok(fallback) = fallback {
+                logging::init(fallback.log(), Arc::clone(sink));
+            }
+            Err(error::diagnostic(&error))
+        }
+    }
+}
+
+/// No namespace, and metrics not turned off on purpose: a metric recorded from here on is told
+/// about at ERROR, once, rather than lost silently; unless the program installed a recorder of
+/// its own, in `main` or the init step.
+fn warn_of_metrics_without_namespace(settings: &Settings) {
+    if settings.metrics().is_none() && !settings.metrics_disabled() {
+        let _ = metrics::set_global_recorder(crate::metrics::NoNamespace::default());
+    }
+}
+
+/// The layer writing each invocation's metrics, to the output the builder chose.
+fn metrics_layer(
+    choice: SinkChoice,
+    recorder: Option<EmfRecorder>,
+    settings: &Settings,
+    state: &dyn std::any::Any,
+    sink: &logging::Sink,
+) -> Result<MetricsLayer, Diagnostic> {
+    match (recorder, settings.metrics()) {
+        (Some(recorder), Some(config)) => choice
+            .layer(recorder, config.clone(), state, Arc::clone(sink))
+            .map_err(|error| error::diagnostic(&error)),
+        _ => Ok(MetricsLayer::disabled()),
+    }
+}
+
+/// Logs why init failed and tells whoever waits: the Runtime API (or, for a source that must
+/// always hear back, the next invocation's caller too), or stderr in local mode.
+async fn report_init_failure<H, T, S, M>(handler: &H, mode: Mode, diagnostic: Diagnostic)
+where
+    H: Handler<T, S, M>,
+{
+    tracing::error!(
+        error_type = %diagnostic.error_type,
+        "init failed: {}",
+        diagnostic.error_message
+    );
+    match mode {
+        Mode::Local => local::print_error(&diagnostic),
+        _ => match handler.init_failure_answer() {
+            Some(answer) => answer_init_failure(answer, diagnostic).await,
+            None => runtime_api::report_init_error(&diagnostic).await,
+        },
+    }
+}
+
+/// The event layer: how correlation ids are found, and whether events are logged.
+fn event_layer(correlate: Option<CorrelateFn>, settings: &Settings) -> EventLayer {
+    let correlation = match (correlate, settings.correlation_pointer()) {
+        (Some(find), _) => Correlation::Custom(find),
+        (None, Some(pointer)) => Correlation::Pointer(pointer.clone()),
+        (None, None) => Correlation::Presets,
+    };
+    EventLayer::new(
+        correlation,
+        settings.log_event().then(|| settings.redactor().clone()),
+    )
 }
 
 /// A handler whose event source must always hear back (a custom resource) still takes the next
@@ -525,7 +572,8 @@ fn install_recorder(settings: &Settings) -> Option<EmfRecorder> {
     Some(recorder)
 }
 
-/// The stack helve runs around a handler: context, logging, panic safety, then the handler.
+/// The stack helve runs around a handler, for tests that build it by hand.
+#[cfg(test)]
 pub(crate) fn service_stack<H, T, S, M>(
     handler: H,
     settings: &Settings,
@@ -536,9 +584,13 @@ pub(crate) fn service_stack<H, T, S, M>(
 where
     H: Handler<T, S, M>,
 {
-    let handler = HandlerService::new(handler, state);
-    ContextLayer::new(settings.clone())
-        .layer(logging.layer(metrics.layer(CatchPanicLayer::new().layer(handler))))
+    layers::stack(
+        HandlerService::new(handler, state),
+        settings,
+        Mode::Lambda,
+        logging,
+        metrics,
+    )
 }
 
 /// Checks the Lambda environment and runs the init step; any failure becomes the init error.

@@ -88,8 +88,8 @@ mod test_support;
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod validation;
 
-pub use config::{DEFAULT_SERVICE, MetricsConfig, Options, Settings, env};
-pub use context::{Context, ContextBuilder, Invocation, context};
+pub use config::{DEFAULT_SERVICE, Options, Settings, env};
+pub use context::{Context, ContextBuilder, Invocation, Mode, context};
 pub use error::{
     BoxError, ConfigError, Error, ErrorStatus, FunctionError, IntoDiagnostic, InvalidEvent, Panic,
 };
@@ -98,6 +98,7 @@ pub use function::{Function, FunctionService, Init, NoInit};
 pub use handler::InitFailureAnswer;
 pub use handler::{Handler, HandlerFuture, HandlerService, Payload, Stateful, Stateless};
 pub use helve_macros::{ErrorStatus, handler};
+pub use metrics::MetricsConfig;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use validator;

@@ -17,26 +17,7 @@ use tower::Service;
 
 use bytes::Bytes;
 
-use crate::{
-    function::FunctionService,
-    handler::{Handler, Payload},
-    layers::EventLayer,
-};
-
-/// Whether this process runs in local mode: set once, before the init step.
-static ACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Records that this process runs in local mode.
-pub(crate) fn activate() {
-    ACTIVE.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Whether this process runs in local mode (no `AWS_LAMBDA_RUNTIME_API`): helve then does not
-/// reach out to AWS on the function's behalf (a custom resource's answer is printed, not sent).
-#[cfg(feature = "cfn")]
-pub(crate) fn active() -> bool {
-    ACTIVE.load(std::sync::atomic::Ordering::Relaxed)
-}
+use crate::{handler::Payload, layers::EventLayer};
 
 /// Lambda's own limit on a function's timeout.
 const MAX_TIMEOUT_SECS: u64 = 900;
@@ -179,16 +160,12 @@ pub(crate) fn print_error(diagnostic: &Diagnostic) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
-/// Runs the handler once on the event named by `args`.
-pub(crate) async fn run_once<H, T, S, M>(
-    mut service: FunctionService<H, T, S, M>,
-    events: EventLayer,
-    args: Args,
-) -> ExitCode
+/// Runs `service` (helve's stack, built for local mode) once on the event named by `args`.
+pub(crate) async fn run_once<Svc, T>(mut service: Svc, events: EventLayer, args: Args) -> ExitCode
 where
-    H: Handler<T, S, M>,
-    T: DeserializeOwned + Send + 'static,
-    S: Sync + 'static,
+    Svc: Service<LambdaEvent<Payload<T>>, Error = Diagnostic>,
+    Svc::Response: serde::Serialize,
+    T: DeserializeOwned,
 {
     let bytes = match read_event(&args.event) {
         Ok(bytes) => bytes,

@@ -8,6 +8,7 @@
 //! [`error!`] and its siblings are `tracing`'s event macros, with an `error` field given as
 //! `%e` or `?e` written as the error it is (type, message, sources) rather than its text.
 
+pub(crate) mod config;
 pub(crate) mod error_field;
 mod json;
 mod level;
@@ -21,16 +22,18 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+pub use config::LogConfig;
 pub use helve_macros::{debug, error, info, trace, warn};
 pub(crate) use json::raw_line;
 pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};
-use tracing_subscriber::{Layer as _, filter::Targets, layer::SubscriberExt as _};
-
-use crate::{
-    Settings,
-    context::{LogBuffer, lock, with_current},
+use tracing_subscriber::{
+    Layer as _, Registry,
+    filter::{Filtered, Targets},
+    layer::SubscriberExt as _,
 };
+
+use crate::context::{LogBuffer, lock, with_current};
 
 /// Where finished lines go: stdout in a function, a buffer in tests.
 pub(crate) type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -168,10 +171,10 @@ impl LogBuffer {
 
 /// The per-layer filter: what the JSON layer may see at all. DEBUG passes when an invocation
 /// may be sampled or buffered; the layer then decides line by line.
-fn layer_filter(settings: &Settings) -> Targets {
+fn layer_filter(config: &LogConfig) -> Targets {
     use tracing::level_filters::LevelFilter;
-    let base = &settings.log_level().targets;
-    if settings.sample_rate() > 0.0 || settings.log_buffer_bytes().is_some() {
+    let base = &config.level().targets;
+    if config.sample_rate() > 0.0 || config.buffer_bytes().is_some() {
         // Raise to DEBUG what is not turned off; lambda_runtime stays capped (its TRACE line
         // carries the raw event).
         let raise = |level: LevelFilter| {
@@ -196,63 +199,57 @@ fn layer_filter(settings: &Settings) -> Targets {
     }
 }
 
-/// The JSON layer for these settings, writing to `sink`, with its filter: what helve installs
-/// as the global subscriber. Public for benchmarks and for programs that compose their own
-/// `tracing_subscriber` registry.
+/// The JSON layer for these settings ([`Settings`](crate::Settings) or its [`LogConfig`]),
+/// writing to `sink`, with its filter: what helve installs as the global subscriber. Public for
+/// benchmarks and for programs that compose their own `tracing_subscriber` registry.
 pub fn json_layer_for(
-    settings: &Settings,
+    config: impl AsRef<LogConfig>,
     sink: impl Fn(&[u8]) + Send + Sync + 'static,
-) -> impl tracing_subscriber::Layer<tracing_subscriber::Registry> {
-    json_layer(settings, Arc::new(sink))
+) -> Filtered<JsonLayer, Targets, Registry> {
+    json_layer(config.as_ref(), Arc::new(sink))
 }
 
 /// The JSON layer for these settings, writing to `sink`, with its filter.
-pub(crate) fn json_layer(
-    settings: &Settings,
-    sink: Sink,
-) -> impl tracing_subscriber::Layer<tracing_subscriber::Registry> {
-    let sampling_rate = (settings.sample_rate() > 0.0).then_some(settings.sample_rate());
+pub(crate) fn json_layer(config: &LogConfig, sink: Sink) -> Filtered<JsonLayer, Targets, Registry> {
+    let sampling_rate = (config.sample_rate() > 0.0).then_some(config.sample_rate());
     let debug = tracing::level_filters::LevelFilter::DEBUG;
-    let sample_ceiling = settings
-        .log_level()
+    let sample_ceiling = config
+        .level()
         .lambda_ceiling
         .map_or(debug, |ceiling| ceiling.min(debug));
     JsonLayer::new(
         sink,
-        settings.log_level().targets.clone(),
-        settings.service_arc(),
+        config.level().targets.clone(),
+        config.service_arc(),
         sampling_rate,
         sample_ceiling,
     )
-    .with_filter(layer_filter(settings))
+    .with_filter(layer_filter(config))
 }
 
 /// Installs helve's JSON logger, writing to stdout, as the global `tracing` subscriber, and a
 /// panic hook that logs panics as JSON lines: what [`Function`](crate::Function) does when it
-/// starts, for stacks built by hand. Does nothing when the program already installed a
-/// subscriber.
-pub fn install(settings: &Settings) {
-    init(settings, stdout_sink());
+/// starts, for stacks built by hand. Takes the [`Settings`](crate::Settings) or their
+/// [`LogConfig`]. Does nothing when the program already installed a subscriber.
+pub fn install(config: impl AsRef<LogConfig>) {
+    init(config.as_ref(), stdout_sink());
 }
 
 /// Installs the JSON logger as the global subscriber, unless the program installed one, and
 /// the panic hook that logs panics outside invocations as JSON lines.
-pub(crate) fn init(settings: &Settings, sink: Sink) {
-    let subscriber = tracing_subscriber::registry().with(json_layer(settings, Arc::clone(&sink)));
+pub(crate) fn init(config: &LogConfig, sink: Sink) {
+    let subscriber = tracing_subscriber::registry().with(json_layer(config, Arc::clone(&sink)));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         return;
     }
     install_panic_hook();
-    tracing::debug!(
-        log_level_from = settings.log_level().source,
-        "logging started"
-    );
-    if let Some(warning) = &settings.log_level().dropped_by_lambda {
+    tracing::debug!(log_level_from = config.level().source, "logging started");
+    if let Some(warning) = &config.level().dropped_by_lambda {
         // Written whatever the level, since the level is what the warning is about.
         let mut line = Vec::with_capacity(256);
         json::start_line(&mut line, tracing::Level::WARN, warning);
         line.extend_from_slice(b",\"service\":\"");
-        json::escape_into(&mut line, settings.service());
+        json::escape_into(&mut line, config.service());
         line.extend_from_slice(b"\",\"location\":\"helve\"}\n");
         sink(&line);
     }

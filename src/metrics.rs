@@ -14,33 +14,22 @@ pub mod emf;
 mod recorder;
 
 pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit};
-pub(crate) use recorder::{Kind, NoNamespace};
+pub(crate) mod config;
+
+pub use config::MetricsConfig;
+pub(crate) use recorder::{
+    BATCH_RECORDS_FAILED, BATCH_RECORDS_PROCESSED, HTTP_REQUEST_DURATION, HTTP_RESPONSES, Kind,
+    NoNamespace,
+};
 
 use std::time::SystemTime;
 
 use crate::{
     Context,
-    config::MetricsConfig,
     context::{Collector, Recorded},
     logging::Sink,
 };
 
-/// `HttpRequestDuration`: how long helve took to answer an HTTP request (milliseconds).
-pub(crate) const HTTP_REQUEST_DURATION: &str = "HttpRequestDuration";
-/// `HttpResponses`: the HTTP requests answered, by `status_class`.
-pub(crate) const HTTP_RESPONSES: &str = "HttpResponses";
-/// `BatchRecordsProcessed`: the records a batch processed.
-pub(crate) const BATCH_RECORDS_PROCESSED: &str = "BatchRecordsProcessed";
-/// `BatchRecordsFailed`: the records a batch reported failed.
-pub(crate) const BATCH_RECORDS_FAILED: &str = "BatchRecordsFailed";
-
-/// The metrics helve records itself, whether or not the function configured metrics.
-pub(crate) const HELVE_OWN_METRICS: [&str; 4] = [
-    HTTP_REQUEST_DURATION,
-    HTTP_RESPONSES,
-    BATCH_RECORDS_PROCESSED,
-    BATCH_RECORDS_FAILED,
-];
 use emf::{MetricSet, Resolution, Unit};
 
 /// Writes what one invocation recorded (and what was recorded outside any invocation since the
@@ -170,59 +159,6 @@ pub(crate) fn for_each_set(
 pub(crate) struct SinkChoice {
     #[cfg(feature = "cloudwatch")]
     pub(crate) source: Option<cloudwatch::SinkSource>,
-}
-
-impl SinkChoice {
-    /// The layer that writes (or publishes) each invocation's metrics, once the init step
-    /// built `state`: EMF documents to `stdout` unless a sink was chosen.
-    #[cfg(feature = "cloudwatch")]
-    pub(crate) fn layer(
-        self,
-        recorder: EmfRecorder,
-        config: MetricsConfig,
-        state: &dyn std::any::Any,
-        stdout: Sink,
-    ) -> Result<crate::layers::MetricsLayer, crate::ConfigError> {
-        if let Some(source) = self.source {
-            let sink = match source {
-                cloudwatch::SinkSource::Ready(sink) => sink,
-                cloudwatch::SinkSource::FromState(make) => make(state).ok_or_else(|| {
-                    crate::ConfigError::new(
-                        "the metrics sink",
-                        "`metrics_sink_with` was given a closure taking another state than the \
-                         init step's: call it after `init`",
-                    )
-                })?,
-            };
-            return Ok(crate::layers::MetricsLayer::with_cloudwatch(
-                recorder,
-                Some(config),
-                sink,
-            ));
-        }
-        Ok(crate::layers::MetricsLayer::with_sink(
-            recorder,
-            Some(config),
-            stdout,
-        ))
-    }
-
-    /// The layer that writes each invocation's EMF documents to `stdout`: without the
-    /// `cloudwatch` feature there is no sink to choose, so the state is not read.
-    #[cfg(not(feature = "cloudwatch"))]
-    pub(crate) fn layer(
-        self,
-        recorder: EmfRecorder,
-        config: MetricsConfig,
-        _state: &dyn std::any::Any,
-        stdout: Sink,
-    ) -> Result<crate::layers::MetricsLayer, crate::ConfigError> {
-        Ok(crate::layers::MetricsLayer::with_sink(
-            recorder,
-            Some(config),
-            stdout,
-        ))
-    }
 }
 
 fn new_group(

@@ -54,8 +54,22 @@ pub(crate) struct Inner {
     pub(crate) lambda: lambda_runtime::Context,
     pub(crate) service: Arc<str>,
     pub(crate) cold_start: bool,
+    pub(crate) mode: Mode,
     pub(crate) correlation_id: Option<String>,
     pub(crate) state: State,
+}
+
+/// How the invocation runs: from Lambda, or in local mode (the binary started without
+/// `AWS_LAMBDA_RUNTIME_API`, on an event file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Lambda invoked the function through the Runtime API.
+    #[default]
+    Lambda,
+    /// Local mode: helve does not reach out to AWS on the function's behalf (a custom
+    /// resource's answer is printed, not sent to its ResponseURL).
+    Local,
 }
 
 /// The context of the invocation this task is running, or `None` outside an invocation (during
@@ -153,6 +167,11 @@ impl Context {
         self.inner.cold_start
     }
 
+    /// Whether Lambda invoked the function or it runs in local mode.
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
     /// The moment Lambda stops the invocation.
     pub fn deadline(&self) -> SystemTime {
         self.inner.lambda.deadline()
@@ -235,6 +254,7 @@ pub struct ContextBuilder {
     memory: i32,
     service: String,
     cold_start: bool,
+    mode: Mode,
     correlation_id: Option<String>,
     timeout: Duration,
 }
@@ -250,6 +270,7 @@ impl Default for ContextBuilder {
             memory: 128,
             service: "service_undefined".to_owned(),
             cold_start: false,
+            mode: Mode::Lambda,
             correlation_id: None,
             timeout: Duration::from_secs(3),
         }
@@ -305,6 +326,12 @@ impl ContextBuilder {
         self
     }
 
+    /// How the invocation runs ([`Mode::Lambda`] by default).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
     /// The whole X-Ray trace header.
     pub fn xray_trace_header(mut self, header: impl Into<String>) -> Self {
         self.lambda.xray_trace_id = Some(header.into());
@@ -343,6 +370,7 @@ impl ContextBuilder {
             lambda,
             service: Arc::from(self.service),
             cold_start: self.cold_start,
+            mode: self.mode,
             correlation_id: self.correlation_id,
             state: State::default(),
         }))

@@ -2,12 +2,15 @@
 
 use std::fmt;
 
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, RequestExt, request::RequestContext};
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use super::{Request, params, response::Problem};
+use super::{
+    Request, Response, params,
+    response::{IntoResponse, Problem, with_status},
+};
 use crate::validation;
 
 /// Something a handler takes from the request: the body as [`Json`] or [`Valid`], the
@@ -38,6 +41,30 @@ pub struct Json<T>(pub T);
 impl<T: DeserializeOwned> FromRequest for Json<T> {
     fn from_request(request: &Request) -> Result<Self, Problem> {
         json_body(request).map(Json)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_string(&self.0) {
+            Ok(body) => {
+                let mut response = with_status(StatusCode::OK, Body::Text(body));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+            Err(error) => {
+                tracing::error!(
+                    error_type = "helve.InvalidResponse",
+                    "the response does not serialize to JSON: {error}"
+                );
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .logged()
+                    .into_response()
+            }
+        }
     }
 }
 

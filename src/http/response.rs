@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::Body;
 use serde::Serialize;
 
-use super::{Json, Response, exchange};
+use super::{Response, exchange};
 use crate::{ErrorStatus, validation::FieldError};
 
 /// The content type of helve's error answers (RFC 9457).
@@ -18,7 +18,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 ///
 /// | The handler returns | The response |
 /// |---|---|
-/// | [`Json<T>`](Json) | 200, `application/json` |
+/// | [`Json<T>`](super::Json) | 200, `application/json` |
 /// | `(StatusCode, R)` | `R` with that status, as `(StatusCode::CREATED, Json(order))` |
 /// | `(StatusCode, headers, R)` | the same, with the headers added: a `HeaderMap` or an array of pairs, as `[(header::LOCATION, "/orders/o-1")]` |
 /// | [`Created<R>`](Created) | `R` with 201 and `Location` |
@@ -99,30 +99,6 @@ pub(super) fn with_status(status: StatusCode, body: Body) -> Response {
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     response
-}
-
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        match serde_json::to_string(&self.0) {
-            Ok(body) => {
-                let mut response = with_status(StatusCode::OK, Body::Text(body));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            }
-            Err(error) => {
-                tracing::error!(
-                    error_type = "helve.InvalidResponse",
-                    "the response does not serialize to JSON: {error}"
-                );
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                    .logged()
-                    .into_response()
-            }
-        }
-    }
 }
 
 impl<R: IntoResponse> IntoResponse for (StatusCode, R) {

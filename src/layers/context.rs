@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 
 use crate::{
     Settings,
-    context::{Context, Findings, Inner, Invocation, State},
+    context::{Context, Findings, Inner, Invocation, Mode, State},
 };
 
 /// A layer turning `LambdaEvent<T>` into an [`Invocation<T>`] carrying helve's [`Context`],
@@ -27,16 +27,25 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ContextLayer {
     settings: Settings,
+    mode: Mode,
     cold_start: Arc<AtomicBool>,
 }
 
 impl ContextLayer {
-    /// A layer with these settings; the next invocation through it is a cold start.
+    /// A layer with these settings, for invocations from Lambda; the next invocation through
+    /// it is a cold start.
     pub fn new(settings: Settings) -> Self {
         Self {
             settings,
+            mode: Mode::Lambda,
             cold_start: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// The same layer, for invocations run as `mode` says ([`Context::mode`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 }
 
@@ -47,6 +56,7 @@ impl<S> Layer<S> for ContextLayer {
         ContextService {
             inner,
             service: self.settings.service_arc(),
+            mode: self.mode,
             cold_start: Arc::clone(&self.cold_start),
             last: None,
         }
@@ -57,6 +67,7 @@ impl<S> Layer<S> for ContextLayer {
 pub struct ContextService<S> {
     inner: S,
     service: Arc<str>,
+    mode: Mode,
     cold_start: Arc<AtomicBool>,
     /// The previous invocation's context, whose allocation is reused when nothing else holds
     /// it any more, so that steady-state invocations allocate nothing here.
@@ -68,6 +79,7 @@ impl<S: Clone> Clone for ContextService<S> {
         Self {
             inner: self.inner.clone(),
             service: Arc::clone(&self.service),
+            mode: self.mode,
             cold_start: Arc::clone(&self.cold_start),
             last: None,
         }
@@ -106,6 +118,7 @@ impl<S> ContextService<S> {
             reusable.lambda = lambda;
             reusable.service = Arc::clone(&self.service);
             reusable.cold_start = cold_start;
+            reusable.mode = self.mode;
             reusable.state.reset();
             reusable.state.set_logged_event(logged_event);
             return Context::from_inner(Arc::clone(last));
@@ -114,6 +127,7 @@ impl<S> ContextService<S> {
             lambda,
             service: Arc::clone(&self.service),
             cold_start,
+            mode: self.mode,
             correlation_id: correlation.map(str::to_owned),
             state: State::default(),
         });

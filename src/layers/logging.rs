@@ -68,7 +68,8 @@ impl LoggingLayer {
             init_duration,
             service: settings.service_arc(),
             log_info: settings
-                .log_level()
+                .log()
+                .level()
                 .targets
                 .would_enable("helve", &tracing::Level::INFO),
         }

@@ -14,10 +14,10 @@ use tower::{Layer, Service};
 
 use crate::{
     Context,
-    config::MetricsConfig,
     context::{Collector, Invocation},
     logging::{self, Sink},
-    metrics::{EmfRecorder, write_invocation},
+    metrics::MetricsConfig,
+    metrics::{EmfRecorder, SinkChoice, write_invocation},
 };
 
 /// A layer collecting each invocation's metrics and writing them as EMF documents when it ends,
@@ -129,6 +129,51 @@ impl<S> Layer<S> for MetricsLayer {
             inner,
             layer: self.clone(),
         }
+    }
+}
+
+// Where the builder chose to send metrics decides the layer: composed here, where the layer
+// lives, so the metrics module knows nothing of layers.
+impl SinkChoice {
+    /// The layer that writes (or publishes) each invocation's metrics, once the init step
+    /// built `state`: EMF documents to `stdout` unless a sink was chosen.
+    #[cfg(feature = "cloudwatch")]
+    pub(crate) fn layer(
+        self,
+        recorder: EmfRecorder,
+        config: MetricsConfig,
+        state: &dyn std::any::Any,
+        stdout: Sink,
+    ) -> Result<MetricsLayer, crate::ConfigError> {
+        if let Some(source) = self.source {
+            let sink = match source {
+                crate::metrics::cloudwatch::SinkSource::Ready(sink) => sink,
+                crate::metrics::cloudwatch::SinkSource::FromState(make) => {
+                    make(state).ok_or_else(|| {
+                        crate::ConfigError::new(
+                            "the metrics sink",
+                            "`metrics_sink_with` was given a closure taking another state than the \
+                         init step's: call it after `init`",
+                        )
+                    })?
+                }
+            };
+            return Ok(MetricsLayer::with_cloudwatch(recorder, Some(config), sink));
+        }
+        Ok(MetricsLayer::with_sink(recorder, Some(config), stdout))
+    }
+
+    /// The layer that writes each invocation's EMF documents to `stdout`: without the
+    /// `cloudwatch` feature there is no sink to choose, so the state is not read.
+    #[cfg(not(feature = "cloudwatch"))]
+    pub(crate) fn layer(
+        self,
+        recorder: EmfRecorder,
+        config: MetricsConfig,
+        _state: &dyn std::any::Any,
+        stdout: Sink,
+    ) -> Result<MetricsLayer, crate::ConfigError> {
+        Ok(MetricsLayer::with_sink(recorder, Some(config), stdout))
     }
 }
 

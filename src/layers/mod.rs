@@ -48,3 +48,24 @@ pub(crate) use panic::CatchUnwind;
 #[cfg(feature = "batch")]
 pub(crate) use panic::catch;
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
+
+use tower::Layer as _;
+
+use crate::{Settings, context::Mode};
+
+/// helve's layers around an innermost service, outermost first: context, logging, metrics,
+/// panic safety. The event layer goes on the runtime itself, around all of them.
+pub type Stack<S> = ContextService<LoggingService<MetricsService<CatchPanic<S>>>>;
+
+/// Stacks helve's layers around `inner`: the one place they are composed.
+pub(crate) fn stack<S>(
+    inner: S,
+    settings: &Settings,
+    mode: Mode,
+    logging: LoggingLayer,
+    metrics: MetricsLayer,
+) -> Stack<S> {
+    ContextLayer::new(settings.clone())
+        .mode(mode)
+        .layer(logging.layer(metrics.layer(CatchPanicLayer::new().layer(inner))))
+}

@@ -56,7 +56,8 @@ fn with_logs<F: std::future::Future>(
     captured: &Captured,
     body: F,
 ) -> F::Output {
-    let subscriber = tracing_subscriber::registry().with(json_layer(settings, captured.sink()));
+    let subscriber =
+        tracing_subscriber::registry().with(json_layer(settings.log(), captured.sink()));
     tracing::subscriber::with_default(subscriber, || {
         tokio::runtime::Builder::new_current_thread()
             .enable_time()

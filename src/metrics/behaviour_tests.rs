@@ -400,8 +400,8 @@ fn a_metric_over_30_dimensions_is_refused_when_registered_with_one_warn() {
     let captured = Captured::default();
     let logs = Captured::default();
     let recorder = EmfRecorder::new();
-    let subscriber =
-        tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::json_layer(settings.log(), logs.sink()));
     tracing::subscriber::with_default(subscriber, || {
         with_recorder(&recorder, async {
             let service = stack(
@@ -564,8 +564,8 @@ fn a_counter_and_a_gauge_of_one_name_are_never_written_twice_in_a_document() {
     let captured = Captured::default();
     let logs = Captured::default();
     let recorder = EmfRecorder::new();
-    let subscriber =
-        tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::json_layer(settings.log(), logs.sink()));
     tracing::subscriber::with_default(subscriber, || {
         with_recorder(&recorder, async {
             let service = stack(
@@ -632,8 +632,8 @@ fn without_a_namespace_the_first_metric_of_the_users_is_told_once_and_helves_own
 
     let settings = settings(&[]);
     let logs = Captured::default();
-    let subscriber =
-        tracing_subscriber::registry().with(crate::logging::json_layer(&settings, logs.sink()));
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::json_layer(settings.log(), logs.sink()));
     tracing::subscriber::with_default(subscriber, || {
         metrics::with_local_recorder(&super::NoNamespace::default(), || {
             metrics::histogram!("HttpRequestDuration").record(3.0);

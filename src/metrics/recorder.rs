@@ -20,6 +20,23 @@ use metrics::{
 use super::emf::{MAX_DIMENSIONS, Resolution, Unit};
 use crate::context::{Collector, Recorded, with_current};
 
+/// `HttpRequestDuration`: how long helve took to answer an HTTP request (milliseconds).
+pub(crate) const HTTP_REQUEST_DURATION: &str = "HttpRequestDuration";
+/// `HttpResponses`: the HTTP requests answered, by `status_class`.
+pub(crate) const HTTP_RESPONSES: &str = "HttpResponses";
+/// `BatchRecordsProcessed`: the records a batch processed.
+pub(crate) const BATCH_RECORDS_PROCESSED: &str = "BatchRecordsProcessed";
+/// `BatchRecordsFailed`: the records a batch reported failed.
+pub(crate) const BATCH_RECORDS_FAILED: &str = "BatchRecordsFailed";
+
+/// The metrics helve records itself, whether or not the function configured metrics.
+pub(crate) const HELVE_OWN_METRICS: [&str; 4] = [
+    HTTP_REQUEST_DURATION,
+    HTTP_RESPONSES,
+    BATCH_RECORDS_PROCESSED,
+    BATCH_RECORDS_FAILED,
+];
+
 /// The largest handle id found through the slot table (16 KiB at most per invocation); larger
 /// ones, in a process that registered thousands of metric keys (labels with many values), are
 /// searched for among the invocation's entries.
@@ -541,7 +558,7 @@ impl NoNamespace {
         }
         // helve's own metrics (HTTP requests, batches) are recorded whether or not the
         // function configured metrics: not a sign that it meant to.
-        if super::HELVE_OWN_METRICS.contains(&key.name()) {
+        if HELVE_OWN_METRICS.contains(&key.name()) {
             return;
         }
         if !self.told.swap(true, Ordering::Relaxed) {

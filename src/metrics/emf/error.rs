@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::{
-    rules::{MAX_DIMENSIONS, MAX_DOCUMENT_BYTES},
+    limits::{MAX_DIMENSIONS, MAX_DOCUMENT_BYTES},
     unit::{Resolution, Unit},
 };
 

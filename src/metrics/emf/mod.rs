@@ -97,6 +97,7 @@
 //!   KiB) is left out ([`Dropped::MetadataTooLarge`]) and the following ones are still tried.
 
 mod error;
+mod limits;
 mod rules;
 mod set;
 #[cfg(test)]
@@ -105,9 +106,10 @@ mod unit;
 mod write;
 
 pub use error::{Dropped, Field, InvalidMetric, Reason, WriteReport};
-pub use rules::{
+pub use limits::{
     MAX_DIMENSION_KEY_LEN, MAX_DIMENSION_VALUE_LEN, MAX_DIMENSIONS, MAX_DOCUMENT_BYTES,
-    MAX_METRICS_PER_DOCUMENT, MAX_NAME_LEN, MAX_VALUES_PER_METRIC, Namespace,
+    MAX_METRICS_PER_DOCUMENT, MAX_NAME_LEN, MAX_VALUES_PER_METRIC,
 };
+pub use rules::Namespace;
 pub use set::MetricSet;
 pub use unit::{Resolution, Unit};

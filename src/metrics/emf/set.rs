@@ -4,9 +4,10 @@ use serde_json::Value;
 
 use super::{
     error::{Field, InvalidMetric, Reason},
+    limits::{AWS_KEY, MAX_DIMENSION_KEY_LEN, MAX_DIMENSIONS, MAX_NAME_LEN},
     rules::{
-        AWS_KEY, MAX_DIMENSION_KEY_LEN, MAX_DIMENSIONS, MAX_NAME_LEN, Namespace, Scan,
-        check_dimension_value, check_values, is_blank, is_printable_ascii, name_hash,
+        Namespace, Scan, check_dimension_value, check_values, is_blank, is_printable_ascii,
+        name_hash,
     },
     unit::{Resolution, Unit},
 };

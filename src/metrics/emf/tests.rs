@@ -1,6 +1,6 @@
 use super::*;
 use super::{
-    rules::{MAX_MAGNITUDE, MAX_NUMBER_LEN, MIN_MAGNITUDE},
+    limits::{MAX_MAGNITUDE, MAX_NUMBER_LEN, MIN_MAGNITUDE},
     write::{json_str_len, push_f64, push_str},
 };
 use serde_json::{Value, json};

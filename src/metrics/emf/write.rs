@@ -5,7 +5,7 @@ use std::cell::Cell;
 
 use super::{
     error::{Dropped, WriteReport},
-    rules::{MAX_DOCUMENT_BYTES, MAX_METRICS_PER_DOCUMENT, MAX_NUMBER_LEN, MAX_VALUES_PER_METRIC},
+    limits::{MAX_DOCUMENT_BYTES, MAX_METRICS_PER_DOCUMENT, MAX_NUMBER_LEN, MAX_VALUES_PER_METRIC},
     set::{Metric, MetricSet},
     unit::Resolution,
 };
