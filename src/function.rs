@@ -44,7 +44,7 @@ use tower::Layer;
 use crate::{
     Settings,
     config::Options,
-    error::{self, IntoDiagnostic},
+    error::{self, IntoDiagnostic, codes},
     handler::{Handler, HandlerService},
     layers::{
         CatchPanic, CatchPanicLayer, ContextLayer, ContextService, Correlation, EventLayer,
@@ -554,7 +554,7 @@ async fn start<I: Init>(
         Ok(Ok(state)) => state,
         Ok(Err(failure)) => {
             return Err(Diagnostic {
-                error_type: "helve.InitError".to_owned(),
+                error_type: codes::INIT_ERROR.to_owned(),
                 error_message: format!(
                     "the init function `{init_name}` failed ({}): {}",
                     failure.error_type(),
@@ -570,7 +570,7 @@ async fn start<I: Init>(
                 Err(join_error) => join_error.to_string(),
             };
             return Err(Diagnostic {
-                error_type: "helve.InitError".to_owned(),
+                error_type: codes::INIT_ERROR.to_owned(),
                 error_message: format!("the init function `{init_name}` panicked: {reason}"),
             });
         }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
     context::Context,
-    error::{self, IntoDiagnostic, InvalidEvent},
+    error::{self, IntoDiagnostic, InvalidEvent, codes},
 };
 
 /// One invocation as it travels through helve's layers: the event and its [`Context`].
@@ -211,7 +211,7 @@ where
             },
             Err(invalid) => {
                 tracing::error!(
-                    error_type = "helve.InvalidEvent",
+                    error_type = codes::INVALID_EVENT,
                     path = invalid.path(),
                     "{invalid}; the handler was not called"
                 );
@@ -270,13 +270,13 @@ where
                         Ok(()) => Poll::Ready(Ok(response)),
                         Err(error) => {
                             let diagnostic = Diagnostic {
-                                error_type: "helve.InvalidResponse".to_owned(),
+                                error_type: codes::INVALID_RESPONSE.to_owned(),
                                 error_message: format!(
                                     "the response does not serialize to JSON: {error}"
                                 ),
                             };
                             tracing::error!(
-                                error_type = "helve.InvalidResponse",
+                                error_type = codes::INVALID_RESPONSE,
                                 "{}",
                                 diagnostic.error_message
                             );
@@ -298,7 +298,7 @@ where
             HandlerStateProj::Done { diagnostic } => match diagnostic.take() {
                 Some(diagnostic) => Poll::Ready(Err(diagnostic)),
                 None => Poll::Ready(Err(Diagnostic {
-                    error_type: "helve.Internal".to_owned(),
+                    error_type: codes::INTERNAL.to_owned(),
                     error_message: "the invocation's future was polled after it completed"
                         .to_owned(),
                 })),

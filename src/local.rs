@@ -18,6 +18,7 @@ use tower::Service;
 use bytes::Bytes;
 
 use crate::{
+    error::codes,
     function::FunctionService,
     handler::{Handler, Payload},
     layers::EventLayer,
@@ -208,7 +209,7 @@ where
     let outcome = match tokio::time::timeout(args.timeout, call).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Diagnostic {
-            error_type: "Sandbox.Timedout".to_owned(),
+            error_type: codes::SANDBOX_TIMEDOUT.to_owned(),
             error_message: format!("Task timed out after {}.00 seconds", args.timeout.as_secs()),
         }),
     };
@@ -216,7 +217,7 @@ where
     let _ = stdout.flush();
     match outcome.and_then(|response| {
         serde_json::to_string(&response).map_err(|error| Diagnostic {
-            error_type: "helve.InvalidResponse".to_owned(),
+            error_type: codes::INVALID_RESPONSE.to_owned(),
             error_message: format!("the response does not serialize to JSON: {error}"),
         })
     }) {

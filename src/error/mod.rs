@@ -3,17 +3,10 @@
 //!
 //! Every error that reaches the Runtime API does so through [`FunctionError`]: it names a
 //! stable `errorType` (never a Rust type name, which changes with every refactor) and a message
-//! that carries the whole `source()` chain. helve's own errors use these types:
-//!
-//! | `errorType` | when |
-//! |---|---|
-//! | `helve.InvalidEvent` | the payload does not deserialize into the handler's event type; the handler is not called |
-//! | `helve.Panic` | the handler panicked; the next invocation runs normally |
-//! | `helve.InitError` | the init function failed or panicked (reported to `/runtime/init/error`) |
-//! | `helve.ConfigError` | a setting read from the environment is missing or invalid |
-//! | `helve.Error` | a [`helve::Error`](Error) made with [`Error::msg`] or from a boxed error |
-//! | `Sandbox.Timedout` | local mode only: the handler ran past `--timeout`, as Lambda reports it |
-//! | `helve.CustomResourceNotAnswered` | feature `cfn`: no answer could be sent to CloudFormation ([`cfn`](crate::cfn)) |
+//! that carries the whole `source()` chain. helve's own `errorType`s are the constants of
+//! [`codes`], listed with their meaning in the [errors guide](crate::guide::errors).
+
+pub mod codes;
 
 use std::{borrow::Cow, error::Error as StdError, fmt};
 
@@ -160,7 +153,7 @@ impl Error {
 
     /// An error with the `errorType` `helve.Error` and the given message.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self::new("helve.Error", message.to_string())
+        Self::new(codes::ERROR, message.to_string())
     }
 
     /// An error from a boxed error, as `lambda_runtime` and AWS SDK code return them.
@@ -193,9 +186,9 @@ impl Error {
 
 fn default_error_type(error: &(dyn StdError + 'static)) -> &'static str {
     if error.is::<std::env::VarError>() || error.is::<ConfigError>() {
-        "helve.ConfigError"
+        codes::CONFIG_ERROR
     } else {
-        "helve.Error"
+        codes::ERROR
     }
 }
 
@@ -382,7 +375,7 @@ impl StdError for InvalidEvent {}
 
 impl FunctionError for InvalidEvent {
     fn error_type(&self) -> Cow<'static, str> {
-        Cow::Borrowed("helve.InvalidEvent")
+        Cow::Borrowed(codes::INVALID_EVENT)
     }
 }
 
@@ -421,7 +414,7 @@ impl StdError for Panic {}
 
 impl FunctionError for Panic {
     fn error_type(&self) -> Cow<'static, str> {
-        Cow::Borrowed("helve.Panic")
+        Cow::Borrowed(codes::PANIC)
     }
 }
 
@@ -468,7 +461,7 @@ impl StdError for ConfigError {}
 
 impl FunctionError for ConfigError {
     fn error_type(&self) -> Cow<'static, str> {
-        Cow::Borrowed("helve.ConfigError")
+        Cow::Borrowed(codes::CONFIG_ERROR)
     }
 }
 

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{Request, params, response::Problem};
-use crate::validation;
+use crate::{error::codes, validation};
 
 /// Something a handler takes from the request: the body as [`Json`] or [`Valid`], the
 /// [`Path`] and [`Query`] parameters, the headers (`http::HeaderMap`), the authorizer's
@@ -76,7 +76,7 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
             if pairs.is_empty() {
                 // Not the client's mistake: the route gives no parameters at all.
                 tracing::error!(
-                    error_type = "helve.NoPathParameters",
+                    error_type = codes::NO_PATH_PARAMETERS,
                     "the handler takes `Path`, but the request's route has no path parameters \
                      ({error}): ALB and Function URL events carry none, and an API Gateway \
                      route names them in braces, `/orders/{{id}}`"
