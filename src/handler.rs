@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
     context::Context,
+    decode,
     error::{self, IntoDiagnostic, InvalidEvent, codes},
 };
 
@@ -41,9 +42,7 @@ pub struct Payload<T>(pub Result<T, InvalidEvent>);
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Payload<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Payload(
-            serde_path_to_error::deserialize(deserializer).map_err(|error| {
-                InvalidEvent::new(error.path().to_string(), error.inner().to_string())
-            }),
+            decode::deserialize(deserializer).map_err(|error| InvalidEvent::decoding(&error)),
         ))
     }
 }
@@ -51,15 +50,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Payload<T> {
 impl<T: for<'de> Deserialize<'de>> Payload<T> {
     /// Decodes a whole JSON document, as local mode reads an event file.
     pub fn from_slice(bytes: &[u8]) -> Self {
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        match Payload::<T>::deserialize(&mut deserializer) {
-            Ok(Payload(Ok(event))) => match deserializer.end() {
-                Ok(()) => Payload(Ok(event)),
-                Err(error) => Payload(Err(InvalidEvent::new(".".to_owned(), error.to_string()))),
-            },
-            Ok(invalid) => invalid,
-            Err(error) => Payload(Err(InvalidEvent::new(".".to_owned(), error.to_string()))),
-        }
+        Payload(decode::json_slice(bytes).map_err(|error| InvalidEvent::decoding(&error)))
     }
 }
 

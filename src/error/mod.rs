@@ -350,6 +350,11 @@ impl InvalidEvent {
         Self { path, message }
     }
 
+    /// The event did not decode, for the reason given.
+    pub(crate) fn decoding(error: &crate::decode::DecodeError) -> Self {
+        Self::new(error.path_or_root().to_owned(), error.to_string())
+    }
+
     /// The path of the field that failed, as `items[2].sku`; `.` for the document itself.
     pub fn path(&self) -> &str {
         &self.path
@@ -559,4 +564,5 @@ mod tests {
             "a panic with a payload that is not a string"
         );
     }
+
 }
