@@ -393,19 +393,26 @@ pub struct Panic {
 impl Panic {
     /// Reads the message out of a panic payload.
     pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
-            (*text).to_owned()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "a panic with a payload that is not a string".to_owned()
-        };
-        Self { message }
+        Self {
+            message: panic_message(payload).into_owned(),
+        }
     }
 
     /// The panic message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+}
+
+/// The message a panic was given, read from its payload: the `&str` or `String` of `panic!`,
+/// or a placeholder for any other payload. For [`Panic`] and for the panic hook alike.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Cow<'_, str> {
+    if let Some(text) = payload.downcast_ref::<&'static str>() {
+        Cow::Borrowed(text)
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Borrowed("a panic with a payload that is not a string")
     }
 }
 
@@ -565,4 +572,12 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_static_message_is_read_without_copying() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new("the stock is negative");
+        assert!(matches!(
+            panic_message(payload.as_ref()),
+            Cow::Borrowed("the stock is negative")
+        ));
+    }
 }
