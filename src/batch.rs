@@ -77,7 +77,12 @@ use serde_json::value::RawValue;
 
 pub use records::{DynamoDbRecord, KinesisRecord, Record, Source, SqsMessage};
 
-use crate::{context::Context, error::FunctionError, handler::Handler, validation::Validator};
+use crate::{
+    context::Context,
+    error::{FunctionError, codes},
+    handler::Handler,
+    validation::Validator,
+};
 
 /// How long before the deadline helve stops starting and running records, when not told.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -140,8 +145,8 @@ impl std::error::Error for BatchError {}
 impl FunctionError for BatchError {
     fn error_type(&self) -> std::borrow::Cow<'static, str> {
         match self.kind {
-            BatchErrorKind::AllFailed => "helve.BatchFailed".into(),
-            BatchErrorKind::Invalid => "helve.InvalidEvent".into(),
+            BatchErrorKind::AllFailed => codes::BATCH_FAILED.into(),
+            BatchErrorKind::Invalid => codes::INVALID_EVENT.into(),
         }
     }
 }

@@ -44,7 +44,7 @@ use crate::{
     Settings,
     config::Options,
     context::Mode,
-    error::{self, IntoDiagnostic},
+    error::{self, IntoDiagnostic, codes},
     handler::{Handler, HandlerService},
     layers::{self, Correlation, EventLayer, LoggingLayer, MetricsLayer},
     local, logging,
@@ -606,7 +606,7 @@ async fn start<I: Init>(
         Ok(Ok(state)) => state,
         Ok(Err(failure)) => {
             return Err(Diagnostic {
-                error_type: "helve.InitError".to_owned(),
+                error_type: codes::INIT_ERROR.to_owned(),
                 error_message: format!(
                     "the init function `{init_name}` failed ({}): {}",
                     failure.error_type(),
@@ -622,7 +622,7 @@ async fn start<I: Init>(
                 Err(join_error) => join_error.to_string(),
             };
             return Err(Diagnostic {
-                error_type: "helve.InitError".to_owned(),
+                error_type: codes::INIT_ERROR.to_owned(),
                 error_message: format!("the init function `{init_name}` panicked: {reason}"),
             });
         }

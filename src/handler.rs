@@ -18,7 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
     context::{Context, Invocation},
-    error::{self, IntoDiagnostic, InvalidEvent},
+    decode,
+    error::{self, IntoDiagnostic, InvalidEvent, codes},
 };
 
 /// An event as received from Lambda: either the decoded `T`, or why it could not be decoded.
@@ -32,9 +33,7 @@ pub struct Payload<T>(pub Result<T, InvalidEvent>);
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Payload<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Payload(
-            serde_path_to_error::deserialize(deserializer).map_err(|error| {
-                InvalidEvent::new(error.path().to_string(), error.inner().to_string())
-            }),
+            decode::deserialize(deserializer).map_err(|error| InvalidEvent::decoding(&error)),
         ))
     }
 }
@@ -42,15 +41,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Payload<T> {
 impl<T: for<'de> Deserialize<'de>> Payload<T> {
     /// Decodes a whole JSON document, as local mode reads an event file.
     pub fn from_slice(bytes: &[u8]) -> Self {
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        match Payload::<T>::deserialize(&mut deserializer) {
-            Ok(Payload(Ok(event))) => match deserializer.end() {
-                Ok(()) => Payload(Ok(event)),
-                Err(error) => Payload(Err(InvalidEvent::new(".".to_owned(), error.to_string()))),
-            },
-            Ok(invalid) => invalid,
-            Err(error) => Payload(Err(InvalidEvent::new(".".to_owned(), error.to_string()))),
-        }
+        Payload(decode::json_slice(bytes).map_err(|error| InvalidEvent::decoding(&error)))
     }
 }
 
@@ -202,7 +193,7 @@ where
             },
             Err(invalid) => {
                 tracing::error!(
-                    error_type = "helve.InvalidEvent",
+                    error_type = codes::INVALID_EVENT,
                     path = invalid.path(),
                     "{invalid}; the handler was not called"
                 );
@@ -261,13 +252,13 @@ where
                         Ok(()) => Poll::Ready(Ok(response)),
                         Err(error) => {
                             let diagnostic = Diagnostic {
-                                error_type: "helve.InvalidResponse".to_owned(),
+                                error_type: codes::INVALID_RESPONSE.to_owned(),
                                 error_message: format!(
                                     "the response does not serialize to JSON: {error}"
                                 ),
                             };
                             tracing::error!(
-                                error_type = "helve.InvalidResponse",
+                                error_type = codes::INVALID_RESPONSE,
                                 "{}",
                                 diagnostic.error_message
                             );
@@ -289,7 +280,7 @@ where
             HandlerStateProj::Done { diagnostic } => match diagnostic.take() {
                 Some(diagnostic) => Poll::Ready(Err(diagnostic)),
                 None => Poll::Ready(Err(Diagnostic {
-                    error_type: "helve.Internal".to_owned(),
+                    error_type: codes::INTERNAL.to_owned(),
                     error_message: "the invocation's future was polled after it completed"
                         .to_owned(),
                 })),

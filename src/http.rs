@@ -525,7 +525,7 @@ fn answer(
         Ok(Ok(Ok(response))) => response,
         Ok(Ok(Err(message))) => {
             tracing::error!(
-                error_type = "helve.InvalidResponse",
+                error_type = crate::error::codes::INVALID_RESPONSE,
                 "the request could not be answered: {message}"
             );
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -538,7 +538,7 @@ fn answer(
             .into_response(),
         Err(margin) => {
             tracing::error!(
-                error_type = "helve.DeadlineExceeded",
+                error_type = crate::error::codes::DEADLINE_EXCEEDED,
                 margin_ms = margin.as_millis() as u64,
                 "the handler had not answered when the deadline came near; answering 504"
             );

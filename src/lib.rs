@@ -71,6 +71,7 @@ pub mod cfn;
 mod config;
 mod context;
 pub mod correlation;
+mod decode;
 pub mod error;
 mod function;
 mod handler;

@@ -17,7 +17,7 @@ use tower::Service;
 
 use bytes::Bytes;
 
-use crate::{handler::Payload, layers::EventLayer};
+use crate::{error::codes, handler::Payload, layers::EventLayer};
 
 /// Lambda's own limit on a function's timeout.
 const MAX_TIMEOUT_SECS: u64 = 900;
@@ -185,7 +185,7 @@ where
     let outcome = match tokio::time::timeout(args.timeout, call).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Diagnostic {
-            error_type: "Sandbox.Timedout".to_owned(),
+            error_type: codes::SANDBOX_TIMEDOUT.to_owned(),
             error_message: format!("Task timed out after {}.00 seconds", args.timeout.as_secs()),
         }),
     };
@@ -193,7 +193,7 @@ where
     let _ = stdout.flush();
     match outcome.and_then(|response| {
         serde_json::to_string(&response).map_err(|error| Diagnostic {
-            error_type: "helve.InvalidResponse".to_owned(),
+            error_type: codes::INVALID_RESPONSE.to_owned(),
             error_message: format!("the response does not serialize to JSON: {error}"),
         })
     }) {

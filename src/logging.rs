@@ -289,12 +289,7 @@ fn install_panic_hook() {
             LAST_PANIC.with(|last| *last.borrow_mut() = location);
             return;
         }
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic with a payload that is not a string".to_owned());
+        let message = crate::error::panic_message(info.payload());
         tracing::error!(
             panic_location = location.as_deref().unwrap_or("unknown"),
             "a task panicked: {message}"

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     context::Context,
-    error,
+    error::{self, codes},
     handler::Handler,
     layers::{CatchUnwind, catch},
     validation::Validator,
@@ -46,7 +46,7 @@ impl Failure {
 fn decode<R: Record>(raw: &RawValue) -> Result<R, Failure> {
     match catch(|| R::decode(raw)) {
         Ok(Ok(record)) => Ok(record),
-        Ok(Err(reason)) => Err(Failure::new("helve.InvalidRecord", reason)),
+        Ok(Err(reason)) => Err(Failure::new(codes::INVALID_RECORD, reason)),
         Err(panic) => {
             let reason = match crate::logging::take_panic_location() {
                 Some(location) => {
@@ -57,7 +57,7 @@ fn decode<R: Record>(raw: &RawValue) -> Result<R, Failure> {
                 }
                 None => format!("decoding the record panicked: {}", panic.message()),
             };
-            Err(Failure::new("helve.Panic", reason))
+            Err(Failure::new(codes::PANIC, reason))
         }
     }
 }
@@ -306,7 +306,7 @@ where
                         format!("not processed: the function's deadline was {margin} ms away")
                     }
                 });
-                let failure = Failure::new("helve.RecordNotProcessed", reason);
+                let failure = Failure::new(codes::RECORD_NOT_PROCESSED, reason);
                 log_failure(&context, &ids[index], &failure).await;
                 failure
             }
@@ -620,7 +620,7 @@ where
                     && let Err(errors) = validate(payload)
                 {
                     return Err(Failure::new(
-                        "helve.InvalidRecord",
+                        codes::INVALID_RECORD,
                         format!(
                             "the record does not validate: {}",
                             crate::validation::describe(&errors)
@@ -643,7 +643,7 @@ where
                 Ok(outcome) => outcome,
                 // The panic is logged where it is caught.
                 Err(panic) => Err(Failure {
-                    error_type: "helve.Panic".to_owned(),
+                    error_type: codes::PANIC.to_owned(),
                     reason: panic.to_string(),
                     logged: true,
                 }),

@@ -10,6 +10,8 @@ use aws_lambda_events::event::{
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::value::RawValue;
 
+use crate::decode;
+
 /// Where a batch comes from: it decides the item identifier and the order records run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -133,15 +135,12 @@ fn decode_record<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
         Ok(record) => Ok(record),
         Err(_) => {
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-            let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-                Ok(_) => return Err("the record does not decode".to_owned()),
-                Err(error) => error,
-            };
-            let path = error.path().to_string();
-            Err(if path == "." {
-                format!("the record does not decode: {}", error.inner())
-            } else {
-                format!("the record does not decode at {path}: {}", error.inner())
+            Err(match decode::json::<_, T>(&mut deserializer) {
+                Ok(_) => "the record does not decode".to_owned(),
+                Err(error) => match error.path() {
+                    None => format!("the record does not decode: {error}"),
+                    Some(path) => format!("the record does not decode at {path}: {error}"),
+                },
             })
         }
     }
@@ -152,22 +151,13 @@ fn decode_json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Strin
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-        Ok(_) => match deserializer.end() {
-            Ok(()) => return Err(format!("the {what} does not decode")),
-            Err(error) => return Err(format!("the {what} is not JSON: {error}")),
+    Err(match decode::json_slice::<T>(bytes) {
+        Ok(_) => format!("the {what} does not decode"),
+        Err(error) if error.is_syntax() => format!("the {what} is not JSON: {error}"),
+        Err(error) => match error.path() {
+            None => format!("the {what} does not decode: {error}"),
+            Some(path) => format!("the {what} does not decode at {path}: {error}"),
         },
-        Err(error) => error,
-    };
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    Err(if inner.is_syntax() || inner.is_eof() {
-        format!("the {what} is not JSON: {inner}")
-    } else if path == "." {
-        format!("the {what} does not decode: {inner}")
-    } else {
-        format!("the {what} does not decode at {path}: {inner}")
     })
 }
 

@@ -1,7 +1,5 @@
 //! What a handler takes from the request: [`FromRequest`] and helve's extractors.
 
-use std::fmt;
-
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, RequestExt, request::RequestContext};
 use serde::{Serialize, de::DeserializeOwned};
@@ -11,7 +9,11 @@ use super::{
     Request, Response, params,
     response::{IntoResponse, Problem, with_status},
 };
-use crate::validation;
+use crate::{
+    decode::{self, DecodeError},
+    error::codes,
+    validation,
+};
 
 /// Something a handler takes from the request: the body as [`Json`] or [`Valid`], the
 /// [`Path`] and [`Query`] parameters, the headers (`http::HeaderMap`), the authorizer's
@@ -57,7 +59,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
             }
             Err(error) => {
                 tracing::error!(
-                    error_type = "helve.InvalidResponse",
+                    error_type = codes::INVALID_RESPONSE,
                     "the response does not serialize to JSON: {error}"
                 );
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -103,7 +105,7 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
             if pairs.is_empty() {
                 // Not the client's mistake: the route gives no parameters at all.
                 tracing::error!(
-                    error_type = "helve.NoPathParameters",
+                    error_type = codes::NO_PATH_PARAMETERS,
                     "the handler takes `Path`, but the request's route has no path parameters \
                      ({error}): ALB and Function URL events carry none, and an API Gateway \
                      route names them in braces, `/orders/{{id}}`"
@@ -127,15 +129,13 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         let query = request.uri().query().unwrap_or_default();
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer)
+        decode::deserialize(deserializer)
             .map(Query)
             .map_err(|error| {
-                let path = error.path().to_string();
-                let message = sanitize(&error.into_inner().to_string());
-                let detail = if path == "." {
-                    format!("invalid query string: {message}")
-                } else {
-                    format!("invalid query parameter `{path}`: {message}")
+                let message = sanitize(&error.to_string());
+                let detail = match error.path() {
+                    None => format!("invalid query string: {message}"),
+                    Some(path) => format!("invalid query parameter `{path}`: {message}"),
                 };
                 Problem::new(StatusCode::BAD_REQUEST)
                     .with_detail(detail)
@@ -171,7 +171,7 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
             .request_context_ref()
             .and_then(claims_of)
             .ok_or_else(|| unauthorized("no authorizer claims or context".to_owned()))?;
-        serde_path_to_error::deserialize(Value::Object(claims))
+        decode::deserialize(Value::Object(claims))
             .map(Claims)
             .map_err(|error| unauthorized(describe_path_error(&error)))
     }
@@ -248,30 +248,21 @@ fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
             .with_detail("the request has no body; this endpoint takes a JSON document")
             .with_code("missing_body"));
     }
-    let not_json = |error: serde_json::Error| {
-        Problem::new(StatusCode::BAD_REQUEST)
-            .with_detail(format!("the request body is not valid JSON: {error}"))
-            .with_code("invalid_json")
-    };
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return not_json(inner);
+    decode::json_slice(bytes).map_err(|error| {
+        if error.is_syntax() {
+            return Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("the request body is not valid JSON: {error}"))
+                .with_code("invalid_json");
         }
-        let message = sanitize(&inner.to_string());
-        let detail = if path == "." {
-            format!("the request body does not match: {message}")
-        } else {
-            format!("the request body does not match at `{path}`: {message}")
+        let message = sanitize(&error.to_string());
+        let detail = match error.path() {
+            None => format!("the request body does not match: {message}"),
+            Some(path) => format!("the request body does not match at `{path}`: {message}"),
         };
         Problem::new(StatusCode::BAD_REQUEST)
             .with_detail(detail)
             .with_code("invalid_body")
-    })?;
-    deserializer.end().map_err(not_json)?;
-    Ok(value)
+    })
 }
 
 /// `application/json`, `application/json; charset=utf-8`, `application/problem+json`.
@@ -287,13 +278,11 @@ fn is_json(content_type: &[u8]) -> bool {
             && essence.contains(&b'/'))
 }
 
-fn describe_path_error<E: fmt::Display>(error: &serde_path_to_error::Error<E>) -> String {
-    let path = error.path().to_string();
-    let message = sanitize(&error.inner().to_string());
-    if path == "." {
-        message
-    } else {
-        format!("at `{path}`: {message}")
+fn describe_path_error(error: &DecodeError) -> String {
+    let message = sanitize(&error.to_string());
+    match error.path() {
+        None => message,
+        Some(path) => format!("at `{path}`: {message}"),
     }
 }
 

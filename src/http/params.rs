@@ -8,16 +8,15 @@ use serde::{
 
 /// Decodes `T` from the parameters; the error names the parameter that failed.
 pub(super) fn deserialize<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<T, String> {
-    serde_path_to_error::deserialize(Params(pairs)).map_err(|error| {
-        let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        match (path.as_str(), pairs) {
+    crate::decode::deserialize(Params(pairs)).map_err(|error| {
+        let message = error.to_string();
+        match (error.path(), pairs) {
             // The route's one value did not parse.
-            (".", [(name, _)]) if message.starts_with("expected ") => {
+            (None, [(name, _)]) if message.starts_with("expected ") => {
                 format!("`{name}`: {message}")
             }
-            (".", _) => message,
-            (path, _) => format!("`{path}`: {message}"),
+            (None, _) => message,
+            (Some(path), _) => format!("`{path}`: {message}"),
         }
     })
 }

@@ -8,7 +8,7 @@ use lambda_http::Body;
 use serde::Serialize;
 
 use super::{Response, exchange};
-use crate::{ErrorStatus, validation::FieldError};
+use crate::{ErrorStatus, error::codes, validation::FieldError};
 
 /// The content type of helve's error answers (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -243,7 +243,7 @@ where
         for (name, value) in self {
             let invalid = |error: &dyn fmt::Display| {
                 tracing::error!(
-                    error_type = "helve.InvalidResponse",
+                    error_type = codes::INVALID_RESPONSE,
                     "the handler answered a header that HTTP does not allow: {error}"
                 );
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR).logged()

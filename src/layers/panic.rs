@@ -10,7 +10,7 @@ use std::{
 
 use tower::{Layer, Service};
 
-use crate::error::Panic;
+use crate::error::{Panic, codes};
 
 /// A layer that catches a panic in the inner service, whether in `call` or while its future
 /// runs, and returns it as the error [`Panic`] (`helve.Panic`), so the runtime goes on to the
@@ -84,9 +84,9 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
 fn report(panic: Panic) -> Panic {
     match crate::logging::take_panic_location() {
         Some(location) => {
-            tracing::error!(error_type = "helve.Panic", panic_location = %location, "{panic}")
+            tracing::error!(error_type = codes::PANIC, panic_location = %location, "{panic}")
         }
-        None => tracing::error!(error_type = "helve.Panic", "{panic}"),
+        None => tracing::error!(error_type = codes::PANIC, "{panic}"),
     }
     panic
 }

@@ -563,7 +563,7 @@ impl NoNamespace {
         }
         if !self.told.swap(true, Ordering::Relaxed) {
             tracing::error!(
-                error_type = "helve.MetricsNotConfigured",
+                error_type = crate::error::codes::METRICS_NOT_CONFIGURED,
                 metric = %key.name(),
                 "a metric was recorded, but no metrics namespace is configured, so no metric \
                  is written: set POWERTOOLS_METRICS_NAMESPACE, or `namespace = \"..\"` in \

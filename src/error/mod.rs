@@ -3,17 +3,10 @@
 //!
 //! Every error that reaches the Runtime API does so through [`FunctionError`]: it names a
 //! stable `errorType` (never a Rust type name, which changes with every refactor) and a message
-//! that carries the whole `source()` chain. helve's own errors use these types:
-//!
-//! | `errorType` | when |
-//! |---|---|
-//! | `helve.InvalidEvent` | the payload does not deserialize into the handler's event type; the handler is not called |
-//! | `helve.Panic` | the handler panicked; the next invocation runs normally |
-//! | `helve.InitError` | the init function failed or panicked (reported to `/runtime/init/error`) |
-//! | `helve.ConfigError` | a setting read from the environment is missing or invalid |
-//! | `helve.Error` | a [`helve::Error`](Error) made with [`Error::msg`] or from a boxed error |
-//! | `Sandbox.Timedout` | local mode only: the handler ran past `--timeout`, as Lambda reports it |
-//! | `helve.CustomResourceNotAnswered` | feature `cfn`: no answer could be sent to CloudFormation ([`cfn`](crate::cfn)) |
+//! that carries the whole `source()` chain. helve's own `errorType`s are the constants of
+//! [`codes`], listed with their meaning in the [errors guide](crate::guide::errors).
+
+pub mod codes;
 
 use std::{borrow::Cow, error::Error as StdError, fmt};
 
@@ -160,7 +153,7 @@ impl Error {
 
     /// An error with the `errorType` `helve.Error` and the given message.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self::new("helve.Error", message.to_string())
+        Self::new(codes::ERROR, message.to_string())
     }
 
     /// An error from a boxed error, as `lambda_runtime` and AWS SDK code return them.
@@ -193,9 +186,9 @@ impl Error {
 
 fn default_error_type(error: &(dyn StdError + 'static)) -> &'static str {
     if error.is::<std::env::VarError>() || error.is::<ConfigError>() {
-        "helve.ConfigError"
+        codes::CONFIG_ERROR
     } else {
-        "helve.Error"
+        codes::ERROR
     }
 }
 
@@ -357,6 +350,11 @@ impl InvalidEvent {
         Self { path, message }
     }
 
+    /// The event did not decode, for the reason given.
+    pub(crate) fn decoding(error: &crate::decode::DecodeError) -> Self {
+        Self::new(error.path_or_root().to_owned(), error.to_string())
+    }
+
     /// The path of the field that failed, as `items[2].sku`; `.` for the document itself.
     pub fn path(&self) -> &str {
         &self.path
@@ -382,7 +380,7 @@ impl StdError for InvalidEvent {}
 
 impl FunctionError for InvalidEvent {
     fn error_type(&self) -> Cow<'static, str> {
-        Cow::Borrowed("helve.InvalidEvent")
+        Cow::Borrowed(codes::INVALID_EVENT)
     }
 }
 
@@ -395,19 +393,26 @@ pub struct Panic {
 impl Panic {
     /// Reads the message out of a panic payload.
     pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
-            (*text).to_owned()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "a panic with a payload that is not a string".to_owned()
-        };
-        Self { message }
+        Self {
+            message: panic_message(payload).to_owned(),
+        }
     }
 
     /// The panic message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+}
+
+/// The message a panic was given, read from its payload: the `&str` or `String` of `panic!`,
+/// or a placeholder for any other payload. For [`Panic`] and for the panic hook alike.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&'static str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "a panic with a payload that is not a string"
     }
 }
 
@@ -421,7 +426,7 @@ impl StdError for Panic {}
 
 impl FunctionError for Panic {
     fn error_type(&self) -> Cow<'static, str> {
-        Cow::Borrowed("helve.Panic")
+        Cow::Borrowed(codes::PANIC)
     }
 }
 
@@ -480,7 +485,7 @@ impl StdError for ConfigError {}
 
 impl FunctionError for ConfigError {
     fn error_type(&self) -> Cow<'static, str> {
-        Cow::Borrowed("helve.ConfigError")
+        Cow::Borrowed(codes::CONFIG_ERROR)
     }
 }
 
@@ -577,5 +582,11 @@ mod tests {
             Panic::from_payload(payload.as_ref()).message(),
             "a panic with a payload that is not a string"
         );
+    }
+
+    #[test]
+    fn a_static_message_is_read_from_its_payload() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new("the stock is negative");
+        assert_eq!(panic_message(payload.as_ref()), "the stock is negative");
     }
 }

@@ -1,0 +1,223 @@
+//! Every `errorType` helve itself reports or logs, as constants.
+//!
+//! Match on these instead of repeating the strings, for example in a test of your function or
+//! in the code that builds your alarms and metric filters:
+//!
+//! ```
+//! use helve::error::codes;
+//!
+//! assert_eq!(codes::INVALID_EVENT, "helve.InvalidEvent");
+//! assert!(codes::ALL.iter().any(|(code, _)| *code == codes::PANIC));
+//! ```
+//!
+//! The same list renders the table of helve's own errors in the
+//! [errors guide](crate::guide::errors).
+
+/// Declares each code as a documented constant, and [`ALL`] from the same list, so that a
+/// code cannot be added without its line in the table.
+macro_rules! error_codes {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $code:literal, $meaning:literal;
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub const $name: &str = $code;
+        )*
+
+        /// Every code above with its one-line meaning, in the order of the errors guide's
+        /// table: `(errorType, when you see it)`.
+        pub const ALL: &[(&str, &str)] = &[$(($code, $meaning)),*];
+    };
+}
+
+error_codes! {
+    /// The event does not deserialize into the handler's event type (or a batch event or
+    /// custom resource request is not one): the message names the field path, line and
+    /// column, and the handler is not called.
+    INVALID_EVENT = "helve.InvalidEvent",
+        "the payload does not deserialize into the event type; the message names the field path, line and column, as `invalid event at items[0].qty: invalid type: string \"two\", expected u32 at line 1 column 27`; the handler is not called";
+    /// The handler (or a record's decoding) panicked: the invocation, or the record, fails
+    /// with `the handler panicked: <message>`, and the next invocation runs normally.
+    PANIC = "helve.Panic",
+        "the handler panicked: `the handler panicked: <message>`; the next invocation runs normally";
+    /// The init function failed or panicked: reported to `/runtime/init/error`, and the
+    /// process exits before any invocation.
+    INIT_ERROR = "helve.InitError",
+        "the init function failed or panicked; reported to `/runtime/init/error`, and the process exits (a custom resource first answers the next request FAILED, and reports it as that invocation's error)";
+    /// A setting read from the environment (or given in code) is missing or invalid, for
+    /// example an empty `POWERTOOLS_SERVICE_NAME`; reported as an init error.
+    CONFIG_ERROR = "helve.ConfigError",
+        "a setting is missing or invalid (`POWERTOOLS_SERVICE_NAME` empty, a Lambda variable missing); reported as an init error";
+    /// A [`helve::Error`](crate::Error) made from another error, or with
+    /// [`Error::msg`](crate::Error::msg).
+    ERROR = "helve.Error",
+        "a `helve::Error` made from another error or with `Error::msg`";
+    /// The handler's response does not serialize to JSON (or, for HTTP, is not a valid
+    /// response): the invocation fails, or an HTTP function answers 500.
+    INVALID_RESPONSE = "helve.InvalidResponse",
+        "the handler's response does not serialize to JSON, or an HTTP response has a header HTTP does not allow; an HTTP function answers 500";
+    /// Should never be seen: an invocation's future was polled after it completed. Please
+    /// report it.
+    INTERNAL = "helve.Internal",
+        "a bug in helve (an invocation's future polled after it completed); please report it";
+    /// Local mode only: the handler ran past `--timeout`, reported as Lambda reports it.
+    SANDBOX_TIMEDOUT = "Sandbox.Timedout",
+        "local mode only: the handler ran past `--timeout`, as Lambda reports it";
+    /// Feature `batch`: a record does not decode into the handler's record type, or its
+    /// payload does not validate; only that record fails.
+    INVALID_RECORD = "helve.InvalidRecord",
+        "`batch`: a record does not decode or does not validate; only that record fails, and the handler is not called for it";
+    /// Feature `batch`: a record was not processed, or stopped before it finished, because
+    /// the function's deadline came near; it is reported as a `batchItemFailure` for a retry.
+    RECORD_NOT_PROCESSED = "helve.RecordNotProcessed",
+        "`batch`: a record was not processed, or was stopped, because the function's deadline came near; it is retried";
+    /// Feature `batch`: every record of the batch failed, so the whole invocation fails.
+    BATCH_FAILED = "helve.BatchFailed",
+        "`batch`: every record of the batch failed, so the invocation fails as a whole";
+    /// Feature `http`: the handler takes `Path`, but the request's route has no path
+    /// parameters; logged, and the request is answered 500.
+    NO_PATH_PARAMETERS = "helve.NoPathParameters",
+        "`http`: the handler takes `Path`, but the request's route has no path parameters; logged, and answered 500";
+    /// Feature `http`: the handler had not answered when the deadline came near; logged, and
+    /// the request is answered 504.
+    DEADLINE_EXCEEDED = "helve.DeadlineExceeded",
+        "`http`: the handler had not answered when the deadline came near; logged, and answered 504";
+    /// Feature `cfn`: no answer could be sent to CloudFormation (every attempt failed, or the
+    /// request has no `ResponseURL`); the body is logged.
+    CUSTOM_RESOURCE_NOT_ANSWERED = "helve.CustomResourceNotAnswered",
+        "`cfn`: no answer could be sent to CloudFormation (every attempt failed, or the request has no `ResponseURL`); the body is logged";
+    /// Feature `cfn`: the request is not one the handler can be called for; logged, and
+    /// CloudFormation is answered FAILED.
+    INVALID_CUSTOM_RESOURCE_REQUEST = "helve.InvalidCustomResourceRequest",
+        "`cfn`: the request is not one the handler can be called for; logged, and answered FAILED";
+    /// Feature `cfn`: the handler's answer is one CloudFormation would reject (a
+    /// `PhysicalResourceId` or `Data` too large); logged, and answered FAILED.
+    INVALID_CUSTOM_RESOURCE_ANSWER = "helve.InvalidCustomResourceAnswer",
+        "`cfn`: the handler's answer is one CloudFormation rejects (`PhysicalResourceId` or `Data` too large); logged, and answered FAILED";
+    /// Feature `cfn`: the handler did not finish before the function's deadline came near;
+    /// logged, and CloudFormation is answered FAILED.
+    CUSTOM_RESOURCE_TIMEOUT = "helve.CustomResourceTimeout",
+        "`cfn`: the handler did not finish before the deadline came near; logged, and answered FAILED";
+    /// A metric was recorded but no metrics namespace is configured, so no metric is
+    /// written; logged once per process.
+    METRICS_NOT_CONFIGURED = "helve.MetricsNotConfigured",
+        "a metric was recorded, but no metrics namespace is configured, so none is written; logged once";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{fs, path::Path};
+
+    use super::ALL;
+
+    const START: &str = "<!-- codes: generated from src/error/codes.rs -->";
+    const END: &str = "<!-- codes: end -->";
+
+    /// The table of docs/errors.md, rendered from [`ALL`].
+    fn table() -> String {
+        let mut table = String::from("| `errorType` | when |\n|---|---|\n");
+        for (code, meaning) in ALL {
+            table.push_str(&format!("| `{code}` | {meaning} |\n"));
+        }
+        table
+    }
+
+    #[test]
+    fn every_code_is_unique_and_has_a_one_line_meaning() {
+        for (index, (code, meaning)) in ALL.iter().enumerate() {
+            assert!(
+                ALL[..index].iter().all(|(other, _)| other != code),
+                "{code} is declared twice"
+            );
+            assert!(
+                !meaning.is_empty() && !meaning.contains(['|', '\n']),
+                "the meaning of {code} must be one line without `|`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_errors_guide_lists_every_code() {
+        let guide = include_str!("../../docs/errors.md");
+        let start = guide
+            .find(START)
+            .map(|at| at + START.len())
+            .unwrap_or_else(|| panic!("docs/errors.md has no `{START}` line"));
+        let end = guide[start..]
+            .find(END)
+            .map(|at| start + at)
+            .unwrap_or_else(|| panic!("docs/errors.md has no `{END}` line after `{START}`"));
+        let expected = format!("\n{}", table());
+        assert!(
+            guide[start..end] == expected,
+            "the table in docs/errors.md is not the one src/error/codes.rs declares; \
+             replace the lines between the markers with:\n{}",
+            table()
+        );
+    }
+
+    /// Files that still spell their codes out, until they are moved to the constants: the
+    /// custom resource module is being split, and takes the constants with it.
+    const PENDING: &[&str] = &["src/cfn.rs", "src/cfn/"];
+
+    #[test]
+    fn no_error_code_is_spelled_out_outside_this_module() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        collect(&root.join("src"), &mut files);
+        let mut found = Vec::new();
+        for file in files {
+            let relative = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            if relative == "src/error/codes.rs"
+                || name == "tests.rs"
+                || name.ends_with("_tests.rs")
+                || PENDING.iter().any(|pending| relative.starts_with(pending))
+            {
+                continue;
+            }
+            let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{relative}: {e}"));
+            let lines: Vec<&str> = text.lines().collect();
+            for (number, line) in lines.iter().enumerate() {
+                let line = line.trim_start();
+                // A module's own tests are at its end.
+                if line.starts_with("#[cfg(test)]")
+                    && lines.get(number + 1).is_some_and(|next| {
+                        let next = next.trim();
+                        next.starts_with("mod ") && next.ends_with('{')
+                    })
+                {
+                    break;
+                }
+                if line.starts_with("//") {
+                    continue;
+                }
+                if line.contains("\"helve.") || line.contains("\"Sandbox.") {
+                    found.push(format!("{relative}:{}: {line}", number + 1));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "use the constants of helve::error::codes instead of these literals:\n{}",
+            found.join("\n")
+        );
+    }
+
+    fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                collect(&path, files);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+}
