@@ -1,7 +1,10 @@
 //! Runs a batch: reads the records, schedules them by source (concurrently, by FIFO message
 //! group, or in stream order), stops at the deadline margin, and collects the failures.
 
-use std::{borrow::Cow, collections::HashMap, future::Future, ops::Range, pin::Pin, sync::Arc};
+use std::{
+    borrow::Cow, collections::HashMap, future::Future, ops::Range, pin::Pin, sync::Arc,
+    time::Duration,
+};
 
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -62,6 +65,9 @@ fn decode<R: Record>(raw: &RawValue) -> Result<R, Failure> {
     }
 }
 
+/// Runs a batch in three phases: [`Plan::read`] reads what identifies each record and the
+/// lanes they run in, [`one_at_a_time`] or [`concurrently`] runs them until the deadline
+/// margin, and [`report`] answers Lambda with the records to retry.
 pub(crate) async fn run<H, R, S, M>(
     handler: BatchHandler<H, R>,
     event: RawBatch,
@@ -81,55 +87,12 @@ where
         .unwrap_or(started);
     let source = R::SOURCE;
 
-    let Some(records) = event.records else {
-        return Err(invalid(format!(
-            "the event is not a batch: it has no `Records`; this handler takes {source} records \
-             (eventSource {})",
-            source.event_source()
-        )));
-    };
-    if records.is_empty() {
-        return Err(invalid("the batch has no records".to_owned()));
-    }
-    // Only what identifies each record is read here; a record is decoded when it starts, or,
-    // with a concurrency above 1, while the running records wait (see below).
-    let mut ids: Vec<Arc<str>> = Vec::with_capacity(records.len());
-    // Borrowed from the records: only a FIFO batch has groups, and only until its lanes exist.
-    let mut groups: Vec<Option<Cow<'_, str>>> = Vec::new();
-    let mut fifo = false;
-    for (index, raw) in records.iter().enumerate() {
-        let peek = Peek::read(source, raw);
-        if let Some(found) = peek.event_source.as_deref()
-            && found != source.event_source()
-        {
-            return Err(invalid(format!(
-                "record {index} comes from `{found}`; this handler takes {source} records \
-                 (eventSource {})",
-                source.event_source()
-            )));
-        }
-        let Some(id) = peek.id.as_deref() else {
-            return Err(invalid(format!(
-                "record {index} has no {}, so it could not be reported if it failed; the \
-                 batch fails as a whole so that no record is lost",
-                source.id_field()
-            )));
-        };
-        ids.push(Arc::from(id));
-        fifo = fifo
-            || (source == Source::Sqs
-                && peek
-                    .event_source_arn
-                    .as_deref()
-                    .is_some_and(|arn| arn.ends_with(".fifo")));
-        if let Some(group) = peek.group {
-            groups.resize(index, None);
-            groups.push(Some(group));
-        }
-    }
-    groups.resize(ids.len(), None);
-    let lanes = Lanes::new(source, fifo, &groups);
-    drop(groups);
+    let Plan {
+        records,
+        ids,
+        lanes,
+        fifo,
+    } = Plan::read(source, event.records)?;
     let mut slots: Vec<Slot<_>> = records.into_iter().map(Slot::Waiting).collect();
 
     let concurrency = if source.is_stream() {
@@ -147,8 +110,6 @@ where
         stop_lane,
         fifo,
     };
-    // One timer for the whole batch, not one per record.
-    let mut margin = std::pin::pin!(tokio::time::sleep_until(stop_at));
     // A record's future: decoded (a failure to decode is the record's outcome), then handled.
     let build = |index: usize, raw: Box<RawValue>| {
         let id = Arc::clone(&ids[index]);
@@ -159,131 +120,258 @@ where
     };
 
     if concurrency == 1 {
-        // One record at a time, on this task: no scheduling beyond the record's own future.
-        'lanes: for lane in 0..progress.lanes.len() {
-            while Instant::now() < stop_at
-                && let Some(index) = progress.lanes.pop_front(lane)
+        one_at_a_time(&mut progress, &mut slots, &ids, stop_at, build).await;
+    } else {
+        concurrently(&mut progress, &mut slots, &ids, stop_at, concurrency, build).await;
+    }
+    let ran: Vec<bool> = slots
+        .iter()
+        .map(|slot| matches!(slot, Slot::Started))
+        .collect();
+
+    report(
+        &context,
+        handler.options.deadline_margin,
+        &ids,
+        progress,
+        &ran,
+    )
+    .await
+}
+
+/// What is read from a batch before any record runs: what identifies each record and the
+/// lanes they run in.
+struct Plan {
+    /// The records as they came; a record is decoded when it starts, or, with a concurrency
+    /// above 1, while the running records wait (see [`concurrently`]).
+    records: Vec<Box<RawValue>>,
+    /// Each record's id, as reported in `batchItemFailures`.
+    ids: Vec<Arc<str>>,
+    lanes: Lanes,
+    /// Whether the batch comes from an SQS FIFO queue.
+    fifo: bool,
+}
+
+impl Plan {
+    /// Reads only what identifies each record: its id, its event source, and (SQS) its queue
+    /// and message group. A batch that is not one of `source`, or has a record without an id,
+    /// fails as a whole.
+    fn read(source: Source, records: Option<Vec<Box<RawValue>>>) -> Result<Self, BatchError> {
+        let Some(records) = records else {
+            return Err(invalid(format!(
+                "the event is not a batch: it has no `Records`; this handler takes {source} \
+                 records (eventSource {})",
+                source.event_source()
+            )));
+        };
+        if records.is_empty() {
+            return Err(invalid("the batch has no records".to_owned()));
+        }
+        let mut ids: Vec<Arc<str>> = Vec::with_capacity(records.len());
+        // Borrowed from the records: only a FIFO batch has groups, and only until its lanes
+        // exist.
+        let mut groups: Vec<Option<Cow<'_, str>>> = Vec::new();
+        let mut fifo = false;
+        for (index, raw) in records.iter().enumerate() {
+            let peek = Peek::read(source, raw);
+            if let Some(found) = peek.event_source.as_deref()
+                && found != source.event_source()
             {
-                let future = match slots[index].start() {
-                    Some(Starting::Raw(raw)) => Either::Left(build(index, raw)),
-                    Some(Starting::Prepared(future)) => Either::Right(future),
-                    // A lane lists each record once, and never a dropped one: not reached.
-                    None => continue,
-                };
-                let outcome = tokio::select! {
-                    biased;
-                    outcome = future => outcome,
-                    // The deadline margin: the record is dropped, and reported below.
-                    () = &mut margin => break 'lanes,
-                };
-                progress.settle(lane, index, outcome, &ids);
+                return Err(invalid(format!(
+                    "record {index} comes from `{found}`; this handler takes {source} records \
+                     (eventSource {})",
+                    source.event_source()
+                )));
+            }
+            let Some(id) = peek.id.as_deref() else {
+                return Err(invalid(format!(
+                    "record {index} has no {}, so it could not be reported if it failed; the \
+                     batch fails as a whole so that no record is lost",
+                    source.id_field()
+                )));
+            };
+            ids.push(Arc::from(id));
+            fifo = fifo
+                || (source == Source::Sqs
+                    && peek
+                        .event_source_arn
+                        .as_deref()
+                        .is_some_and(|arn| arn.ends_with(".fifo")));
+            if let Some(group) = peek.group {
+                groups.resize(index, None);
+                groups.push(Some(group));
             }
         }
-    } else {
-        // The records of a wave end together (a timer's tick, a burst of answers) and their
-        // successors start one after the other: what a start costs delays the last of them.
-        // So each successor is polled as soon as its predecessor is settled, which registers
-        // what it waits for before the rest of the wave is settled; and the work of starting a
-        // record (decoding it, building its future) is done ahead, while the running records
-        // wait, for up to `concurrency` of the records that start next (see `Ahead`). See
-        // docs/performance.md, "Batches".
-        let mut ahead = Ahead::default();
-        let mut running = FuturesUnordered::new();
-        // Starts the next record of `lane`, polled once at once; a record that ends on that
-        // first poll is settled and the next one of the lane starts, a few at most before
-        // the others get their turn.
-        let launch = |lane: usize,
-                      progress: &mut Progress,
-                      slots: &mut Vec<Slot<_>>,
-                      ahead: &mut Ahead,
-                      running: &mut FuturesUnordered<_>| {
-            let mut ended_at_once = 0;
-            while Instant::now() < stop_at
-                && let Some(index) = progress.lanes.pop_front(lane)
-            {
-                let future = match slots[index].start() {
-                    Some(Starting::Raw(raw)) => Box::pin(build(index, raw)),
-                    Some(Starting::Prepared(future)) => {
-                        ahead.prepared = ahead.prepared.saturating_sub(1);
-                        future
-                    }
-                    // A lane lists each record once, and never a dropped one: not reached.
-                    None => continue,
-                };
-                if progress.lanes.peek_front(lane).is_some() {
-                    ahead.lanes.push_back(lane);
-                }
-                if ended_at_once == INLINE_RECORDS {
-                    running.push(Either::Left(async move { (lane, index, future.await) }));
-                    return;
-                }
-                match poll_once(future) {
-                    Ok(outcome) => {
-                        ended_at_once += 1;
-                        let drained = progress.settle(lane, index, outcome, &ids);
-                        ahead.forget(drained, &progress.lanes.order, slots);
-                    }
-                    Err(future) => {
-                        running.push(Either::Right(async move { (lane, index, future.await) }));
-                        return;
-                    }
-                }
-            }
-        };
-        let mut next_lane = 0;
-        loop {
-            while running.len() < concurrency
-                && next_lane < progress.lanes.len()
-                && Instant::now() < stop_at
-            {
-                launch(
-                    next_lane,
-                    &mut progress,
-                    &mut slots,
-                    &mut ahead,
-                    &mut running,
-                );
-                next_lane += 1;
-            }
-            if running.is_empty() {
-                break;
-            }
-            let prepare = ahead.prepared < concurrency
-                && ahead.has_candidates(next_lane, progress.lanes.len())
-                && Instant::now() < stop_at;
-            let next = tokio::select! {
+        groups.resize(ids.len(), None);
+        let lanes = Lanes::new(source, fifo, &groups);
+        drop(groups);
+        Ok(Self {
+            records,
+            ids,
+            lanes,
+            fifo,
+        })
+    }
+}
+
+/// Runs the records one at a time, lane after lane, on this task: no scheduling beyond the
+/// record's own future. Stops at `stop_at`, dropping the record that runs then.
+async fn one_at_a_time<F, B>(
+    progress: &mut Progress,
+    slots: &mut [Slot<F>],
+    ids: &[Arc<str>],
+    stop_at: Instant,
+    build: B,
+) where
+    F: Future<Output = Result<(), Failure>>,
+    B: Fn(usize, Box<RawValue>) -> F,
+{
+    // One timer for the whole batch, not one per record.
+    let mut margin = std::pin::pin!(tokio::time::sleep_until(stop_at));
+    'lanes: for lane in 0..progress.lanes.len() {
+        while Instant::now() < stop_at
+            && let Some(index) = progress.lanes.pop_front(lane)
+        {
+            let future = match slots[index].start() {
+                Some(Starting::Raw(raw)) => Either::Left(build(index, raw)),
+                Some(Starting::Prepared(future)) => Either::Right(future),
+                // A lane lists each record once, and never a dropped one: not reached.
+                None => continue,
+            };
+            let outcome = tokio::select! {
                 biased;
-                next = running.next() => next,
-                () = &mut margin => None,
-                // Only while no record has ended and the margin is not reached.
-                () = std::future::ready(()), if prepare => {
-                    if let Some(index) = ahead.next(next_lane, &progress, &slots)
-                        && let Some(Starting::Raw(raw)) = slots[index].start()
-                    {
-                        slots[index] = Slot::Prepared(Box::pin(build(index, raw)));
-                        ahead.prepared += 1;
-                    }
-                    continue;
-                }
+                outcome = future => outcome,
+                // The deadline margin: the record is dropped, and reported by `report`.
+                () = &mut margin => break 'lanes,
             };
-            // `None` at the deadline margin: what still runs is dropped, and reported below.
-            let Some((lane, index, outcome)) = next else {
-                break;
-            };
-            let drained = progress.settle(lane, index, outcome, &ids);
-            ahead.forget(drained, &progress.lanes.order, &mut slots);
-            launch(lane, &mut progress, &mut slots, &mut ahead, &mut running);
+            progress.settle(lane, index, outcome, ids);
         }
     }
+}
+
+/// Runs up to `concurrency` lanes at once, each lane's records in order. Stops at `stop_at`,
+/// dropping the records that run then.
+///
+/// The records of a wave end together (a timer's tick, a burst of answers) and their
+/// successors start one after the other: what a start costs delays the last of them. So each
+/// successor is polled as soon as its predecessor is settled, which registers what it waits
+/// for before the rest of the wave is settled; and the work of starting a record (decoding
+/// it, building its future) is done ahead, while the running records wait, for up to
+/// `concurrency` of the records that start next (see `Ahead`). See docs/performance.md,
+/// "Batches".
+async fn concurrently<F, B>(
+    progress: &mut Progress,
+    slots: &mut [Slot<F>],
+    ids: &[Arc<str>],
+    stop_at: Instant,
+    concurrency: usize,
+    build: B,
+) where
+    F: Future<Output = Result<(), Failure>>,
+    B: Fn(usize, Box<RawValue>) -> F,
+{
+    // One timer for the whole batch, not one per record.
+    let mut margin = std::pin::pin!(tokio::time::sleep_until(stop_at));
+    let mut ahead = Ahead::default();
+    let mut running = FuturesUnordered::new();
+    // Starts the next record of `lane`, polled once at once; a record that ends on that
+    // first poll is settled and the next one of the lane starts, a few at most before
+    // the others get their turn.
+    let launch = |lane: usize,
+                  progress: &mut Progress,
+                  slots: &mut [Slot<F>],
+                  ahead: &mut Ahead,
+                  running: &mut FuturesUnordered<_>| {
+        let mut ended_at_once = 0;
+        while Instant::now() < stop_at
+            && let Some(index) = progress.lanes.pop_front(lane)
+        {
+            let future = match slots[index].start() {
+                Some(Starting::Raw(raw)) => Box::pin(build(index, raw)),
+                Some(Starting::Prepared(future)) => {
+                    ahead.prepared = ahead.prepared.saturating_sub(1);
+                    future
+                }
+                // A lane lists each record once, and never a dropped one: not reached.
+                None => continue,
+            };
+            if progress.lanes.peek_front(lane).is_some() {
+                ahead.lanes.push_back(lane);
+            }
+            if ended_at_once == INLINE_RECORDS {
+                running.push(Either::Left(async move { (lane, index, future.await) }));
+                return;
+            }
+            match poll_once(future) {
+                Ok(outcome) => {
+                    ended_at_once += 1;
+                    let drained = progress.settle(lane, index, outcome, ids);
+                    ahead.forget(drained, &progress.lanes.order, slots);
+                }
+                Err(future) => {
+                    running.push(Either::Right(async move { (lane, index, future.await) }));
+                    return;
+                }
+            }
+        }
+    };
+    let mut next_lane = 0;
+    loop {
+        while running.len() < concurrency
+            && next_lane < progress.lanes.len()
+            && Instant::now() < stop_at
+        {
+            launch(next_lane, progress, slots, &mut ahead, &mut running);
+            next_lane += 1;
+        }
+        if running.is_empty() {
+            break;
+        }
+        let prepare = ahead.prepared < concurrency
+            && ahead.has_candidates(next_lane, progress.lanes.len())
+            && Instant::now() < stop_at;
+        let next = tokio::select! {
+            biased;
+            next = running.next() => next,
+            () = &mut margin => None,
+            // Only while no record has ended and the margin is not reached.
+            () = std::future::ready(()), if prepare => {
+                if let Some(index) = ahead.next(next_lane, progress, slots)
+                    && let Some(Starting::Raw(raw)) = slots[index].start()
+                {
+                    slots[index] = Slot::Prepared(Box::pin(build(index, raw)));
+                    ahead.prepared += 1;
+                }
+                continue;
+            }
+        };
+        // `None` at the deadline margin: what still runs is dropped, and reported by
+        // `report`.
+        let Some((lane, index, outcome)) = next else {
+            break;
+        };
+        let drained = progress.settle(lane, index, outcome, ids);
+        ahead.forget(drained, &progress.lanes.order, slots);
+        launch(lane, progress, slots, &mut ahead, &mut running);
+    }
+}
+
+/// What helve answers Lambda once the records have run: the ids of those that failed or did
+/// not run (`batchItemFailures`), or a `BatchFailed` error when none succeeded; and the
+/// records processed and failed, as metrics. A record that did not run is logged here, with
+/// why (`ran` tells whether it started).
+async fn report(
+    context: &Context,
+    deadline_margin: Duration,
+    ids: &[Arc<str>],
+    progress: Progress,
+    ran: &[bool],
+) -> Result<BatchResponse, BatchError> {
     let Progress {
         outcomes,
         mut skipped,
         ..
     } = progress;
-    let ran: Vec<bool> = slots
-        .iter()
-        .map(|slot| matches!(slot, Slot::Started))
-        .collect();
 
     let mut response = BatchResponse::default();
     let mut processed: u64 = 0;
@@ -296,7 +384,7 @@ where
             }
             Some(Err(failure)) => failure,
             None => {
-                let margin = handler.options.deadline_margin.as_millis();
+                let margin = deadline_margin.as_millis();
                 let reason = skipped[index].take().unwrap_or_else(|| {
                     if ran[index] {
                         format!(
@@ -307,7 +395,7 @@ where
                     }
                 });
                 let failure = Failure::new(codes::RECORD_NOT_PROCESSED, reason);
-                log_failure(&context, &ids[index], &failure).await;
+                log_failure(context, &ids[index], &failure).await;
                 failure
             }
         };
