@@ -77,6 +77,7 @@ mod handler;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+mod json_escape;
 pub mod layers;
 mod local;
 pub mod logging;

@@ -4,6 +4,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::Ids;
+use crate::json_escape::escaped_len;
 
 /// The largest answer CloudFormation accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -134,26 +135,13 @@ impl Body {
     }
 }
 
-/// How many bytes `text` takes inside a JSON string, as serde_json writes it.
-fn escaped_len(text: &str) -> usize {
-    text.chars().map(escaped_char_len).sum()
-}
-
-fn escaped_char_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    }
-}
-
 /// The longest prefix of `text` (on a character boundary) that takes at most `room` bytes in a
 /// JSON string.
 fn truncate(text: &str, room: usize) -> String {
     let mut used = 0;
     let mut end = 0;
     for (index, c) in text.char_indices() {
-        let len = escaped_char_len(c);
+        let len = escaped_len(c.encode_utf8(&mut [0; 4]));
         if used + len > room {
             break;
         }
