@@ -106,6 +106,7 @@ use body::{Body, Status};
 use crate::{
     context::Context,
     error::{self, FunctionError},
+    fnv::Fnv1a,
     handler::Handler,
     layers::CatchUnwind,
     validation::Validator,
@@ -954,16 +955,15 @@ fn stack_name(stack_id: &str) -> &str {
 
 /// `<stack name>-<logical id>-<12 hex digits of FNV-1a over the stack ARN and logical id>`.
 fn default_physical_id(stack_id: &str, logical_id: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in stack_id.bytes().chain([b'/']).chain(logical_id.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let mut hash = Fnv1a::new();
+    hash.write(stack_id.as_bytes());
+    hash.write(b"/");
+    hash.write(logical_id.as_bytes());
     format!(
         "{}-{}-{:012x}",
         stack_name(stack_id),
         logical_id,
-        hash & 0xffff_ffff_ffff
+        hash.finish() & 0xffff_ffff_ffff
     )
 }
 

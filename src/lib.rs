@@ -72,6 +72,7 @@ mod config;
 mod context;
 pub mod correlation;
 pub mod error;
+mod fnv;
 mod function;
 mod handler;
 #[cfg(feature = "http")]

@@ -111,6 +111,10 @@ async fn a_create_without_an_id_gets_one_stable_for_the_stack_and_logical_id() {
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(id, default_physical_id(STACK, "Uploads"));
     assert_ne!(id, default_physical_id(STACK, "Downloads"));
+    assert_eq!(
+        id, "shop-Uploads-4f0fab9dbe4d",
+        "stacks hold this id: it never changes between helve versions"
+    );
 }
 
 #[tokio::test]

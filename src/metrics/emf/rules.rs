@@ -3,6 +3,7 @@
 use std::{fmt, sync::Arc};
 
 use super::error::{Field, InvalidMetric, Reason};
+use crate::fnv::Fnv1a;
 
 /// At most this many metric definitions in one EMF document (EMF specification).
 pub const MAX_METRICS_PER_DOCUMENT: usize = 100;
@@ -148,19 +149,21 @@ pub(super) struct Scan {
 
 impl Scan {
     pub(super) fn of(name: &str) -> Scan {
+        let mut hash = Fnv1a::new();
         let mut scan = Scan {
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: 0,
             printable: true,
             spaces_only: true,
             plain: true,
         };
         for b in name.bytes() {
-            scan.hash = (scan.hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            hash.write_u8(b);
             scan.printable &= (b' '..=b'~').contains(&b);
             scan.spaces_only &= b == b' ';
             scan.plain &= b != b'"' && b != b'\\';
         }
         scan.plain &= scan.printable;
+        scan.hash = hash.finish();
         scan
     }
 
