@@ -3,7 +3,7 @@
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::Ids;
+use super::request::Ids;
 use crate::json_escape::escaped_len;
 
 /// The largest answer CloudFormation accepts, in bytes.

@@ -1,13 +1,16 @@
 //! How a custom resource request becomes an answer, without sending it (the integration tests
 //! in `tests/custom_resource.rs` send real ones).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::validation::ValidationErrors;
+use super::{
+    physical_id::{default_physical_id, stack_name},
+    *,
+};
+use crate::{context::Context, handler::Handler, validation::ValidationErrors};
 
 const STACK: &str =
     "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/4f1c0a10-c6b4-11ef-9c3a-0affd2c0b1a7";
