@@ -710,10 +710,7 @@ where
         let options = self.options;
         // Problems made while the request runs name it.
         context.state().set_request_uri(request.uri().clone());
-        let stop_at = tokio::time::Instant::now()
-            + context
-                .remaining_time()
-                .saturating_sub(options.deadline_margin);
+        let stop_at = context.stop_at(options.deadline_margin);
         // The body limit, panics and the deadline are answered under the layers (see
         // `Guarded`); here only what the layers themselves do is guarded, half the margin
         // later.

@@ -73,11 +73,13 @@ mod context;
 pub mod correlation;
 mod decode;
 pub mod error;
+mod fnv;
 mod function;
 mod handler;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+mod json_escape;
 pub mod layers;
 mod local;
 pub mod logging;

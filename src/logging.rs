@@ -249,7 +249,7 @@ pub(crate) fn init(config: &LogConfig, sink: Sink) {
         let mut line = Vec::with_capacity(256);
         json::start_line(&mut line, tracing::Level::WARN, warning);
         line.extend_from_slice(b",\"service\":\"");
-        json::escape_into(&mut line, config.service());
+        crate::json_escape::escape_into(&mut line, config.service());
         line.extend_from_slice(b"\",\"location\":\"helve\"}\n");
         sink(&line);
     }

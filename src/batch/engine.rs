@@ -80,11 +80,7 @@ where
     H::Response: RecordResponse,
     S: Sync + 'static,
 {
-    let started = Instant::now();
-    let deadline = started + context.remaining_time();
-    let stop_at = deadline
-        .checked_sub(handler.options.deadline_margin)
-        .unwrap_or(started);
+    let stop_at = context.stop_at(handler.options.deadline_margin);
     let source = R::SOURCE;
 
     let Plan {

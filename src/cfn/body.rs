@@ -1,9 +1,11 @@
 //! The answer's JSON body, within the 4096 bytes CloudFormation accepts.
 
+use crate::error::codes;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::Ids;
+use super::request::Ids;
+use crate::json_escape::escaped_len;
 
 /// The largest answer CloudFormation accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -100,7 +102,10 @@ impl Body {
             let reason = format!(
                 "the handler's Data is {data_bytes} bytes as JSON, too large for the {MAX_BODY_BYTES}-byte answer CloudFormation accepts; return less Data"
             );
-            tracing::error!(error_type = "helve.InvalidCustomResourceAnswer", "{reason}");
+            tracing::error!(
+                error_type = codes::INVALID_CUSTOM_RESOURCE_ANSWER,
+                "{reason}"
+            );
             self.status = Status::Failed;
             self.reason = Some(reason);
             return self.finish(log_stream);
@@ -134,26 +139,13 @@ impl Body {
     }
 }
 
-/// How many bytes `text` takes inside a JSON string, as serde_json writes it.
-fn escaped_len(text: &str) -> usize {
-    text.chars().map(escaped_char_len).sum()
-}
-
-fn escaped_char_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    }
-}
-
 /// The longest prefix of `text` (on a character boundary) that takes at most `room` bytes in a
 /// JSON string.
 fn truncate(text: &str, room: usize) -> String {
     let mut used = 0;
     let mut end = 0;
     for (index, c) in text.char_indices() {
-        let len = escaped_char_len(c);
+        let len = escaped_len(c.encode_utf8(&mut [0; 4]));
         if used + len > room {
             break;
         }

@@ -6,8 +6,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::validation::ValidationErrors;
+use super::{
+    physical_id::{default_physical_id, stack_name},
+    *,
+};
+use crate::{context::Context, handler::Handler, validation::ValidationErrors};
 
 const STACK: &str =
     "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/4f1c0a10-c6b4-11ef-9c3a-0affd2c0b1a7";
@@ -71,11 +74,7 @@ where
     H::Response: IntoOutcome,
 {
     let context = context(timeout);
-    let deadline = Instant::now() + context.remaining_time();
-    let body = handler
-        .decide(&raw(event), &context, &(), deadline)
-        .await
-        .finish("");
+    let body = handler.decide(&raw(event), &context, &()).await.finish("");
     serde_json::to_value(body).unwrap()
 }
 
@@ -111,6 +110,10 @@ async fn a_create_without_an_id_gets_one_stable_for_the_stack_and_logical_id() {
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(id, default_physical_id(STACK, "Uploads"));
     assert_ne!(id, default_physical_id(STACK, "Downloads"));
+    assert_eq!(
+        id, "shop-Uploads-4f0fab9dbe4d",
+        "stacks hold this id: it never changes between helve versions"
+    );
 }
 
 #[tokio::test]
@@ -258,14 +261,8 @@ async fn no_echo_is_sent_with_the_data_and_masked_in_what_helve_shows() {
         )
     });
     let context = context(Duration::from_secs(30));
-    let deadline = Instant::now() + context.remaining_time();
     let body = handler
-        .decide(
-            &raw(request("Create", properties("a"))),
-            &context,
-            &(),
-            deadline,
-        )
+        .decide(&raw(request("Create", properties("a"))), &context, &())
         .await
         .finish("");
     assert!(body.no_echo);
@@ -394,4 +391,29 @@ fn from_string_reads_strings_numbers_and_booleans() {
 fn the_stack_name_is_read_from_its_arn() {
     assert_eq!(stack_name(STACK), "shop");
     assert_eq!(stack_name("not an arn"), "stack");
+}
+
+#[tokio::test]
+async fn in_local_mode_the_answer_is_the_response_and_nothing_is_sent() {
+    // A ResponseURL on a loopback port that accepts nothing: a send would connect to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut event = request("Create", properties("a"));
+    event["ResponseURL"] = json!(format!("http://127.0.0.1:{port}/answer?X-Amz-Signature=x"));
+    let local = Context::builder()
+        .timeout(Duration::from_secs(30))
+        .mode(crate::Mode::Local)
+        .build();
+    let answered = custom_resource(unit)
+        .call(raw(event), local, &())
+        .await
+        .expect("answered");
+    let answer = serde_json::to_value(answered).unwrap();
+    assert_eq!(answer["Status"], "SUCCESS");
+    assert_eq!(answer["LogicalResourceId"], "Uploads");
+    match listener.accept() {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("local mode sent the answer: {other:?}"),
+    }
 }

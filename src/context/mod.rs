@@ -184,6 +184,18 @@ impl Context {
             .unwrap_or(Duration::ZERO)
     }
 
+    /// The time left until `margin` before the deadline; `None` when less than `margin` is
+    /// left. Every "deadline less a margin" of helve is this.
+    pub(crate) fn time_before(&self, margin: Duration) -> Option<Duration> {
+        self.remaining_time().checked_sub(margin)
+    }
+
+    /// The moment `margin` before the deadline (now, when less is left): when helve stops
+    /// waiting for something.
+    pub(crate) fn stop_at(&self, margin: Duration) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.time_before(margin).unwrap_or_default()
+    }
+
     /// The X-Ray trace id: the `Root=` value of the trace header, as Powertools logs it.
     pub fn xray_trace_id(&self) -> Option<&str> {
         let header = self.xray_trace_header()?;

@@ -116,8 +116,9 @@ where
         let buffering = self.layer.buffer_bytes.is_some();
         context.state().log.start(sampled, self.layer.buffer_bytes);
         let flush_at = buffering.then(|| {
-            let flush_in = context.remaining_time().saturating_sub(BUFFER_FLUSH_MARGIN);
-            Box::pin(tokio::time::sleep_until((Instant::now() + flush_in).into()))
+            Box::pin(tokio::time::sleep_until(
+                context.stop_at(BUFFER_FLUSH_MARGIN),
+            ))
         });
         // The cold start is decided once, by the context layer: the same invocation logs how
         // long init took, also when several invocations start at once.

@@ -22,6 +22,8 @@ use tracing_subscriber::{
 };
 
 use super::{Sink, time::write_rfc3339_millis};
+// `logging` escapes the lines it writes itself with it too.
+use crate::json_escape::escape_into;
 
 /// Keys helve writes itself. A field of the event or of a span with one of these names is
 /// written as `user_<name>` instead, so it never overwrites them.
@@ -399,34 +401,6 @@ fn write_f64(out: &mut Vec<u8>, value: f64) {
     }
 }
 
-/// Appends `text` JSON-escaped (without quotes).
-pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    // Cannot panic: `start` only ever moves to `index + 1` of a byte already seen, so
-    // `start <= index < bytes.len()` at every slice below, and `start <= bytes.len()` after.
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..index]);
-                let _ = write!(out, "\\u{byte:04x}");
-                start = index + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..index]);
-        out.extend_from_slice(escape);
-        start = index + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
 /// `fmt::Write` into a byte buffer, JSON-escaping as it goes: `Debug` and `Display` values are
 /// escaped without an intermediate `String`.
 struct Escaping<'a>(&'a mut Vec<u8>);
@@ -613,5 +587,38 @@ impl Visit for SpanVisitor<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.field(field, |out| write_debug_string(out, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_escape::{samples, serde_json_escaped};
+
+    #[test]
+    fn messages_keys_and_values_are_escaped_as_serde_json_escapes_them() {
+        for text in samples() {
+            let expected = serde_json_escaped(&text);
+
+            let mut line = Vec::new();
+            start_line(&mut line, Level::INFO, &text);
+            let line = String::from_utf8(line).unwrap();
+            assert!(
+                line.contains(&format!("\"message\":\"{expected}\",")),
+                "{text:?}: {line}"
+            );
+
+            let mut line = Vec::new();
+            write_key(&mut line, &text);
+            write_str_key(&mut line, "k", &text);
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                format!(",\"{expected}\":,\"k\":\"{expected}\"")
+            );
+
+            let mut line = Vec::new();
+            write_debug_string(&mut line, &format_args!("{text}"));
+            assert_eq!(String::from_utf8(line).unwrap(), format!("\"{expected}\""));
+        }
     }
 }

@@ -158,7 +158,7 @@ impl CloudWatchSink {
             return None;
         }
         let datums: usize = requests.batches.iter().map(|batch| batch.data.len()).sum();
-        let budget = ctx.remaining_time().saturating_sub(self.margin);
+        let budget = ctx.time_before(self.margin).unwrap_or_default();
         if budget.is_zero() {
             tracing::error!(
                 datums,

@@ -294,11 +294,9 @@ impl Hasher for KeyHash {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = bytes
-            .iter()
-            .fold(self.0 ^ 0xcbf2_9ce4_8422_2325, |hash, &b| {
-                (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+        let mut fnv = crate::fnv::Fnv1a::seeded(self.0);
+        fnv.write(bytes);
+        self.0 = fnv.finish();
     }
 
     fn write_u64(&mut self, n: u64) {

@@ -6,6 +6,7 @@ use super::{
     error::{Field, InvalidMetric, Reason},
     limits::{MAX_DIMENSION_VALUE_LEN, MAX_MAGNITUDE, MAX_NAME_LEN, MIN_MAGNITUDE},
 };
+use crate::fnv::Fnv1a;
 
 /// A CloudWatch namespace, checked once when it is built.
 ///
@@ -114,19 +115,21 @@ pub(super) struct Scan {
 
 impl Scan {
     pub(super) fn of(name: &str) -> Scan {
+        let mut hash = Fnv1a::new();
         let mut scan = Scan {
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: 0,
             printable: true,
             spaces_only: true,
             plain: true,
         };
         for b in name.bytes() {
-            scan.hash = (scan.hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            hash.write_u8(b);
             scan.printable &= (b' '..=b'~').contains(&b);
             scan.spaces_only &= b == b' ';
             scan.plain &= b != b'"' && b != b'\\';
         }
         scan.plain &= scan.printable;
+        scan.hash = hash.finish();
         scan
     }
 

@@ -753,6 +753,17 @@ fn strings_are_escaped_as_serde_json_escapes_them() {
 }
 
 #[test]
+fn strings_are_escaped_as_log_lines_and_serde_json_escape_them() {
+    for text in crate::json_escape::samples() {
+        let mut buf = Vec::new();
+        push_str(&mut buf, &text);
+        let expected = format!("\"{}\"", crate::json_escape::serde_json_escaped(&text));
+        assert_eq!(String::from_utf8(buf).unwrap(), expected, "{text:?}");
+        assert_eq!(json_str_len(&text), expected.len(), "{text:?}");
+    }
+}
+
+#[test]
 fn whole_numbers_are_written_as_serde_json_writes_them() {
     let mut samples = vec![
         0.0,

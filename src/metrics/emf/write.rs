@@ -3,6 +3,8 @@
 
 use std::cell::Cell;
 
+use crate::json_escape;
+
 use super::{
     error::{Dropped, WriteReport},
     limits::{MAX_DOCUMENT_BYTES, MAX_METRICS_PER_DOCUMENT, MAX_NUMBER_LEN, MAX_VALUES_PER_METRIC},
@@ -322,42 +324,9 @@ fn entry_bound(name: &str, metric: &Metric) -> usize {
 
 /// Appends `s` as a JSON string, escaped as `serde_json` escapes it.
 pub(super) fn push_str(buf: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    // Names, dimensions and most values need no escape: copy them whole.
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
-        buf.reserve(bytes.len() + 2);
-        buf.push(b'"');
-        buf.extend_from_slice(bytes);
-        buf.push(b'"');
-        return;
-    }
+    buf.reserve(s.len().saturating_add(2));
     buf.push(b'"');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        buf.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        if short.is_empty() {
-            buf.extend_from_slice(b"\\u00");
-            // `b` is below 0x20: `\u0000` to `\u001f`.
-            buf.push(if b >= 0x10 { b'1' } else { b'0' });
-            buf.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
-        } else {
-            buf.extend_from_slice(short);
-        }
-        start = i.saturating_add(1);
-    }
-    buf.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    json_escape::escape_into(buf, s);
     buf.push(b'"');
 }
 
@@ -375,13 +344,7 @@ fn push_name(buf: &mut Vec<u8>, name: &str, plain: bool) {
 
 /// The length of `s` written by [`push_str`].
 pub(super) fn json_str_len(s: &str) -> usize {
-    s.bytes().fold(2usize, |len, b| {
-        len.saturating_add(match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0x00..=0x1f => 6,
-            _ => 1,
-        })
-    })
+    json_escape::escaped_len(s).saturating_add(2)
 }
 
 /// Appends a finite `f64` as `serde_json` writes it: `1.0`, `15.5`, `1e+20`.
