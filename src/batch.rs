@@ -75,7 +75,11 @@ use std::{fmt, future::Future, marker::PhantomData, pin::Pin, time::Duration};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-pub use records::{DynamoDbRecord, KinesisRecord, Record, Source, SqsMessage};
+pub use records::{DynamoDbRecord, KinesisRecord, Record, RecordSource, SqsMessage};
+
+/// The old name of [`RecordSource`].
+#[deprecated(note = "renamed `RecordSource`: the service a batch's records come from")]
+pub type Source = RecordSource;
 
 use crate::{
     context::Context,
@@ -171,7 +175,7 @@ where
 {
     BatchHandler {
         handler,
-        options: Options {
+        options: BatchOptions {
             concurrency: 1,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             continue_on_failure: false,
@@ -182,7 +186,7 @@ where
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Options {
+pub(crate) struct BatchOptions {
     pub(crate) concurrency: usize,
     pub(crate) deadline_margin: Duration,
     pub(crate) continue_on_failure: bool,
@@ -191,7 +195,7 @@ pub(crate) struct Options {
 /// A handler of one record that handles a whole batch; made by [`batch`].
 pub struct BatchHandler<H, R: Record> {
     handler: H,
-    options: Options,
+    options: BatchOptions,
     validate: Option<Validator<R::Payload>>,
     _record: PhantomData<fn() -> R>,
 }

@@ -46,9 +46,9 @@ use crate::{
     context::Mode,
     error::{self, IntoDiagnostic, codes},
     handler::{Handler, HandlerService},
-    layers::{self, Correlation, EventLayer, LoggingLayer, MetricsLayer},
+    layers::{self, Correlation, LoggingLayer, MetricsLayer, RawEventLayer},
     local, logging,
-    metrics::{EmfRecorder, SinkChoice},
+    metrics::{EmfRecorder, MetricsOutput},
     runtime_api,
 };
 
@@ -62,7 +62,7 @@ pub struct Function<H, I = NoInit> {
     init_name: Cow<'static, str>,
     options: Options,
     correlate: Option<CorrelateFn>,
-    metrics_sink: SinkChoice,
+    metrics_sink: MetricsOutput,
 }
 
 type CorrelateFn = crate::layers::FindCorrelationId;
@@ -141,7 +141,7 @@ impl<H> Function<H, NoInit> {
             init_name: Cow::Borrowed("none"),
             options: Options::default(),
             correlate: None,
-            metrics_sink: SinkChoice::default(),
+            metrics_sink: MetricsOutput::default(),
         }
     }
 }
@@ -297,7 +297,7 @@ impl<H, I> Function<H, I> {
     /// This is what [`run`](Function::run) gives to `lambda_runtime`; it is public for teams
     /// that compose their own runtime, and for tests. The settings come from `settings`, not
     /// from this builder's options, and the init step is not run: `state` is what it would
-    /// have built. Correlation ids and event logging need [`EventLayer`] on the runtime;
+    /// have built. Correlation ids and event logging need [`RawEventLayer`] on the runtime;
     /// metrics need a [`MetricsLayer`] around an installed [`EmfRecorder`] (build the stack
     /// from [`helve::layers`](crate::layers) for that).
     pub fn into_service<T, M>(
@@ -457,7 +457,10 @@ impl Boot {
 
 /// Resolves the settings and installs the JSON logger; an invalid setting is still logged,
 /// with what is valid (the service named in code, if it is).
-fn settings_and_logging(options: &Options, sink: &logging::Sink) -> Result<Settings, Diagnostic> {
+fn settings_and_logging(
+    options: &Options,
+    sink: &logging::LineSink,
+) -> Result<Settings, Diagnostic> {
     match Settings::resolve(options, |name| std::env::var(name).ok()) {
         Ok(settings) => {
             logging::init(settings.log(), Arc::clone(sink));
@@ -489,11 +492,11 @@ fn warn_of_metrics_without_namespace(settings: &Settings) {
 
 /// The layer writing each invocation's metrics, to the output the builder chose.
 fn metrics_layer(
-    choice: SinkChoice,
+    choice: MetricsOutput,
     recorder: Option<EmfRecorder>,
     settings: &Settings,
     state: &dyn std::any::Any,
-    sink: &logging::Sink,
+    sink: &logging::LineSink,
 ) -> Result<MetricsLayer, Diagnostic> {
     match (recorder, settings.metrics()) {
         (Some(recorder), Some(config)) => choice
@@ -524,13 +527,13 @@ where
 }
 
 /// The event layer: how correlation ids are found, and whether events are logged.
-fn event_layer(correlate: Option<CorrelateFn>, settings: &Settings) -> EventLayer {
+fn event_layer(correlate: Option<CorrelateFn>, settings: &Settings) -> RawEventLayer {
     let correlation = match (correlate, settings.correlation_pointer()) {
         (Some(find), _) => Correlation::Custom(find),
         (None, Some(pointer)) => Correlation::Pointer(pointer.clone()),
         (None, None) => Correlation::Presets,
     };
-    EventLayer::new(
+    RawEventLayer::new(
         correlation,
         settings.log_event().then(|| settings.redactor().clone()),
     )
@@ -633,7 +636,7 @@ async fn start<I: Init>(
 
 async fn run_on_lambda<H, T, S, M>(
     service: FunctionService<H, T, S, M>,
-    events: EventLayer,
+    events: RawEventLayer,
 ) -> ExitCode
 where
     H: Handler<T, S, M>,

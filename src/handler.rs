@@ -2,7 +2,7 @@
 //!
 //! A handler is an async function of the event and the [`Context`] (and, with an init
 //! function, the state it built) that returns `Result<R, E>`, where `R` serializes to the
-//! function's response and `E` is a [`FunctionError`]. [`HandlerService`] decodes the event,
+//! function's response and `E` is a [`FunctionError`](crate::FunctionError). [`HandlerService`] decodes the event,
 //! calls the handler and turns its error into the `errorType`/`errorMessage` Lambda records.
 
 use std::{

@@ -68,14 +68,14 @@ pub mod batch;
 #[cfg(feature = "cfn")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cfn")))]
 pub mod cfn;
-mod config;
-mod context;
+pub mod config;
+pub mod context;
 pub mod correlation;
 mod decode;
 pub mod error;
 mod fnv;
-mod function;
-mod handler;
+pub mod function;
+pub mod handler;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
@@ -91,20 +91,33 @@ mod test_support;
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod validation;
 
-pub use config::{DEFAULT_SERVICE, Options, Settings, env};
-pub use context::{Context, ContextBuilder, Invocation, Mode, context};
-pub use error::{
-    BoxError, ConfigError, Error, ErrorStatus, FunctionError, IntoDiagnostic, InvalidEvent, Panic,
-};
-pub use function::{Function, FunctionService, Init, NoInit};
-#[doc(hidden)]
-pub use handler::InitFailureAnswer;
-pub use handler::{Handler, HandlerFuture, HandlerService, Payload, Stateful, Stateless};
+// What a function's code names: the rest lives in its module (`helve::config`,
+// `helve::context`, `helve::handler`, `helve::function`, `helve::layers`, `helve::error`).
+pub use config::env;
+pub use context::{Context, context};
+pub use error::{ConfigError, Error, ErrorStatus, FunctionError};
+pub use function::Function;
 pub use helve_macros::{ErrorStatus, handler};
-pub use metrics::MetricsConfig;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use validator;
+
+// The same items at the crate root, as helve named them before they moved to their modules:
+// they keep working, and the documentation shows them where they live.
+#[doc(hidden)]
+pub use config::{DEFAULT_SERVICE, Options, Settings};
+#[doc(hidden)]
+pub use context::{ContextBuilder, Invocation, Mode};
+#[doc(hidden)]
+pub use error::{BoxError, IntoDiagnostic, InvalidEvent, Panic};
+#[doc(hidden)]
+pub use function::{FunctionService, Init, NoInit};
+#[doc(hidden)]
+pub use handler::InitFailureAnswer;
+#[doc(hidden)]
+pub use handler::{Handler, HandlerFuture, HandlerService, Payload, Stateful, Stateless};
+#[doc(hidden)]
+pub use metrics::MetricsConfig;
 
 /// What most handlers need, in one import.
 pub mod prelude {
@@ -142,6 +155,8 @@ pub mod guide {
     pub mod custom_resources {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
+    #[doc = include_str!("../docs/architecture.md")]
+    pub mod architecture {}
 }
 
 /// What `#[helve::handler]` generates code against. Not a public API: it changes without

@@ -17,7 +17,7 @@ use tower::Service;
 
 use bytes::Bytes;
 
-use crate::{error::codes, handler::Payload, layers::EventLayer};
+use crate::{error::codes, handler::Payload, layers::RawEventLayer};
 
 /// Lambda's own limit on a function's timeout.
 const MAX_TIMEOUT_SECS: u64 = 900;
@@ -161,7 +161,11 @@ pub(crate) fn print_error(diagnostic: &Diagnostic) {
 }
 
 /// Runs `service` (helve's stack, built for local mode) once on the event named by `args`.
-pub(crate) async fn run_once<Svc, T>(mut service: Svc, events: EventLayer, args: Args) -> ExitCode
+pub(crate) async fn run_once<Svc, T>(
+    mut service: Svc,
+    events: RawEventLayer,
+    args: Args,
+) -> ExitCode
 where
     Svc: Service<LambdaEvent<Payload<T>>, Error = Diagnostic>,
     Svc::Response: serde::Serialize,

@@ -36,11 +36,11 @@ use tracing_subscriber::{
 use crate::context::{LogBuffer, lock, with_current};
 
 /// Where finished lines go: stdout in a function, a buffer in tests.
-pub(crate) type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+pub(crate) type LineSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 /// Writes each line to stdout with one `write_all`, so concurrent invocations never interleave
 /// within a line.
-pub(crate) fn stdout_sink() -> Sink {
+pub(crate) fn stdout_sink() -> LineSink {
     Arc::new(|line: &[u8]| {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(line);
@@ -89,7 +89,7 @@ pub(crate) fn buffer_current(line: &[u8]) -> bool {
 }
 
 /// Writes out and empties the current invocation's buffer, if it has one.
-pub(crate) fn flush_current(sink: &Sink) {
+pub(crate) fn flush_current(sink: &LineSink) {
     with_current(|ctx| {
         let log = &ctx.state().log;
         if log.buffering() {
@@ -99,13 +99,13 @@ pub(crate) fn flush_current(sink: &Sink) {
 }
 
 /// Writes out and empties a buffer, and writes later lines at once: the deadline is near.
-pub(crate) fn flush_and_pass_through(buffer: &Mutex<LogBuffer>, sink: &Sink) {
+pub(crate) fn flush_and_pass_through(buffer: &Mutex<LogBuffer>, sink: &LineSink) {
     lock(buffer).pass_through = true;
     flush(buffer, sink);
 }
 
 /// Writes out and empties a buffer.
-pub(crate) fn flush(buffer: &Mutex<LogBuffer>, sink: &Sink) {
+pub(crate) fn flush(buffer: &Mutex<LogBuffer>, sink: &LineSink) {
     let lines = lock(buffer).take();
     for line in lines {
         sink(&line);
@@ -210,7 +210,10 @@ pub fn json_layer_for(
 }
 
 /// The JSON layer for these settings, writing to `sink`, with its filter.
-pub(crate) fn json_layer(config: &LogConfig, sink: Sink) -> Filtered<JsonLayer, Targets, Registry> {
+pub(crate) fn json_layer(
+    config: &LogConfig,
+    sink: LineSink,
+) -> Filtered<JsonLayer, Targets, Registry> {
     let sampling_rate = (config.sample_rate() > 0.0).then_some(config.sample_rate());
     let debug = tracing::level_filters::LevelFilter::DEBUG;
     let sample_ceiling = config
@@ -237,7 +240,7 @@ pub fn install(config: impl AsRef<LogConfig>) {
 
 /// Installs the JSON logger as the global subscriber, unless the program installed one, and
 /// the panic hook that logs panics outside invocations as JSON lines.
-pub(crate) fn init(config: &LogConfig, sink: Sink) {
+pub(crate) fn init(config: &LogConfig, sink: LineSink) {
     let subscriber = tracing_subscriber::registry().with(json_layer(config, Arc::clone(&sink)));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         return;
@@ -298,25 +301,4 @@ fn install_panic_hook() {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_buffer_drops_the_oldest_lines_when_full() {
-        let mut buffer = LogBuffer::new(10);
-        buffer.push(b"aaaa\n");
-        buffer.push(b"bbbb\n");
-        buffer.push(b"cccc\n");
-        assert_eq!(buffer.len(), 10);
-        assert_eq!(buffer.evicted, 1);
-        let taken = buffer.take();
-        assert_eq!(taken, vec![b"bbbb\n".to_vec(), b"cccc\n".to_vec()]);
-        assert_eq!(buffer.len(), 0);
-        buffer.push(&[b'x'; 11]);
-        assert_eq!(buffer.len(), 0);
-        assert_eq!(buffer.evicted, 2);
-    }
-}
-
-#[cfg(test)]
-mod behaviour_tests;
+mod tests;

@@ -17,18 +17,18 @@ pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit
 pub(crate) mod config;
 
 pub use config::MetricsConfig;
-pub(crate) use recorder::{Kind, NoNamespace};
 #[cfg(feature = "batch")]
 pub(crate) use recorder::{BATCH_RECORDS_FAILED, BATCH_RECORDS_PROCESSED};
 #[cfg(feature = "http")]
 pub(crate) use recorder::{HTTP_REQUEST_DURATION, HTTP_RESPONSES};
+pub(crate) use recorder::{Kind, NoNamespace};
 
 use std::time::SystemTime;
 
 use crate::{
     Context,
     context::{Collector, Recorded},
-    logging::Sink,
+    logging::LineSink,
 };
 
 use emf::{MetricSet, Resolution, Unit};
@@ -42,7 +42,7 @@ pub(crate) fn write_invocation(
     config: &MetricsConfig,
     ctx: &Context,
     collected: Option<Collector>,
-    sink: &Sink,
+    sink: &LineSink,
 ) {
     let timestamp = now_ms();
     let mut out = |line: &[u8]| sink(line);
@@ -157,7 +157,7 @@ pub(crate) fn for_each_set(
 
 /// Where the builder was told to send metrics instead of EMF documents on stdout, if anywhere.
 #[derive(Debug, Default)]
-pub(crate) struct SinkChoice {
+pub(crate) struct MetricsOutput {
     #[cfg(feature = "cloudwatch")]
     pub(crate) source: Option<cloudwatch::SinkSource>,
 }
@@ -182,4 +182,4 @@ fn report(report: emf::WriteReport) {
 }
 
 #[cfg(test)]
-mod behaviour_tests;
+mod tests;

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::logging::Sink;
+use crate::logging::LineSink;
 
 /// Keeps every line written through its [`sink`](Captured::sink).
 #[derive(Clone, Default)]
@@ -12,7 +12,7 @@ pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
     /// A sink appending to this capture.
-    pub(crate) fn sink(&self) -> Sink {
+    pub(crate) fn sink(&self) -> LineSink {
         let bytes = Arc::clone(&self.0);
         Arc::new(move |line: &[u8]| bytes.lock().unwrap().extend_from_slice(line))
     }

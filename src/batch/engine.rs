@@ -16,7 +16,7 @@ use futures_util::{
 
 use super::{
     BatchError, BatchErrorKind, BatchHandler, BatchResponse, ItemFailure, RawBatch, RecordResponse,
-    records::{Peek, Record, Source},
+    records::{Peek, Record, RecordSource},
 };
 use crate::{
     context::Context,
@@ -152,7 +152,7 @@ impl Plan {
     /// Reads only what identifies each record: its id, its event source, and (SQS) its queue
     /// and message group. A batch that is not one of `source`, or has a record without an id,
     /// fails as a whole.
-    fn read(source: Source, records: Option<Vec<Box<RawValue>>>) -> Result<Self, BatchError> {
+    fn read(source: RecordSource, records: Option<Vec<Box<RawValue>>>) -> Result<Self, BatchError> {
         let Some(records) = records else {
             return Err(invalid(format!(
                 "the event is not a batch: it has no `Records`; this handler takes {source} \
@@ -188,7 +188,7 @@ impl Plan {
             };
             ids.push(Arc::from(id));
             fifo = fifo
-                || (source == Source::Sqs
+                || (source == RecordSource::Sqs
                     && peek
                         .event_source_arn
                         .as_deref()
@@ -600,7 +600,7 @@ struct Lanes {
 }
 
 impl Lanes {
-    fn new(source: Source, fifo: bool, groups: &[Option<Cow<'_, str>>]) -> Self {
+    fn new(source: RecordSource, fifo: bool, groups: &[Option<Cow<'_, str>>]) -> Self {
         let count = groups.len();
         if source.is_stream() {
             return Self {

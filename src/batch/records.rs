@@ -14,7 +14,7 @@ use crate::decode;
 
 /// Where a batch comes from: it decides the item identifier and the order records run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
+pub enum RecordSource {
     /// An SQS queue: records are identified by message id; a FIFO queue (its ARN ends in
     /// `.fifo`) keeps each message group in order.
     Sqs,
@@ -24,37 +24,37 @@ pub enum Source {
     DynamoDb,
 }
 
-impl Source {
+impl RecordSource {
     /// The `eventSource` of the records: `aws:sqs`, `aws:kinesis` or `aws:dynamodb`.
     pub fn event_source(self) -> &'static str {
         match self {
-            Source::Sqs => "aws:sqs",
-            Source::Kinesis => "aws:kinesis",
-            Source::DynamoDb => "aws:dynamodb",
+            RecordSource::Sqs => "aws:sqs",
+            RecordSource::Kinesis => "aws:kinesis",
+            RecordSource::DynamoDb => "aws:dynamodb",
         }
     }
 
     /// Whether records run one after the other, stopping at the first failure.
     pub fn is_stream(self) -> bool {
-        matches!(self, Source::Kinesis | Source::DynamoDb)
+        matches!(self, RecordSource::Kinesis | RecordSource::DynamoDb)
     }
 
     /// The field that identifies a record, as the docs and logs name it.
     pub(crate) fn id_field(self) -> &'static str {
         match self {
-            Source::Sqs => "messageId",
-            Source::Kinesis => "kinesis.sequenceNumber",
-            Source::DynamoDb => "dynamodb.SequenceNumber",
+            RecordSource::Sqs => "messageId",
+            RecordSource::Kinesis => "kinesis.sequenceNumber",
+            RecordSource::DynamoDb => "dynamodb.SequenceNumber",
         }
     }
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for RecordSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Source::Sqs => "SQS",
-            Source::Kinesis => "Kinesis",
-            Source::DynamoDb => "DynamoDB Streams",
+            RecordSource::Sqs => "SQS",
+            RecordSource::Kinesis => "Kinesis",
+            RecordSource::DynamoDb => "DynamoDB Streams",
         })
     }
 }
@@ -71,7 +71,7 @@ pub(crate) struct Peek<'a> {
 impl<'a> Peek<'a> {
     /// Reads what identifies a record of `source`, whatever else is wrong with it, skipping
     /// the rest (the payload is decoded when the record runs).
-    pub(crate) fn read(source: Source, raw: &'a RawValue) -> Self {
+    pub(crate) fn read(source: RecordSource, raw: &'a RawValue) -> Self {
         #[derive(Deserialize, Default)]
         struct Lenient<'a> {
             #[serde(default, rename = "messageId", borrow)]
@@ -99,9 +99,9 @@ impl<'a> Peek<'a> {
         }
         let lenient: Lenient<'a> = serde_json::from_str(raw.get()).unwrap_or_default();
         let id = match source {
-            Source::Sqs => lenient.message_id,
-            Source::Kinesis => lenient.kinesis.and_then(|k| k.sequence_number),
-            Source::DynamoDb => lenient.dynamodb.and_then(|d| d.sequence_number),
+            RecordSource::Sqs => lenient.message_id,
+            RecordSource::Kinesis => lenient.kinesis.and_then(|k| k.sequence_number),
+            RecordSource::DynamoDb => lenient.dynamodb.and_then(|d| d.sequence_number),
         };
         Peek {
             id: id.filter(|id| !id.is_empty()),
@@ -119,7 +119,7 @@ pub trait Record: Sized + Send + 'static {
     type Payload;
 
     /// The event source of the batch.
-    const SOURCE: Source;
+    const SOURCE: RecordSource;
 
     /// Decodes one record; the error says why, without the rejected data.
     fn decode(raw: &RawValue) -> Result<Self, String>;
@@ -238,7 +238,7 @@ impl<T> SqsMessage<T> {
 
 impl<T: DeserializeOwned + Send + 'static> Record for SqsMessage<T> {
     type Payload = T;
-    const SOURCE: Source = Source::Sqs;
+    const SOURCE: RecordSource = RecordSource::Sqs;
 
     fn decode(raw: &RawValue) -> Result<Self, String> {
         let mut message: SqsEventMessage = decode_record(raw)?;
@@ -254,7 +254,7 @@ impl<T: DeserializeOwned + Send + 'static> Record for SqsMessage<T> {
 
 impl Record for SqsEventMessage {
     type Payload = ();
-    const SOURCE: Source = Source::Sqs;
+    const SOURCE: RecordSource = RecordSource::Sqs;
 
     fn decode(raw: &RawValue) -> Result<Self, String> {
         decode_record(raw)
@@ -301,7 +301,7 @@ impl<T> KinesisRecord<T> {
 
 impl<T: DeserializeOwned + Send + 'static> Record for KinesisRecord<T> {
     type Payload = T;
-    const SOURCE: Source = Source::Kinesis;
+    const SOURCE: RecordSource = RecordSource::Kinesis;
 
     fn decode(raw: &RawValue) -> Result<Self, String> {
         let record: KinesisEventRecord = decode_record(raw).map_err(|reason| {
@@ -322,7 +322,7 @@ impl<T: DeserializeOwned + Send + 'static> Record for KinesisRecord<T> {
 
 impl Record for KinesisEventRecord {
     type Payload = ();
-    const SOURCE: Source = Source::Kinesis;
+    const SOURCE: RecordSource = RecordSource::Kinesis;
 
     fn decode(raw: &RawValue) -> Result<Self, String> {
         decode_record(raw)
@@ -374,7 +374,7 @@ impl<T> DynamoDbRecord<T> {
 
 impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
     type Payload = T;
-    const SOURCE: Source = Source::DynamoDb;
+    const SOURCE: RecordSource = RecordSource::DynamoDb;
 
     fn decode(raw: &RawValue) -> Result<Self, String> {
         let record: DynamoDbEventRecord = decode_record(raw)?;
@@ -402,7 +402,7 @@ impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
 
 impl Record for DynamoDbEventRecord {
     type Payload = ();
-    const SOURCE: Source = Source::DynamoDb;
+    const SOURCE: RecordSource = RecordSource::DynamoDb;
 
     fn decode(raw: &RawValue) -> Result<Self, String> {
         decode_record(raw)

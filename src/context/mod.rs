@@ -12,7 +12,7 @@
 //! The context is also the invocation's one scope inside helve: the state its layers keep for
 //! it (the logging decisions and buffer, the metrics collector, what was read from the raw
 //! event, the HTTP request being answered) lives in the context's allocation
-//! ([`state::State`]), so whatever runs with the context current sees all of it.
+//! (`context/state.rs`), so whatever runs with the context current sees all of it.
 
 mod state;
 

@@ -50,14 +50,14 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use helve::correlation::{Found, Pointer, Source, extract};
+//! use helve::correlation::{Found, Pointer, Preset, extract};
 //!
 //! let body = Bytes::from_static(
 //!     br#"{"Records":[{"eventSource":"aws:sqs","messageId":"059f36b4-87a3-44ab-83d2-661975830a7d","body":"{}"}]}"#,
 //! );
 //! let found = extract(&body);
 //! assert_eq!(found.as_ref().map(Found::as_str), Some("059f36b4-87a3-44ab-83d2-661975830a7d"));
-//! assert_eq!(found.map(|found| found.source()), Some(Source::Sqs));
+//! assert_eq!(found.map(|found| found.source()), Some(Preset::Sqs));
 //!
 //! // Any other event: name the field yourself, once, when the function is built.
 //! let order_id = Pointer::new("/detail/orderId")?;
@@ -84,7 +84,7 @@ pub const MAX_HEADER_ID_LEN: usize = 256;
 /// Which preset found the correlation id of an event, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Source {
+pub enum Preset {
     /// An API Gateway REST API request: `requestContext.requestId`.
     ApiGatewayRest,
     /// An API Gateway HTTP API request, payload 1.0 or 2.0: `requestContext.requestId`.
@@ -120,26 +120,30 @@ pub enum Source {
     CorrelationHeader,
 }
 
-impl Source {
+/// The old name of [`Preset`].
+#[deprecated(note = "renamed `Preset`: the preset that found the correlation id")]
+pub type Source = Preset;
+
+impl Preset {
     /// A stable snake_case name for the preset, such as `api_gateway_rest` or `sqs`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Source::ApiGatewayRest => "api_gateway_rest",
-            Source::ApiGatewayHttp => "api_gateway_http",
-            Source::ApiGatewayWebSocket => "api_gateway_websocket",
-            Source::FunctionUrl => "function_url",
-            Source::AppSyncAuthorizer => "appsync_authorizer",
-            Source::Alb => "alb",
-            Source::VpcLattice => "vpc_lattice",
-            Source::EventBridge => "eventbridge",
-            Source::AppSyncResolver => "appsync_resolver",
-            Source::S3ObjectLambda => "s3_object_lambda",
-            Source::Sqs => "sqs",
-            Source::Sns => "sns",
-            Source::S3 => "s3",
-            Source::Kinesis => "kinesis",
-            Source::DynamoDb => "dynamodb",
-            Source::CorrelationHeader => "correlation_header",
+            Preset::ApiGatewayRest => "api_gateway_rest",
+            Preset::ApiGatewayHttp => "api_gateway_http",
+            Preset::ApiGatewayWebSocket => "api_gateway_websocket",
+            Preset::FunctionUrl => "function_url",
+            Preset::AppSyncAuthorizer => "appsync_authorizer",
+            Preset::Alb => "alb",
+            Preset::VpcLattice => "vpc_lattice",
+            Preset::EventBridge => "eventbridge",
+            Preset::AppSyncResolver => "appsync_resolver",
+            Preset::S3ObjectLambda => "s3_object_lambda",
+            Preset::Sqs => "sqs",
+            Preset::Sns => "sns",
+            Preset::S3 => "s3",
+            Preset::Kinesis => "kinesis",
+            Preset::DynamoDb => "dynamodb",
+            Preset::CorrelationHeader => "correlation_header",
         }
     }
 
@@ -147,16 +151,16 @@ impl Source {
     fn honours_correlation_header(self) -> bool {
         matches!(
             self,
-            Source::ApiGatewayRest
-                | Source::ApiGatewayHttp
-                | Source::FunctionUrl
-                | Source::Alb
-                | Source::VpcLattice
+            Preset::ApiGatewayRest
+                | Preset::ApiGatewayHttp
+                | Preset::FunctionUrl
+                | Preset::Alb
+                | Preset::VpcLattice
         )
     }
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for Preset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -167,7 +171,7 @@ impl fmt::Display for Source {
 pub struct Found {
     /// Always valid UTF-8: only ever built from a `&str`.
     id: Bytes,
-    source: Source,
+    source: Preset,
 }
 
 impl Found {
@@ -189,7 +193,7 @@ impl Found {
     }
 
     /// The preset that found the id.
-    pub fn source(&self) -> Source {
+    pub fn source(&self) -> Preset {
         self.source
     }
 }

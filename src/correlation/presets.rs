@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::lenient::{First, Headers, Obj, Str};
-use super::{MAX_HEADER_ID_LEN, Source};
+use super::{MAX_HEADER_ID_LEN, Preset};
 
 /// A caller's `x-correlation-id` is taken when it is 1 to [`MAX_HEADER_ID_LEN`] bytes of
 /// visible ASCII; otherwise the event's own preset applies.
@@ -110,69 +110,69 @@ impl<'a> Event<'a> {
 
     /// The correlation id and its preset, by the presets described in the
     /// [module docs](super), first match wins.
-    pub(super) fn correlation(&self) -> Option<(&str, Source)> {
+    pub(super) fn correlation(&self) -> Option<(&str, Preset)> {
         self.request_kind()
             .and_then(|kind| self.request_correlation(kind))
             .or_else(|| self.event_bridge())
             .or_else(|| self.appsync_resolver())
-            .or_else(|| Some((self.x_amz_request_id.get()?, Source::S3ObjectLambda)))
+            .or_else(|| Some((self.x_amz_request_id.get()?, Preset::S3ObjectLambda)))
             .or_else(|| self.first_record())
     }
 
     /// Which kind of request this is, for the events described by a `requestContext` or by
     /// HTTP fields.
-    fn request_kind(&self) -> Option<Source> {
+    fn request_kind(&self) -> Option<Preset> {
         let context = self.request_context.0.as_ref();
         if let Some(context) = context {
             if context.elb.is_some() {
-                return Some(Source::Alb);
+                return Some(Preset::Alb);
             }
             if context.service_network_arn.is_some() || context.service_arn.is_some() {
-                return Some(Source::VpcLattice);
+                return Some(Preset::VpcLattice);
             }
         }
         if self.raw_path.is_some() && self.method.is_some() {
-            return Some(Source::VpcLattice);
+            return Some(Preset::VpcLattice);
         }
         let context = context?;
         let version = self.version.get();
         if version == Some("2.0") && self.route_key.is_some() {
             return Some(if context.domain_name.get().is_some_and(is_function_url) {
-                Source::FunctionUrl
+                Preset::FunctionUrl
             } else {
-                Source::ApiGatewayHttp
+                Preset::ApiGatewayHttp
             });
         }
         if context.connection_id.is_some() && context.event_type.is_some() {
-            return Some(Source::ApiGatewayWebSocket);
+            return Some(Preset::ApiGatewayWebSocket);
         }
         if self.resource.is_some() || self.http_method.is_some() {
             // HTTP APIs send payload 1.0 in the REST shape, with a `version`.
             return Some(if version == Some("1.0") {
-                Source::ApiGatewayHttp
+                Preset::ApiGatewayHttp
             } else {
-                Source::ApiGatewayRest
+                Preset::ApiGatewayRest
             });
         }
         if self.authorization_token.is_some() {
-            return Some(Source::AppSyncAuthorizer);
+            return Some(Preset::AppSyncAuthorizer);
         }
         None
     }
 
-    fn request_correlation(&self, kind: Source) -> Option<(&str, Source)> {
+    fn request_correlation(&self, kind: Preset) -> Option<(&str, Preset)> {
         if kind.honours_correlation_header() {
             let header = self.headers.correlation.as_deref();
             if let Some(id) = header.or(self.multi_value_headers.correlation.as_deref()) {
                 // The caller chooses this value and it goes on every log line (and back in a
                 // response header): only a short, printable id is taken.
                 if acceptable_header_id(id) {
-                    return Some((id, Source::CorrelationHeader));
+                    return Some((id, Preset::CorrelationHeader));
                 }
             }
         }
         let id = match kind {
-            Source::Alb | Source::VpcLattice => {
+            Preset::Alb | Preset::VpcLattice => {
                 let header = self.headers.trace.as_deref();
                 header.or(self.multi_value_headers.trace.as_deref())
             }
@@ -181,32 +181,32 @@ impl<'a> Event<'a> {
         Some((id?, kind))
     }
 
-    fn event_bridge(&self) -> Option<(&str, Source)> {
+    fn event_bridge(&self) -> Option<(&str, Preset)> {
         if self.detail_type.is_some() && self.source.is_some() {
-            Some((self.id.get()?, Source::EventBridge))
+            Some((self.id.get()?, Preset::EventBridge))
         } else {
             None
         }
     }
 
-    fn appsync_resolver(&self) -> Option<(&str, Source)> {
+    fn appsync_resolver(&self) -> Option<(&str, Preset)> {
         let request = self.request.0.as_ref()?;
-        Some((request.headers.trace.as_deref()?, Source::AppSyncResolver))
+        Some((request.headers.trace.as_deref()?, Preset::AppSyncResolver))
     }
 
-    fn first_record(&self) -> Option<(&str, Source)> {
+    fn first_record(&self) -> Option<(&str, Preset)> {
         let record = self.records.0.as_ref()?;
         match record.event_source.get() {
-            Some("aws:sqs") => Some((record.message_id.get()?, Source::Sqs)),
+            Some("aws:sqs") => Some((record.message_id.get()?, Preset::Sqs)),
             Some("aws:s3") => {
                 let elements = record.response_elements.0.as_ref()?;
-                Some((elements.request_id.get()?, Source::S3))
+                Some((elements.request_id.get()?, Preset::S3))
             }
-            Some("aws:kinesis") => Some((record.event_id.get()?, Source::Kinesis)),
-            Some("aws:dynamodb") => Some((record.event_id.get()?, Source::DynamoDb)),
+            Some("aws:kinesis") => Some((record.event_id.get()?, Preset::Kinesis)),
+            Some("aws:dynamodb") => Some((record.event_id.get()?, Preset::DynamoDb)),
             _ if record.event_source_sns.get() == Some("aws:sns") => {
                 let message = record.sns.0.as_ref()?;
-                Some((message.message_id.get()?, Source::Sns))
+                Some((message.message_id.get()?, Preset::Sns))
             }
             _ => None,
         }

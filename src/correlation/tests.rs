@@ -14,7 +14,7 @@ macro_rules! fixture {
 }
 
 /// Extracts from a fixture and returns the id and source.
-fn found(body: &[u8]) -> Option<(String, Source)> {
+fn found(body: &[u8]) -> Option<(String, Preset)> {
     extract(&Bytes::copy_from_slice(body)).map(|found| (found.as_str().to_owned(), found.source()))
 }
 
@@ -33,7 +33,7 @@ fn object<'v>(event: &'v mut Value, pointer: &str) -> &'v mut serde_json::Map<St
         .expect("fixture has this object")
 }
 
-fn some(id: &str, source: Source) -> Option<(String, Source)> {
+fn some(id: &str, source: Preset) -> Option<(String, Preset)> {
     Some((id.to_owned(), source))
 }
 
@@ -45,7 +45,7 @@ fn a_rest_api_request_is_correlated_by_its_request_id() {
         found(fixture!("example-apigw-request")),
         some(
             "deef4878-7910-11e6-8f14-25afc3e9ae33",
-            Source::ApiGatewayRest
+            Preset::ApiGatewayRest
         )
     );
 }
@@ -54,7 +54,7 @@ fn a_rest_api_request_is_correlated_by_its_request_id() {
 fn an_http_api_request_is_correlated_by_its_request_id_not_its_trace_header() {
     assert_eq!(
         found(fixture!("example-apigw-v2-request-no-authorizer")),
-        some("LV7fzho-PHcEJPw=", Source::ApiGatewayHttp)
+        some("LV7fzho-PHcEJPw=", Preset::ApiGatewayHttp)
     );
 }
 
@@ -67,7 +67,7 @@ fn an_http_api_request_in_payload_format_1_is_told_apart_from_a_rest_api_request
         found(&body),
         some(
             "deef4878-7910-11e6-8f14-25afc3e9ae33",
-            Source::ApiGatewayHttp
+            Preset::ApiGatewayHttp
         )
     );
 }
@@ -76,7 +76,7 @@ fn an_http_api_request_in_payload_format_1_is_told_apart_from_a_rest_api_request
 fn a_function_url_request_is_correlated_by_its_request_id() {
     assert_eq!(
         found(fixture!("lambda_function_url_request")),
-        some("MIZRNhJtIAMEMDw=", Source::FunctionUrl)
+        some("MIZRNhJtIAMEMDw=", Preset::FunctionUrl)
     );
 }
 
@@ -86,7 +86,7 @@ fn a_websocket_event_is_correlated_by_its_request_id() {
         found(fixture!("example-apigw-websocket-request")),
         some(
             "deef4878-7910-11e6-8f14-25afc3e9ae33",
-            Source::ApiGatewayWebSocket
+            Preset::ApiGatewayWebSocket
         )
     );
 }
@@ -97,7 +97,7 @@ fn an_appsync_authorizer_request_is_correlated_by_its_request_id() {
         found(fixture!("example-appsync-lambda-auth-request")),
         some(
             "f4081827-1111-4444-5555-5cf4695f339f",
-            Source::AppSyncAuthorizer
+            Preset::AppSyncAuthorizer
         )
     );
 }
@@ -106,7 +106,7 @@ fn an_appsync_authorizer_request_is_correlated_by_its_request_id() {
 fn an_alb_request_is_correlated_by_its_trace_header() {
     assert_eq!(
         found(fixture!("example-alb-lambda-target-request-headers-only")),
-        some("Root=1-5c34e93e-4dea0086f9763ac0667b115a", Source::Alb)
+        some("Root=1-5c34e93e-4dea0086f9763ac0667b115a", Preset::Alb)
     );
 }
 
@@ -116,7 +116,7 @@ fn an_alb_request_with_multi_value_headers_is_correlated_by_its_first_trace_head
         found(fixture!(
             "example-alb-lambda-target-request-multivalue-headers"
         )),
-        some("Root=1-5c34e7d4-00ca239424b68028d4c56d68", Source::Alb)
+        some("Root=1-5c34e7d4-00ca239424b68028d4c56d68", Preset::Alb)
     );
 }
 
@@ -133,7 +133,7 @@ fn a_vpc_lattice_2_request_is_correlated_by_its_first_trace_header() {
         found(&body),
         some(
             "Root=1-66cf5a37-2c9d1e6b0d7f4a0e8c1b3a59",
-            Source::VpcLattice
+            Preset::VpcLattice
         )
     );
 }
@@ -150,7 +150,7 @@ fn a_vpc_lattice_1_request_is_correlated_by_its_trace_header() {
         found(&body),
         some(
             "Root=1-66cf5a37-2c9d1e6b0d7f4a0e8c1b3a59",
-            Source::VpcLattice
+            Preset::VpcLattice
         )
     );
 }
@@ -165,11 +165,11 @@ fn a_vpc_lattice_request_without_a_trace_header_is_not_correlated() {
 fn an_eventbridge_event_is_correlated_by_its_id() {
     assert_eq!(
         found(fixture!("example-eventbridge-event-obj")),
-        some("7bf73129-1428-4cd3-a780-95db273d1602", Source::EventBridge)
+        some("7bf73129-1428-4cd3-a780-95db273d1602", Preset::EventBridge)
     );
     assert_eq!(
         found(fixture!("example-eventbridge-schedule")),
-        some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", Source::EventBridge)
+        some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", Preset::EventBridge)
     );
 }
 
@@ -179,7 +179,7 @@ fn an_appsync_resolver_invocation_is_correlated_by_its_trace_header() {
         found(fixture!("example-appsync-direct-resolver")),
         some(
             "Root=1-68713e21-7a03739120ad60703e794b22",
-            Source::AppSyncResolver
+            Preset::AppSyncResolver
         )
     );
 }
@@ -188,7 +188,7 @@ fn an_appsync_resolver_invocation_is_correlated_by_its_trace_header() {
 fn an_s3_object_lambda_request_is_correlated_by_its_request_id() {
     assert_eq!(
         found(fixture!("example-s3-object-lambda-event-get-object-iam")),
-        some("requestId", Source::S3ObjectLambda)
+        some("requestId", Preset::S3ObjectLambda)
     );
 }
 
@@ -202,14 +202,14 @@ fn an_sqs_batch_is_correlated_by_its_first_message_id() {
         second["messageId"] = json!("MessageID_2");
         records.push(second);
     });
-    assert_eq!(found(&body), some("MessageID_1", Source::Sqs));
+    assert_eq!(found(&body), some("MessageID_1", Preset::Sqs));
 }
 
 #[test]
 fn an_sns_notification_is_correlated_by_its_message_id() {
     assert_eq!(
         found(fixture!("example-sns-event")),
-        some("82833b5c-8d5d-56d0-b0e1-7511f8253eb8", Source::Sns)
+        some("82833b5c-8d5d-56d0-b0e1-7511f8253eb8", Preset::Sns)
     );
 }
 
@@ -217,7 +217,7 @@ fn an_sns_notification_is_correlated_by_its_message_id() {
 fn an_s3_notification_is_correlated_by_its_s3_request_id() {
     assert_eq!(
         found(fixture!("example-s3-event")),
-        some("C3D13FE58DE4C810", Source::S3)
+        some("C3D13FE58DE4C810", Preset::S3)
     );
 }
 
@@ -227,7 +227,7 @@ fn a_kinesis_batch_is_correlated_by_its_first_event_id() {
         found(fixture!("example-kinesis-event")),
         some(
             "shardId-000000000000:49568167373333333333333333333333333333333333333333333333",
-            Source::Kinesis
+            Preset::Kinesis
         )
     );
 }
@@ -236,7 +236,7 @@ fn a_kinesis_batch_is_correlated_by_its_first_event_id() {
 fn a_dynamodb_stream_batch_is_correlated_by_its_first_event_id() {
     assert_eq!(
         found(fixture!("example-dynamodb-event")),
-        some("f07f8ca4b0b26cb9c4e5e77e69f274ee", Source::DynamoDb)
+        some("f07f8ca4b0b26cb9c4e5e77e69f274ee", Preset::DynamoDb)
     );
 }
 
@@ -284,7 +284,7 @@ fn an_x_correlation_id_header_overrides_the_preset_of_every_http_event() {
     ];
     for (body, headers, value) in cases {
         let body = with_header(body, headers, "x-correlation-id", value);
-        assert_eq!(found(&body), some("from-client", Source::CorrelationHeader));
+        assert_eq!(found(&body), some("from-client", Preset::CorrelationHeader));
     }
 }
 
@@ -296,7 +296,7 @@ fn the_x_correlation_id_header_name_is_case_insensitive() {
         "X-Correlation-ID",
         json!("from-client"),
     );
-    assert_eq!(found(&body), some("from-client", Source::CorrelationHeader));
+    assert_eq!(found(&body), some("from-client", Preset::CorrelationHeader));
 }
 
 #[test]
@@ -307,14 +307,14 @@ fn an_x_correlation_id_in_multi_value_headers_overrides_the_preset() {
         "x-correlation-id",
         json!(["first", "second"]),
     );
-    assert_eq!(found(&body), some("first", Source::CorrelationHeader));
+    assert_eq!(found(&body), some("first", Preset::CorrelationHeader));
     let body = with_header(
         fixture!("example-apigw-request"),
         "/multiValueHeaders",
         "X-Correlation-Id",
         json!(["first"]),
     );
-    assert_eq!(found(&body), some("first", Source::CorrelationHeader));
+    assert_eq!(found(&body), some("first", Preset::CorrelationHeader));
 }
 
 #[test]
@@ -329,7 +329,7 @@ fn an_empty_x_correlation_id_header_is_ignored() {
         found(&body),
         some(
             "deef4878-7910-11e6-8f14-25afc3e9ae33",
-            Source::ApiGatewayRest
+            Preset::ApiGatewayRest
         )
     );
 }
@@ -346,7 +346,7 @@ fn an_x_correlation_id_header_does_not_override_non_http_events() {
         found(&body),
         some(
             "Root=1-68713e21-7a03739120ad60703e794b22",
-            Source::AppSyncResolver
+            Preset::AppSyncResolver
         )
     );
 }
@@ -372,7 +372,7 @@ fn an_escaped_header_name_is_still_recognised() {
     let found = extract(&body).expect("alb event is correlated");
     assert_eq!(
         (found.as_str(), found.source()),
-        ("Root=1-abc", Source::Alb)
+        ("Root=1-abc", Preset::Alb)
     );
 }
 
@@ -460,7 +460,7 @@ fn unexpected_value_types_read_as_absent_instead_of_failing() {
     // `id` is a number and `source` an object: not EventBridge, but still an SQS batch.
     let body = br#"{"id":7,"detail-type":"x","source":{"a":[1,2]},"requestContext":"nope",
             "headers":[1],"Records":[{"eventSource":"aws:sqs","messageId":"m-1","Sns":3}]}"#;
-    assert_eq!(found(body), some("m-1", Source::Sqs));
+    assert_eq!(found(body), some("m-1", Preset::Sqs));
     let body = br#"{"Records":[{"eventSource":"aws:sqs","messageId":null}]}"#;
     assert_eq!(found(body), None);
     let body = br#"{"Records":["aws:sqs",{"eventSource":"aws:sqs","messageId":"m-2"}]}"#;
@@ -492,7 +492,7 @@ fn found_and_source_read_well_in_logs() {
     let body = Bytes::from_static(fixture!("example-kinesis-event"));
     let found = extract(&body).expect("kinesis batch is correlated");
     assert_eq!(found.source().to_string(), "kinesis");
-    assert_eq!(Source::CorrelationHeader.as_str(), "correlation_header");
+    assert_eq!(Preset::CorrelationHeader.as_str(), "correlation_header");
     assert_eq!(found.clone().into_id(), found.id().clone());
 }
 
@@ -647,6 +647,6 @@ fn an_overlong_or_unprintable_correlation_header_is_ignored() {
         event["headers"]["x-correlation-id"] = serde_json::Value::String(bad);
         let body = Bytes::from(serde_json::to_vec(&event).unwrap());
         let found = extract(&body).unwrap();
-        assert_eq!(found.source(), Source::ApiGatewayHttp);
+        assert_eq!(found.source(), Preset::ApiGatewayHttp);
     }
 }

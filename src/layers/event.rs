@@ -47,12 +47,12 @@ impl fmt::Debug for Correlation {
 /// A layer for `lambda_runtime::Runtime::layer`: it reads the correlation id (and, when event
 /// logging is on, the redacted event) from the raw payload, for helve's typed layers below it.
 #[derive(Clone, Debug, Default)]
-pub struct EventLayer {
+pub struct RawEventLayer {
     correlation: Correlation,
     log_event: Option<Redactor>,
 }
 
-impl EventLayer {
+impl RawEventLayer {
     /// A layer finding correlation ids as `correlation` says; with `log_event`, the event is
     /// logged once per invocation, redacted by that redactor.
     pub fn new(correlation: Correlation, log_event: Option<Redactor>) -> Self {
@@ -85,25 +85,25 @@ impl EventLayer {
     }
 }
 
-impl<S> Layer<S> for EventLayer {
-    type Service = EventService<S>;
+impl<S> Layer<S> for RawEventLayer {
+    type Service = RawEventService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        EventService {
+        RawEventService {
             inner,
             layer: self.clone(),
         }
     }
 }
 
-/// The service of [`EventLayer`].
+/// The service of [`RawEventLayer`].
 #[derive(Clone, Debug)]
-pub struct EventService<S> {
+pub struct RawEventService<S> {
     inner: S,
-    layer: EventLayer,
+    layer: RawEventLayer,
 }
 
-impl<S> Service<LambdaInvocation> for EventService<S>
+impl<S> Service<LambdaInvocation> for RawEventService<S>
 where
     S: Service<LambdaInvocation>,
 {
@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn a_function_of_the_event_names_the_correlation_id_and_presets_fill_in() {
-        let layer = EventLayer::new(
+        let layer = RawEventLayer::new(
             Correlation::Custom(Arc::new(|event: &Value| {
                 event["order"]["id"].as_str().map(str::to_owned)
             })),
@@ -159,14 +159,14 @@ mod tests {
     #[test]
     fn a_pointer_names_the_correlation_id() {
         let pointer = Pointer::new("/detail/orderId").unwrap();
-        let layer = EventLayer::new(Correlation::Pointer(pointer), None);
+        let layer = RawEventLayer::new(Correlation::Pointer(pointer), None);
         let findings = layer.read(&body(r#"{"detail":{"orderId":1042}}"#));
         assert_eq!(id(&findings), Some("1042"));
     }
 
     #[test]
     fn the_logged_event_is_redacted() {
-        let layer = EventLayer::new(Correlation::Presets, Some(Redactor::default()));
+        let layer = RawEventLayer::new(Correlation::Presets, Some(Redactor::default()));
         let findings = layer.read(&body(r#"{"password":"hunter2","n":1}"#));
         assert_eq!(
             findings.logged_event,

@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 use crate::{
     Context, Settings,
     context::Invocation,
-    logging::{self, Sink},
+    logging::{self, LineSink},
 };
 
 /// How long before the deadline a log buffer is written out, so that the lines of an
@@ -31,7 +31,7 @@ pub const BUFFER_FLUSH_MARGIN: Duration = Duration::from_millis(200);
 /// ids.
 #[derive(Clone)]
 pub struct LoggingLayer {
-    sink: Sink,
+    sink: LineSink,
     sample_rate: f64,
     buffer_bytes: Option<usize>,
     /// How long init took, logged by the cold-start invocation.
@@ -58,7 +58,7 @@ impl LoggingLayer {
 
     pub(crate) fn with_sink(
         settings: &Settings,
-        sink: Sink,
+        sink: LineSink,
         init_duration: Option<Duration>,
     ) -> Self {
         Self {
@@ -178,7 +178,7 @@ pin_project_lite::pin_project! {
         // The invocation, while its DEBUG lines are buffered.
         context: Option<Context>,
         flush_at: Option<Pin<Box<tokio::time::Sleep>>>,
-        sink: Sink,
+        sink: LineSink,
         done: bool,
     }
 

@@ -15,9 +15,9 @@ use tower::{Layer, Service};
 use crate::{
     Context,
     context::{Collector, Invocation},
-    logging::{self, Sink},
+    logging::{self, LineSink},
     metrics::MetricsConfig,
-    metrics::{EmfRecorder, SinkChoice, write_invocation},
+    metrics::{EmfRecorder, MetricsOutput, write_invocation},
 };
 
 /// A layer collecting each invocation's metrics and writing them as EMF documents when it ends,
@@ -41,7 +41,7 @@ struct Writer {
 
 enum Output {
     /// EMF documents, one line each.
-    Emf(Sink),
+    Emf(LineSink),
     /// PutMetricData requests.
     #[cfg(feature = "cloudwatch")]
     CloudWatch(crate::metrics::cloudwatch::CloudWatchSink),
@@ -94,7 +94,7 @@ impl MetricsLayer {
     pub(crate) fn with_sink(
         recorder: EmfRecorder,
         config: Option<MetricsConfig>,
-        sink: Sink,
+        sink: LineSink,
     ) -> Self {
         Self::with_output(recorder, config, Output::Emf(sink))
     }
@@ -134,7 +134,7 @@ impl<S> Layer<S> for MetricsLayer {
 
 // Where the builder chose to send metrics decides the layer: composed here, where the layer
 // lives, so the metrics module knows nothing of layers.
-impl SinkChoice {
+impl MetricsOutput {
     /// The layer that writes (or publishes) each invocation's metrics, once the init step
     /// built `state`: EMF documents to `stdout` unless a sink was chosen.
     #[cfg(feature = "cloudwatch")]
@@ -143,7 +143,7 @@ impl SinkChoice {
         recorder: EmfRecorder,
         config: MetricsConfig,
         state: &dyn std::any::Any,
-        stdout: Sink,
+        stdout: LineSink,
     ) -> Result<MetricsLayer, crate::ConfigError> {
         if let Some(source) = self.source {
             let sink = match source {
@@ -171,7 +171,7 @@ impl SinkChoice {
         recorder: EmfRecorder,
         config: MetricsConfig,
         _state: &dyn std::any::Any,
-        stdout: Sink,
+        stdout: LineSink,
     ) -> Result<MetricsLayer, crate::ConfigError> {
         Ok(MetricsLayer::with_sink(recorder, Some(config), stdout))
     }

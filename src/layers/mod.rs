@@ -3,7 +3,7 @@
 //! `lambda_runtime` stack.
 //!
 //! ```no_run
-//! use helve::layers::{CatchPanicLayer, ContextLayer, EventLayer, LoggingLayer};
+//! use helve::layers::{CatchPanicLayer, ContextLayer, RawEventLayer, LoggingLayer};
 //! use helve::{Context, Invocation, Payload, Settings};
 //! use lambda_runtime::{Diagnostic, Runtime};
 //! use serde_json::Value;
@@ -27,7 +27,7 @@
 //!     // The event layer reads the raw payload (correlation ids, event logging), so it goes
 //!     // on the runtime itself.
 //!     Runtime::new(service)
-//!         .layer(EventLayer::default())
+//!         .layer(RawEventLayer::default())
 //!         .run()
 //!         .await
 //! }
@@ -40,7 +40,16 @@ mod metrics;
 mod panic;
 
 pub use context::{ContextLayer, ContextService};
-pub use event::{Correlation, EventLayer, EventService, FindCorrelationId};
+pub use event::{Correlation, FindCorrelationId, RawEventLayer, RawEventService};
+
+/// The old name of [`RawEventLayer`].
+#[deprecated(
+    note = "renamed `RawEventLayer`: it reads the raw event (correlation id, event logging)"
+)]
+pub type EventLayer = RawEventLayer;
+/// The old name of [`RawEventService`].
+#[deprecated(note = "renamed `RawEventService`")]
+pub type EventService<S> = RawEventService<S>;
 pub use logging::{BUFFER_FLUSH_MARGIN, LoggingFuture, LoggingLayer, LoggingService};
 pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
 #[cfg(any(feature = "cfn", feature = "batch", feature = "http"))]

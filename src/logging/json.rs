@@ -21,7 +21,7 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-use super::{Sink, time::write_rfc3339_millis};
+use super::{LineSink, time::write_rfc3339_millis};
 // `logging` escapes the lines it writes itself with it too.
 use crate::json_escape::escape_into;
 
@@ -51,7 +51,7 @@ pub const RESERVED_KEYS: &[&str] = &[
 /// over an outer one's).
 #[derive(Clone)]
 pub struct JsonLayer {
-    sink: Sink,
+    sink: LineSink,
     base: Targets,
     service: Arc<str>,
     sampling_rate: Option<f64>,
@@ -75,7 +75,7 @@ impl JsonLayer {
     /// invocations; lines it rejects are written only for a sampled invocation, or kept in the
     /// invocation's buffer when buffering is on.
     pub(crate) fn new(
-        sink: Sink,
+        sink: LineSink,
         base: Targets,
         service: Arc<str>,
         sampling_rate: Option<f64>,

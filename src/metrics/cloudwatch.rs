@@ -545,7 +545,7 @@ mod tests {
 
     #[test]
     fn the_builder_takes_a_sink_or_makes_one_from_the_init_state() {
-        use crate::{Function, metrics::SinkChoice};
+        use crate::{Function, metrics::MetricsOutput};
 
         let ready = Function::new(handle).init(setup).metrics_sink(sink());
         let from_state = Function::new(handle)
@@ -560,9 +560,9 @@ mod tests {
             dimensions: Vec::new(),
             function_name: None,
         };
-        let stdout: crate::logging::Sink = Arc::new(|_: &[u8]| {});
+        let stdout: crate::logging::LineSink = Arc::new(|_: &[u8]| {});
         let app = App { sink: sink() };
-        let choice = |make: fn(&App) -> CloudWatchSink| SinkChoice {
+        let choice = |make: fn(&App) -> CloudWatchSink| MetricsOutput {
             source: Some(SinkSource::FromState(Box::new(move |state| {
                 state.downcast_ref::<App>().map(make)
             }))),
@@ -586,7 +586,7 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(error.setting(), "the metrics sink");
-        let layer = SinkChoice::default()
+        let layer = MetricsOutput::default()
             .layer(crate::metrics::EmfRecorder::new(), config, &app, stdout)
             .unwrap();
         assert!(format!("{layer:?}").contains(r#"output: Some("emf")"#));

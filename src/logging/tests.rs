@@ -8,7 +8,7 @@ use tower::{Service, ServiceExt};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
-use super::json_layer;
+use super::{LogBuffer, json_layer};
 use crate::test_support::Captured;
 use crate::{
     Context, Options, Payload, Settings,
@@ -313,10 +313,7 @@ fn a_line_from_helves_log_macros_has_the_callers_location_and_target() {
     let raw = String::from_utf8(captured.bytes()).unwrap();
     let value: Value = serde_json::from_str(raw.trim()).unwrap();
     assert_eq!(value["message"], "here");
-    assert_eq!(
-        value["location"],
-        format!("src/logging/behaviour_tests.rs:{line}")
-    );
+    assert_eq!(value["location"], format!("src/logging/tests.rs:{line}"));
 }
 
 #[test]
@@ -677,10 +674,7 @@ fn the_location_is_the_file_and_line_of_the_event() {
     });
     let raw = String::from_utf8(captured.bytes()).unwrap();
     let value: Value = serde_json::from_str(raw.trim()).unwrap();
-    assert_eq!(
-        value["location"],
-        format!("src/logging/behaviour_tests.rs:{line}")
-    );
+    assert_eq!(value["location"], format!("src/logging/tests.rs:{line}"));
 }
 
 #[test]
@@ -794,4 +788,20 @@ fn once_the_deadline_is_near_buffered_lines_are_written_at_once() {
         seen_before_the_end, 2,
         "both lines were written while the invocation ran"
     );
+}
+
+#[test]
+fn the_buffer_drops_the_oldest_lines_when_full() {
+    let mut buffer = LogBuffer::new(10);
+    buffer.push(b"aaaa\n");
+    buffer.push(b"bbbb\n");
+    buffer.push(b"cccc\n");
+    assert_eq!(buffer.len(), 10);
+    assert_eq!(buffer.evicted, 1);
+    let taken = buffer.take();
+    assert_eq!(taken, vec![b"bbbb\n".to_vec(), b"cccc\n".to_vec()]);
+    assert_eq!(buffer.len(), 0);
+    buffer.push(&[b'x'; 11]);
+    assert_eq!(buffer.len(), 0);
+    assert_eq!(buffer.evicted, 2);
 }
