@@ -1,5 +1,5 @@
 //! What both macros share to report mistakes: the error accumulator, the duplicate-option
-//! check, and the item kept beside an error.
+//! check, and what is kept beside an error.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -56,8 +56,9 @@ pub(crate) fn set_once<T>(
     Ok(())
 }
 
-/// The error, then the user's item unchanged: one mistake gives one error, and the item
-/// still resolves for rust-analyzer.
+/// The error, then what stands in for a correct expansion: the user's item unchanged (an
+/// attribute), or stand-in impls (a derive). One mistake gives one error, and the item still
+/// resolves for rust-analyzer.
 pub(crate) fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
     let error = error.into_compile_error();
     quote! { #error #item }

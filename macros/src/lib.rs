@@ -39,13 +39,21 @@ mod log;
 /// - optionally the context, `&Context` or `Context`;
 /// - optionally the state built by the init function, `&State` (needs `init = ...`).
 ///
-/// The attribute knows each parameter by its type's last path segment, since it runs before
-/// types are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
+/// The attribute knows each parameter by how its type is written, since it runs before
+/// imports are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
 /// `Query<T>`, `Claims<T>`, `HeaderMap` and `http::Request` make an HTTP handler;
 /// `SqsMessage`, `KinesisRecord`, `DynamoDbRecord` and `KinesisEventRecord` a batch handler;
-/// `CustomResource<P>` a custom resource handler. A type of your own with one of these names
-/// is taken for helve's: name it through an alias (`type Payload = model::Json<Order>;`) or
-/// import it under another name (`use model::Context as TenantContext;`).
+/// `CustomResource<P>` a custom resource handler.
+///
+/// helve's own types (`Context`, the extractors `Json` to `Claims`, `CustomResource`) are
+/// recognised when written alone (`Context`, as `use helve::prelude::*` imports it) or by a
+/// path from `helve` (`helve::Context`, `::helve::http::Json<T>`). Written by any other path
+/// (`model::Context`, `crate::model::Json<T>`, `self::Context`) or behind an alias
+/// (`type Payload = model::Json<Order>;`), a type of your own with one of these names is an
+/// ordinary event. A type of your own imported under the bare name `Context` is still taken
+/// for the context, and the build fails at that parameter saying so (a bare `Json<T>` of your
+/// own fails as "cannot be taken from an HTTP request"): name it by its path, or import it
+/// under another name (`use model::Context as TenantContext;`).
 ///
 /// # Return type
 ///

@@ -34,8 +34,12 @@ pub(super) fn expand(
                 quote!(#arg)
             }
             Param::Event(_) => quote!(__helve_event),
-            Param::ContextRef => quote!(&__helve_ctx),
-            Param::ContextOwned => quote!(__helve_ctx),
+            Param::ContextRef(ty) => quote_spanned! {ty.span()=>
+                <#ty as __HelveContext>::__helve_borrow(&__helve_ctx)
+            },
+            Param::ContextOwned(ty) => quote_spanned! {ty.span()=>
+                <#ty as __HelveContext>::__helve_own(__helve_ctx)
+            },
             Param::State(_) => quote!(__helve_state),
         })
         .collect();
@@ -65,6 +69,11 @@ pub(super) fn expand(
         }
     });
     let event_check = kind.checks();
+    let context_check = sig
+        .params
+        .iter()
+        .any(|param| matches!(param, Param::ContextRef(_) | Param::ContextOwned(_)))
+        .then(context_check);
 
     let init = args.init.as_ref().map(|path| quote!(.init(#path)));
     let service = args.service.as_ref().map(|name| quote!(.service(#name)));
@@ -110,6 +119,7 @@ pub(super) fn expand(
         pub(crate) fn main() -> ::std::process::ExitCode {
             #event_check
             #state_check
+            #context_check
             #helpers
             // A named fn, not a closure: diagnostics then name it without a file path. Not
             // an `async fn`: the `impl Trait`s of its output keep the spans given them.
@@ -128,6 +138,31 @@ pub(super) fn expand(
                 #correlation_id
                 #namespace;
             #run
+        }
+    }
+}
+
+/// The context passed as a parameter written `Context` (or `&Context`) is helve's: a type of
+/// the user's own named `Context`, imported, is reported at the parameter with what to do,
+/// not passed helve's. The only impl is helve's context.
+fn context_check() -> TokenStream {
+    quote! {
+        #[diagnostic::on_unimplemented(
+            message = "this `{Self}` is not helve's: `#[helve::handler]` passes helve's context to a parameter of type `Context`",
+            label = "taken for helve's context",
+            note = "name a type of your own by its path (`model::Context`), an alias or another name (`use model::Context as Tenant;`); helve's is `helve::Context`"
+        )]
+        trait __HelveContext: ::core::marker::Sized {
+            fn __helve_borrow(context: &::helve::__private::Context) -> &Self;
+            fn __helve_own(context: ::helve::__private::Context) -> Self;
+        }
+        impl __HelveContext for ::helve::__private::Context {
+            fn __helve_borrow(context: &::helve::__private::Context) -> &Self {
+                context
+            }
+            fn __helve_own(context: ::helve::__private::Context) -> Self {
+                context
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{Type, spanned::Spanned};
 
 use super::args::HandlerArgs;
-use super::signature::{Signature, last_segment};
+use super::signature::{Signature, helve_name, last_segment};
 
 /// The kind of handler, with the types its adapter needs.
 pub(super) enum Kind {
@@ -50,10 +50,13 @@ impl Kind {
         // Any other handler takes one event.
         let mut events = sig.events.iter();
         let Some(event) = events.next() else {
-            return Err(syn::Error::new(
-                sig.parens,
-                "`#[helve::handler]` needs an event parameter taken by value, for example `event: serde_json::Value`",
-            ));
+            let mut message = "`#[helve::handler]` needs an event parameter taken by value, for example `event: serde_json::Value`".to_owned();
+            if sig.unqualified_context {
+                message.push_str(
+                    "; a parameter of type `Context` is helve's context: if it is a type of your own, name it by its path (`model::Context`) or import it under another name",
+                );
+            }
+            return Err(syn::Error::new(sig.parens, message));
         };
         let mut extra = events.map(|extra| {
             syn::Error::new(
@@ -226,18 +229,18 @@ fn is_batch_record(ty: &Type) -> bool {
     })
 }
 
-/// helve's HTTP extractors (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`, `Claims<T>`),
-/// `HeaderMap`, and the request as `http::Request` or `helve::http::Request`; any other
-/// extractor needs the `http` option.
+/// helve's HTTP extractors (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`, `Claims<T>`, alone
+/// or under `helve::`, by [`helve_name`]), `HeaderMap`, and the request as `http::Request` or
+/// `helve::http::Request`; any other extractor needs the `http` option.
 fn is_http_extractor(ty: &Type) -> bool {
+    if let Some(segment) = helve_name(ty, &["Json", "Valid", "Path", "Query", "Claims"]) {
+        return matches!(segment.arguments, syn::PathArguments::AngleBracketed(_));
+    }
     let Some(segment) = last_segment(ty) else {
         return false;
     };
     let name = segment.ident.to_string();
     match name.as_str() {
-        "Json" | "Valid" | "Path" | "Query" | "Claims" => {
-            matches!(segment.arguments, syn::PathArguments::AngleBracketed(_))
-        }
         "HeaderMap" => true,
         "Request" => match ty {
             Type::Path(path) => {
@@ -253,12 +256,9 @@ fn is_http_extractor(ty: &Type) -> bool {
     }
 }
 
-/// `P` of an event type whose last segment is `CustomResource<P>`.
+/// `P` of helve's `CustomResource<P>` (alone or under `helve::`, by [`helve_name`]).
 fn custom_resource_properties(ty: &Type) -> Option<Type> {
-    let segment = last_segment(ty)?;
-    if segment.ident != "CustomResource" {
-        return None;
-    }
+    let segment = helve_name(ty, &["CustomResource"])?;
     let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
         return None;
     };

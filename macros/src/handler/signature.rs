@@ -11,8 +11,10 @@ use crate::diagnostics::Errors;
 pub(super) enum Param {
     /// Any parameter taken by value that is not the context: the event, or an extractor.
     Event(Type),
-    ContextRef,
-    ContextOwned,
+    /// `&Context`: the type as written, checked to be helve's where it is passed.
+    ContextRef(Type),
+    /// `Context`, by value.
+    ContextOwned(Type),
     State(Type),
 }
 
@@ -31,6 +33,9 @@ pub(super) struct Signature {
     pub(super) event_reported: bool,
     /// The parentheses of the parameter list, for "no event parameter".
     pub(super) parens: Span,
+    /// Whether a parameter taken for the context names it `Context` alone, which may be a
+    /// type of the user's own: "no event parameter" then says how to name that one.
+    pub(super) unqualified_context: bool,
 }
 
 impl Signature {
@@ -72,6 +77,7 @@ impl Signature {
         let mut params = Vec::new();
         let mut events: Vec<Type> = Vec::new();
         let mut context_seen = false;
+        let mut unqualified_context = false;
         let mut state: Option<Type> = None;
         let mut event_reported = false;
         for input in &sig.inputs {
@@ -104,7 +110,7 @@ impl Signature {
                         continue;
                     }
                     if is_context(&reference.elem) {
-                        Param::ContextRef
+                        Param::ContextRef((*reference.elem).clone())
                     } else {
                         Param::State((*reference.elem).clone())
                     }
@@ -117,12 +123,13 @@ impl Signature {
                     ));
                     continue;
                 }
-                ty if is_context(ty) => Param::ContextOwned,
+                ty if is_context(ty) => Param::ContextOwned(ty.clone()),
                 ty => Param::Event(ty.clone()),
             };
             match &param {
                 Param::Event(ty) => events.push(ty.clone()),
-                Param::ContextRef | Param::ContextOwned => {
+                Param::ContextRef(ty) | Param::ContextOwned(ty) => {
+                    unqualified_context |= is_unqualified(ty);
                     if context_seen {
                         errors.push(syn::Error::new(
                             typed.ty.span(),
@@ -173,24 +180,55 @@ impl Signature {
             response,
             event_reported,
             parens: sig.paren_token.span.join(),
+            unqualified_context,
         }
     }
 }
 
-/// The last path segment is `Context`: `Context`, `helve::Context`, `helve::prelude::Context`
-/// (and a type of the user's own named `Context`: see the attribute's docs).
+/// helve's context, by [`helve_name`]: `Context`, `helve::Context`, `helve::prelude::Context`;
+/// not `model::Context`. `Context` alone may still be the user's own: the generated code
+/// checks it where the context is passed.
 fn is_context(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|segment| segment.ident == "Context")
+    helve_name(ty, &["Context"]).is_some()
+}
+
+/// The last segment of `ty`'s path when it is one of `names`, helve's own types, and the path
+/// may name helve's: the name alone (as imported from `helve` or its prelude), or a path from
+/// the `helve` crate (`helve::http::Json<T>`, `::helve::Context`). A path through any other
+/// module (`model::Json<T>`, `crate::Context`, `self::Context`) names a type of the user's.
+/// A macro cannot resolve imports, so the name alone is taken for helve's.
+pub(super) fn helve_name<'a>(ty: &'a Type, names: &[&str]) -> Option<&'a syn::PathSegment> {
+    let path = type_path(ty)?;
+    let last = path.segments.last()?;
+    if !names.iter().any(|name| last.ident == name) {
+        return None;
+    }
+    let from_helve = path.segments.len() > 1
+        && path
+            .segments
+            .first()
+            .is_some_and(|first| first.ident == "helve");
+    (is_unqualified(ty) || from_helve).then_some(last)
+}
+
+/// Whether `ty` is a name alone, as `Context` or `Json<T>`, not a path.
+fn is_unqualified(ty: &Type) -> bool {
+    type_path(ty).is_some_and(|path| path.leading_colon.is_none() && path.segments.len() == 1)
+}
+
+/// The path of a type that is one, through parentheses and invisible groups.
+fn type_path(ty: &Type) -> Option<&syn::Path> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => Some(&path.path),
+        Type::Group(group) => type_path(&group.elem),
+        Type::Paren(paren) => type_path(&paren.elem),
+        _ => None,
+    }
 }
 
 /// The last segment of a type's path, through parentheses and invisible groups.
 pub(super) fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
-    match ty {
-        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
-        Type::Group(group) => last_segment(&group.elem),
-        Type::Paren(paren) => last_segment(&paren.elem),
-        _ => None,
-    }
+    type_path(ty)?.segments.last()
 }
 
 /// `Result<R, E>` → `(R, E)`; `None` for any other type. A `Result` alias with one argument
