@@ -17,11 +17,11 @@ pub use recorder::{EmfRecorder, add_metadata, describe_resolution, describe_unit
 pub(crate) mod config;
 
 pub use config::MetricsConfig;
-pub(crate) use recorder::{Kind, NoNamespace};
 #[cfg(feature = "batch")]
 pub(crate) use recorder::{BATCH_RECORDS_FAILED, BATCH_RECORDS_PROCESSED};
 #[cfg(feature = "http")]
 pub(crate) use recorder::{HTTP_REQUEST_DURATION, HTTP_RESPONSES};
+pub(crate) use recorder::{Kind, NoNamespace};
 
 use std::time::SystemTime;
 
