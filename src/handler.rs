@@ -20,6 +20,7 @@ use crate::{
     context::{Context, Invocation},
     decode,
     error::{self, IntoDiagnostic, InvalidEvent, codes},
+    outcome,
 };
 
 /// An event as received from Lambda: either the decoded `T`, or why it could not be decoded.
@@ -251,28 +252,14 @@ where
                     match serde_json::to_writer(std::io::sink(), &response) {
                         Ok(()) => Poll::Ready(Ok(response)),
                         Err(error) => {
-                            let diagnostic = Diagnostic {
-                                error_type: codes::INVALID_RESPONSE.to_owned(),
-                                error_message: format!(
-                                    "the response does not serialize to JSON: {error}"
-                                ),
-                            };
-                            tracing::error!(
-                                error_type = codes::INVALID_RESPONSE,
-                                "{}",
-                                diagnostic.error_message
-                            );
-                            Poll::Ready(Err(diagnostic))
+                            outcome::log_invalid_response(&error);
+                            Poll::Ready(Err(outcome::invalid_response(&error)))
                         }
                     }
                 }
                 Poll::Ready(Err(error)) => {
                     let diagnostic = error::diagnostic(&error);
-                    tracing::error!(
-                        error_type = %diagnostic.error_type,
-                        "the handler failed: {}",
-                        diagnostic.error_message
-                    );
+                    outcome::log_failure(&diagnostic);
                     Poll::Ready(Err(diagnostic))
                 }
                 Poll::Pending => Poll::Pending,

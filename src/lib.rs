@@ -84,6 +84,7 @@ pub mod layers;
 mod local;
 pub mod logging;
 pub mod metrics;
+mod outcome;
 mod runtime_api;
 #[cfg(test)]
 mod test_support;

@@ -17,7 +17,7 @@ use tower::Service;
 
 use bytes::Bytes;
 
-use crate::{error::codes, handler::Payload, layers::RawEventLayer};
+use crate::{error::codes, handler::Payload, layers::RawEventLayer, outcome};
 
 /// Lambda's own limit on a function's timeout.
 const MAX_TIMEOUT_SECS: u64 = 900;
@@ -196,10 +196,7 @@ where
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.flush();
     match outcome.and_then(|response| {
-        serde_json::to_string(&response).map_err(|error| Diagnostic {
-            error_type: codes::INVALID_RESPONSE.to_owned(),
-            error_message: format!("the response does not serialize to JSON: {error}"),
-        })
+        serde_json::to_string(&response).map_err(|error| outcome::invalid_response(&error))
     }) {
         Ok(json) => {
             let _ = writeln!(stdout, "{json}");

@@ -24,6 +24,7 @@ use crate::{
     error::codes,
     handler::Handler,
     layers::CatchUnwind,
+    outcome,
     validation::Validator,
 };
 
@@ -236,11 +237,7 @@ impl<H, P> CustomResourceHandler<H, P> {
             }
             Ok(Ok(Err(error))) => {
                 let diagnostic = error::diagnostic(&error);
-                tracing::error!(
-                    error_type = %diagnostic.error_type,
-                    "the handler failed: {}",
-                    diagnostic.error_message
-                );
+                outcome::log_failure(&diagnostic);
                 failed(&ids, on_failure, diagnostic.error_message)
             }
             Ok(Err(panic)) => failed(&ids, on_failure, panic.to_string()),

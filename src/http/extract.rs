@@ -12,7 +12,7 @@ use super::{
 use crate::{
     decode::{self, DecodeError},
     error::codes,
-    validation,
+    outcome, validation,
 };
 
 /// Something a handler takes from the request: the body as [`Json`] or [`Valid`], the
@@ -58,10 +58,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
                 response
             }
             Err(error) => {
-                tracing::error!(
-                    error_type = codes::INVALID_RESPONSE,
-                    "the response does not serialize to JSON: {error}"
-                );
+                outcome::log_invalid_response(&error);
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
                     .logged()
                     .into_response()

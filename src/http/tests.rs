@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::ErrorStatus;
 use crate::Payload;
+use crate::handler::Handler;
 
 fn context() -> Context {
     Context::builder()

@@ -10,6 +10,7 @@ use crate::{
     error::{self, codes},
     handler::Handler,
     layers::{CatchUnwind, catch},
+    outcome,
     validation::Validator,
 };
 
@@ -95,7 +96,7 @@ where
                         let diagnostic = error::diagnostic(&failure);
                         Err(Failure::new(
                             &diagnostic.error_type,
-                            format!("the handler failed: {}", diagnostic.error_message),
+                            outcome::HandlerFailed(&diagnostic.error_message).to_string(),
                         ))
                     }
                 }
