@@ -63,6 +63,7 @@ pub struct Function<H, I = NoInit> {
     options: Options,
     correlate: Option<CorrelateFn>,
     metrics_sink: MetricsOutput,
+    multi_thread: bool,
 }
 
 type CorrelateFn = crate::layers::FindCorrelationId;
@@ -142,6 +143,7 @@ impl<H> Function<H, NoInit> {
             options: Options::default(),
             correlate: None,
             metrics_sink: MetricsOutput::default(),
+            multi_thread: false,
         }
     }
 }
@@ -157,6 +159,7 @@ impl<H, I> Function<H, I> {
             options: self.options,
             correlate: self.correlate,
             metrics_sink: self.metrics_sink,
+            multi_thread: self.multi_thread,
         }
     }
 
@@ -248,6 +251,16 @@ impl<H, I> Function<H, I> {
         self
     }
 
+    /// Runs the function on tokio's multi-thread runtime (one worker per CPU) instead of the
+    /// current-thread runtime [`run`](Function::run) builds by default: for CPU-heavy handlers
+    /// on functions with more than one vCPU, or handlers that call
+    /// `tokio::task::block_in_place`. Without it, helve still picks the multi-thread runtime
+    /// when `AWS_LAMBDA_MAX_CONCURRENCY` asks for more than one invocation at a time.
+    pub fn multi_thread(mut self) -> Self {
+        self.multi_thread = true;
+        self
+    }
+
     /// The log level, or `RUST_LOG`-style directives (`"debug"`, `"info,hyper=warn"`): wins
     /// over `POWERTOOLS_LOG_LEVEL`; `AWS_LAMBDA_LOG_LEVEL` wins over it.
     pub fn log_level(mut self, level: impl Into<String>) -> Self {
@@ -324,6 +337,11 @@ impl<H, I> Function<H, I> {
     /// invocations from the Runtime API, several at once when `AWS_LAMBDA_MAX_CONCURRENCY` says
     /// so. Started without it, it runs in local mode: once, on the event file named on the
     /// command line (see the guide's local mode page).
+    ///
+    /// It builds tokio's current-thread runtime: a Lambda environment runs one invocation at a
+    /// time, and moving it between worker threads only costs CPU time. It builds the
+    /// multi-thread runtime when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1, or when asked with
+    /// [`multi_thread`](Function::multi_thread).
     pub fn run<T, M>(self) -> ExitCode
     where
         I: Init,
@@ -338,10 +356,13 @@ impl<H, I> Function<H, I> {
             );
             return ExitCode::FAILURE;
         }
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
+        let concurrency = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok();
+        let mut builder = if wants_multi_thread(self.multi_thread, concurrency.as_deref()) {
+            tokio::runtime::Builder::new_multi_thread()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let runtime = match builder.enable_all().build() {
             Ok(runtime) => runtime,
             Err(error) => {
                 eprintln!("helve: cannot start the async runtime: {error}");
@@ -351,8 +372,8 @@ impl<H, I> Function<H, I> {
         runtime.block_on(self.serve())
     }
 
-    /// What [`run`](Function::run) does, on the caller's tokio runtime (which must be
-    /// multi-threaded, with time and I/O enabled): for a `main` that sets up its own.
+    /// What [`run`](Function::run) does, on the caller's tokio runtime (current-thread or
+    /// multi-thread, with time and I/O enabled): for a `main` that sets up its own.
     pub async fn serve<T, M>(self) -> ExitCode
     where
         I: Init,
@@ -371,6 +392,7 @@ impl<H, I> Function<H, I> {
             options,
             correlate,
             metrics_sink,
+            multi_thread: _,
         } = self;
         let sink = logging::stdout_sink();
         let settings = settings_and_logging(&options, &sink);
@@ -413,6 +435,15 @@ impl<H, I> Function<H, I> {
             None => run_on_lambda(service, events).await,
         }
     }
+}
+
+/// Whether `run` builds the multi-thread runtime: when the code asks for it, or when Lambda
+/// runs several invocations at once in this process (`AWS_LAMBDA_MAX_CONCURRENCY` above 1).
+fn wants_multi_thread(asked: bool, max_concurrency: Option<&str>) -> bool {
+    asked
+        || max_concurrency
+            .and_then(|value| value.trim().parse::<u32>().ok())
+            .is_some_and(|concurrency| concurrency > 1)
 }
 
 /// How the process was started: by Lambda, or in local mode with its arguments.
@@ -665,4 +696,25 @@ fn short_type_name<T>() -> &'static str {
     }
     let path = name.split('<').next().unwrap_or(name);
     path.rsplit("::").next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_multi_thread;
+
+    #[test]
+    fn one_invocation_at_a_time_runs_on_the_current_thread_runtime() {
+        assert!(!wants_multi_thread(false, None));
+        assert!(!wants_multi_thread(false, Some("1")));
+        assert!(!wants_multi_thread(false, Some("")));
+        assert!(!wants_multi_thread(false, Some("many")));
+    }
+
+    #[test]
+    fn several_invocations_at_once_or_the_code_asking_get_the_multi_thread_runtime() {
+        assert!(wants_multi_thread(false, Some("4")));
+        assert!(wants_multi_thread(false, Some(" 2 ")));
+        assert!(wants_multi_thread(true, None));
+        assert!(wants_multi_thread(true, Some("1")));
+    }
 }

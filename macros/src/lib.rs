@@ -78,6 +78,10 @@ mod log;
 ///   events helve's presets do not know.
 /// - `log_buffer = 20480` (or `log_buffer` alone, for 20 KiB): holds each invocation's DEBUG lines in a buffer of that many bytes
 ///   and prints them only if the invocation fails or logs at ERROR.
+/// - `runtime = "multi_thread"`: runs on tokio's multi-thread runtime (`Function::multi_thread`)
+///   instead of the current-thread runtime helve picks for one invocation at a time
+///   (`"current_thread"`, the default; helve goes multi-thread by itself when
+///   `AWS_LAMBDA_MAX_CONCURRENCY` is above 1).
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
 ///

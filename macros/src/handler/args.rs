@@ -25,6 +25,7 @@ pub(super) mod kw {
     syn::custom_keyword!(body_limit);
     syn::custom_keyword!(request_metrics);
     syn::custom_keyword!(layer);
+    syn::custom_keyword!(runtime);
 }
 
 /// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
@@ -39,6 +40,8 @@ pub(crate) struct HandlerArgs {
     pub(super) custom_resource: Option<CustomResourceArgs>,
     pub(super) batch: Option<BatchArgs>,
     pub(super) http: Option<HttpArgs>,
+    /// `runtime = "multi_thread"` or `runtime = "current_thread"`.
+    pub(super) runtime: Option<LitStr>,
 }
 
 /// `log_buffer = 20480`, or `log_buffer` alone for helve's default size.
@@ -383,6 +386,22 @@ impl Parse for HandlerArgs {
                     key.span,
                     "correlation_id",
                 )?;
+            } else if lookahead.peek(kw::runtime) {
+                let key: kw::runtime = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let flavor: LitStr = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`runtime` takes a string literal, as `runtime = \"multi_thread\"`",
+                    )
+                })?;
+                if !matches!(flavor.value().as_str(), "current_thread" | "multi_thread") {
+                    return Err(syn::Error::new(
+                        flavor.span(),
+                        "`runtime` is `\"current_thread\"` (the default: one invocation at a time) or `\"multi_thread\"`",
+                    ));
+                }
+                set_once(&mut args.runtime, flavor, key.span, "runtime")?;
             } else {
                 return Err(lookahead.error());
             }

@@ -81,6 +81,11 @@ pub(super) fn expand(
         .log_level
         .as_ref()
         .map(|level| quote!(.log_level(#level)));
+    let runtime = args
+        .runtime
+        .as_ref()
+        .filter(|flavor| flavor.value() == "multi_thread")
+        .map(|_| quote!(.multi_thread()));
     let namespace = args
         .namespace
         .as_ref()
@@ -136,7 +141,8 @@ pub(super) fn expand(
                 #log_level
                 #log_buffer
                 #correlation_id
-                #namespace;
+                #namespace
+                #runtime;
             #run
         }
     }
