@@ -38,8 +38,17 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
-    /// Makes the state a fresh invocation's, keeping what it allocated.
-    pub(crate) fn reset(&mut self) {
+    /// A fresh invocation's state, with the redacted event to log, if any.
+    pub(crate) fn new(logged_event: Option<Value>) -> Self {
+        Self {
+            logged_event: Mutex::new(logged_event),
+            ..Self::default()
+        }
+    }
+
+    /// Makes the state a fresh invocation's, with the redacted event to log, keeping what it
+    /// allocated; no lock is taken, the allocation being the caller's alone.
+    pub(crate) fn reset(&mut self, logged_event: Option<Value>) {
         self.log.reset();
         *self
             .metrics
@@ -48,7 +57,7 @@ impl State {
         *self
             .logged_event
             .get_mut()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+            .unwrap_or_else(PoisonError::into_inner) = logged_event;
         #[cfg(feature = "http")]
         {
             *self
@@ -77,10 +86,6 @@ impl State {
             }
             None => false,
         }
-    }
-
-    pub(crate) fn set_logged_event(&self, event: Option<Value>) {
-        *lock(&self.logged_event) = event;
     }
 
     /// The redacted event to log, once.
@@ -242,11 +247,10 @@ mod tests {
 
     #[test]
     fn a_reset_state_is_a_fresh_invocations() {
-        let mut state = State::default();
+        let mut state = State::new(Some(Value::Null));
         state.log.start(true, Some(64));
         state.start_collecting();
-        state.set_logged_event(Some(Value::Null));
-        state.reset();
+        state.reset(None);
         assert!(!state.log.sampled() && !state.log.buffering());
         assert!(state.take_collected().is_none());
         assert!(state.take_logged_event().is_none());

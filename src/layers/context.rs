@@ -119,8 +119,7 @@ impl<S> ContextService<S> {
             reusable.service = Arc::clone(&self.service);
             reusable.cold_start = cold_start;
             reusable.mode = self.mode;
-            reusable.state.reset();
-            reusable.state.set_logged_event(logged_event);
+            reusable.state.reset(logged_event);
             return Context::from_inner(Arc::clone(last));
         }
         let shared = Arc::new(Inner {
@@ -129,9 +128,8 @@ impl<S> ContextService<S> {
             cold_start,
             mode: self.mode,
             correlation_id: correlation.map(str::to_owned),
-            state: State::default(),
+            state: State::new(logged_event),
         });
-        shared.state.set_logged_event(logged_event);
         self.last = Some(Arc::clone(&shared));
         Context::from_inner(shared)
     }
