@@ -5,11 +5,12 @@ mod support;
 
 use serde_json::{Value, json};
 use support::{
-    Exit, InvocationKeys, LogLine, READY, fields, is_uuid_v4, local, log_lines,
+    Exit, InvocationKeys, LogLine, READY, emf_documents, fields, is_uuid_v4, local, log_lines,
     without_init_duration, workspace_file,
 };
 
-/// The log lines before the response, and the response, the last stdout line.
+/// The log lines before the response (the EMF documents left out), and the response, the last
+/// stdout line.
 fn logs_and_response(exit: &Exit) -> (Vec<LogLine>, Value) {
     let (logs, response) = exit
         .stdout
@@ -65,7 +66,10 @@ async fn an_invalid_event_prints_the_lambda_error_and_exits_1() {
         ),
         "{exit}"
     );
-    assert!(!exit.stdout.contains("Hello"), "no response: {exit}");
+    assert!(
+        !exit.stdout.contains(r#"{"message""#),
+        "no response: {exit}"
+    );
 }
 
 #[tokio::test]
@@ -227,6 +231,31 @@ async fn the_log_lines_before_the_response_are_those_of_a_cold_invocation() {
                 "greeting Ada",
                 json!({"function_version": "$LATEST"})
             ),
+        ],
+        "{exit}"
+    );
+    assert_eq!(
+        emf_documents(&exit.stdout),
+        [
+            json!({
+                "_aws": {"CloudWatchMetrics": [{
+                    "Namespace": "Hello",
+                    "Dimensions": [["function_name", "service"]],
+                    "Metrics": [{"Name": "ColdStart", "Unit": "Count"}]
+                }]},
+                "function_name": "example-hello",
+                "service": "hello",
+                "ColdStart": 1.0
+            }),
+            json!({
+                "_aws": {"CloudWatchMetrics": [{
+                    "Namespace": "Hello",
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": "Greetings", "Unit": "Count"}]
+                }]},
+                "service": "hello",
+                "Greetings": 1.0
+            }),
         ],
         "{exit}"
     );

@@ -58,10 +58,38 @@ impl LogLine {
     }
 }
 
-/// Every line of `output`, each parsed as one JSON object with a valid `timestamp` (RFC 3339,
-/// UTC, milliseconds) and a `location`; fails the test, showing the output, when one is not.
+/// How the EMF documents a function writes to stdout begin; its log lines never do.
+const EMF_PREFIX: &str = r#"{"_aws":"#;
+
+/// Every log line of `output` (its EMF documents left out), each parsed as one JSON object
+/// with a valid `timestamp` (RFC 3339, UTC, milliseconds) and a `location`; fails the test,
+/// showing the output, when one is not.
 pub(crate) fn log_lines(output: &str) -> Vec<LogLine> {
-    output.lines().map(|raw| parse_line(raw, output)).collect()
+    output
+        .lines()
+        .filter(|raw| !raw.starts_with(EMF_PREFIX))
+        .map(|raw| parse_line(raw, output))
+        .collect()
+}
+
+/// Every EMF document of `output`, in order, each without its `_aws.Timestamp` (the one value
+/// that changes from run to run).
+pub(crate) fn emf_documents(output: &str) -> Vec<Value> {
+    output
+        .lines()
+        .filter(|raw| raw.starts_with(EMF_PREFIX))
+        .map(|raw| {
+            let mut document: Value = serde_json::from_str(raw).unwrap_or_else(|error| {
+                panic!(
+                    "an EMF line is not JSON ({error}): {raw}\n--- the whole output ---\n{output}"
+                )
+            });
+            if let Some(aws) = document.get_mut("_aws").and_then(Value::as_object_mut) {
+                aws.remove("Timestamp");
+            }
+            document
+        })
+        .collect()
 }
 
 fn parse_line(raw: &str, output: &str) -> LogLine {

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 pub(crate) use cloudwatch::{Answer, CloudWatch, Datum, PUT_METRIC_DATA_PATH, PutRequest};
 pub(crate) use logs::{
-    InvocationKeys, LogLine, READY, fields, init_line, invocation_key_order, is_rfc3339_utc_millis,
-    is_uuid_v4, log_lines, without_init_duration,
+    InvocationKeys, LogLine, READY, emf_documents, fields, init_line, invocation_key_order,
+    is_rfc3339_utc_millis, is_uuid_v4, log_lines, without_init_duration,
 };
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use response_url::{Received, ResponseUrl};

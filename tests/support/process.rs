@@ -18,13 +18,14 @@ use tokio::{
 use super::HANG_GUARD;
 
 /// The packages whose binaries the tests run.
-const PACKAGES: [&str; 6] = [
+const PACKAGES: [&str; 7] = [
     "example-hello",
     "example-scheduled",
     "example-custom-resource",
     "example-sqs-worker",
     "example-orders-api",
     "helve-test-functions",
+    "hand-written-hello",
 ];
 
 /// The path of a binary of the examples or of `tests/functions`, building them all (the
@@ -190,6 +191,10 @@ pub(crate) struct Launch {
     args: Vec<OsString>,
     env: Vec<(OsString, Option<OsString>)>,
     stdin: Option<Vec<u8>>,
+    /// A program (and its arguments) that runs the binary, as `strace -f -c` does.
+    wrapper: Vec<OsString>,
+    /// The binary to run instead of the workspace build's of that name.
+    path: Option<PathBuf>,
     on_spawn: Option<Box<dyn FnOnce(OutputLog) + Send>>,
 }
 
@@ -210,6 +215,8 @@ impl Launch {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            wrapper: Vec::new(),
+            path: None,
             on_spawn: None,
         }
     }
@@ -250,14 +257,44 @@ impl Launch {
         self
     }
 
+    /// Runs the binary at `path` (built some other way) instead of the workspace build's.
+    pub(crate) fn binary_at(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Runs the binary under another program, its path given as that program's last argument:
+    /// `wrapped_in(["strace", "-f", "-c", "-o", "counts.txt"])`.
+    pub(crate) fn wrapped_in<I, A>(&mut self, wrapper: I) -> &mut Self
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<OsStr>,
+    {
+        self.wrapper = wrapper
+            .into_iter()
+            .map(|part| part.as_ref().to_owned())
+            .collect();
+        self
+    }
+
     pub(super) fn on_spawn(&mut self, hook: impl FnOnce(OutputLog) + Send + 'static) {
         self.on_spawn = Some(Box::new(hook));
     }
 
     /// Starts the process. It is killed when the returned [`Process`] is dropped.
     pub(crate) fn spawn(&mut self) -> Process {
-        let path = binary(&self.name);
-        let mut command = Command::new(&path);
+        let path = match &self.path {
+            Some(path) => path.clone(),
+            None => binary(&self.name),
+        };
+        let mut command = match self.wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(&path);
+                command
+            }
+            None => Command::new(&path),
+        };
         command
             .args(&self.args)
             .env_clear()

@@ -8,10 +8,10 @@ use std::{
     convert::Infallible,
     net::SocketAddr,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use bytes::Bytes;
@@ -117,6 +117,8 @@ struct Shared {
     function_name: Mutex<String>,
     /// How many `GET /runtime/invocation/next` requests arrived.
     polls: AtomicU64,
+    /// When the first of them arrived: the end of the function's init.
+    first_poll: OnceLock<Instant>,
     /// How many connections are open, and a signal when one closes.
     connections: AtomicU64,
     connection_closed: Notify,
@@ -162,6 +164,7 @@ impl RuntimeApi {
             in_flight: Mutex::new(HashSet::new()),
             function_name: Mutex::new("test-function".to_owned()),
             polls: AtomicU64::new(0),
+            first_poll: OnceLock::new(),
             connections: AtomicU64::new(0),
             connection_closed: Notify::new(),
             trace_counter: AtomicU64::new(0),
@@ -295,6 +298,11 @@ impl RuntimeApi {
         self.shared.polls.load(Ordering::SeqCst)
     }
 
+    /// When the function first asked for an event: the moment its init ended.
+    pub(crate) fn first_poll(&self) -> Option<Instant> {
+        self.shared.first_poll.get().copied()
+    }
+
     /// The output of every function started through this API so far.
     pub(crate) fn process_output(&self) -> String {
         lock(&self.shared.processes)
@@ -400,6 +408,7 @@ async fn route(
 
 /// Long-polls until an event is queued, then hands it out with Lambda's headers.
 async fn next_invocation(shared: &Shared) -> HttpResponse {
+    let _ = shared.first_poll.set(Instant::now());
     shared.polls.fetch_add(1, Ordering::SeqCst);
     let queued = {
         let mut queue = shared.queue_rx.lock().await;

@@ -63,7 +63,7 @@ impl FunctionError for HelloError {
     }
 }
 
-#[helve::handler(init = setup, service = "hello")]
+#[helve::handler(init = setup, service = "hello", namespace = "Hello")]
 async fn greet(event: Greeting, ctx: &Context, app: &App) -> Result<Reply, HelloError> {
     let name = event.name.trim();
     if name.is_empty() {
@@ -71,6 +71,8 @@ async fn greet(event: Greeting, ctx: &Context, app: &App) -> Result<Reply, Hello
     }
     // helve adds the request id, cold start and the other invocation keys to every line.
     tracing::info!(function_version = ctx.function_version(), "greeting {name}");
+    // One EMF document per invocation, in the `Hello` namespace, with the `service` dimension.
+    metrics::counter!("Greetings").increment(1);
     Ok(Reply {
         message: format!("{}, {name}!", app.greeting),
     })
