@@ -44,9 +44,10 @@
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
 //! | `cloudwatch` | [metrics published with PutMetricData](metrics::cloudwatch) through aws-sdk-cloudwatch instead of EMF; an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
+//! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
-//! The areas to come each get a feature (`idempotency`, `testing`), so a function pays only
+//! The areas to come each get a feature (`dynamodb`, `testing`), so a function pays only
 //! for what it uses and the default build pulls no AWS SDK crate.
 //!
 //! # Examples
@@ -79,6 +80,9 @@ pub mod handler;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+pub mod idempotency;
 mod json_escape;
 pub mod layers;
 mod local;

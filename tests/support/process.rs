@@ -127,6 +127,7 @@ fn build() -> Result<PathBuf, String> {
         feature = "cloudwatch",
         feature = "batch",
         feature = "http",
+        feature = "idempotency",
         feature = "validate"
     )) {
         // Under `cargo test --workspace --all-features` (the README's and CI's command): the
