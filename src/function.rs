@@ -261,6 +261,83 @@ impl<H, I> Function<H, I> {
         self
     }
 
+    /// Runs the handler once per idempotency key, and replays the stored response for the
+    /// requests that repeat it (see [`helve::idempotency`](crate::idempotency)): the key is
+    /// the value at the JSON pointer `key` (RFC 6901, as `/order_id`; `""` for the whole
+    /// event) in the event as Lambda delivered it, before decoding, as Powertools reads it.
+    /// The key prefix defaults to `{function name}.{handler name}`. An invalid pointer stops
+    /// the function at start with `helve.ConfigError`.
+    ///
+    /// ```no_run
+    /// use helve::idempotency::{Idempotency, MemoryStore};
+    /// # #[derive(serde::Deserialize)] struct Order { order_id: String }
+    /// # async fn create(order: Order, _ctx: helve::Context) -> Result<serde_json::Value, helve::Error> { Ok(serde_json::json!({"id": order.order_id})) }
+    ///
+    /// helve::Function::new(create)
+    ///     .idempotency(Idempotency::new(MemoryStore::new()), "/order_id")
+    ///     .run();
+    /// ```
+    #[cfg(feature = "idempotency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    pub fn idempotency(
+        self,
+        idempotency: crate::idempotency::Idempotency,
+        key: impl Into<String>,
+    ) -> Function<crate::idempotency::Idempotent<H, crate::idempotency::AtPointer>, I> {
+        let name = short_type_name::<H>();
+        self.map_handler(|handler| {
+            crate::idempotency::Idempotent::new(
+                handler,
+                idempotency,
+                crate::idempotency::AtPointer,
+                Some(key.into()),
+                name,
+            )
+        })
+    }
+
+    /// [`idempotency`](Function::idempotency), with the key computed from the decoded event:
+    /// `key` returns it as JSON (`None` for no key).
+    ///
+    /// ```no_run
+    /// use helve::idempotency::{Idempotency, MemoryStore};
+    /// use serde_json::json;
+    /// # #[derive(serde::Deserialize)] struct Order { customer: String, cart: u64 }
+    /// # async fn create(order: Order, _ctx: helve::Context) -> Result<serde_json::Value, helve::Error> { Ok(json!(order.cart)) }
+    ///
+    /// helve::Function::new(create)
+    ///     .idempotency_with(Idempotency::new(MemoryStore::new()), |order: &Order| {
+    ///         Some(json!([order.customer, order.cart]))
+    ///     })
+    ///     .run();
+    /// ```
+    #[cfg(feature = "idempotency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    pub fn idempotency_with<K>(
+        self,
+        idempotency: crate::idempotency::Idempotency,
+        key: K,
+    ) -> Function<crate::idempotency::Idempotent<H, K>, I> {
+        let name = short_type_name::<H>();
+        self.map_handler(|handler| {
+            crate::idempotency::Idempotent::new(handler, idempotency, key, None, name)
+        })
+    }
+
+    /// The same function around another handler.
+    #[cfg(feature = "idempotency")]
+    fn map_handler<H2>(self, wrap: impl FnOnce(H) -> H2) -> Function<H2, I> {
+        Function {
+            handler: wrap(self.handler),
+            init: self.init,
+            init_name: self.init_name,
+            options: self.options,
+            correlate: self.correlate,
+            metrics_sink: self.metrics_sink,
+            multi_thread: self.multi_thread,
+        }
+    }
+
     /// The log level, or `RUST_LOG`-style directives (`"debug"`, `"info,hyper=warn"`): wins
     /// over `POWERTOOLS_LOG_LEVEL`; `AWS_LAMBDA_LOG_LEVEL` wins over it.
     pub fn log_level(mut self, level: impl Into<String>) -> Self {
@@ -400,6 +477,13 @@ impl<H, I> Function<H, I> {
         // with the first invocation).
         let recorder = settings.as_ref().ok().and_then(install_recorder);
         let started = Instant::now();
+        #[cfg(feature = "idempotency")]
+        let settings = settings.and_then(|settings| {
+            match handler.event_keys().as_ref().map(crate::idempotency::check) {
+                Some(Err(error)) => Err(error::diagnostic(&error)),
+                _ => Ok(settings),
+            }
+        });
         let outcome = match settings {
             Ok(settings) => start(init, &init_name, boot.mode == Mode::Lambda)
                 .await
@@ -422,6 +506,8 @@ impl<H, I> Function<H, I> {
             }
         };
         let logging = LoggingLayer::with_sink(&settings, sink, Some(started.elapsed()));
+        #[cfg(feature = "idempotency")]
+        let event_keys = handler.event_keys();
         let service = layers::stack(
             HandlerService::new(handler, state),
             &settings,
@@ -429,6 +515,9 @@ impl<H, I> Function<H, I> {
             logging,
             metrics,
         );
+        #[cfg(feature = "idempotency")]
+        let events = event_layer(correlate, &settings).with_event_keys(event_keys);
+        #[cfg(not(feature = "idempotency"))]
         let events = event_layer(correlate, &settings);
         match boot.local {
             Some(args) => local::run_once(service, events, args).await,

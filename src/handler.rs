@@ -88,6 +88,14 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
     fn init_failure_answer(&self) -> Option<InitFailureAnswer> {
         None
     }
+
+    /// What helve reads from the raw event for an idempotent handler: the pointers to its
+    /// key and validated part. `None`, the default: nothing.
+    #[doc(hidden)]
+    #[cfg(feature = "idempotency")]
+    fn event_keys(&self) -> Option<crate::context::EventKeys> {
+        None
+    }
 }
 
 /// Answers one raw event, before its deadline, after the init step failed with the given

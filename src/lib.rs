@@ -158,6 +158,10 @@ pub mod guide {
     #[cfg_attr(docsrs, doc(cfg(feature = "cfn")))]
     #[doc = include_str!("../docs/custom-resources.md")]
     pub mod custom_resources {}
+    #[cfg(feature = "idempotency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    #[doc = include_str!("../docs/idempotency.md")]
+    pub mod idempotency {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
     #[doc = include_str!("../docs/architecture.md")]
@@ -173,6 +177,16 @@ pub mod __private {
     pub use {
         crate::error::IntoDiagnostic, crate::logging::DEFAULT_BUFFER_BYTES, serde::Serialize,
     };
+
+    /// The response of an idempotent handler is read back from the store for a replay.
+    #[diagnostic::on_unimplemented(
+        message = "the response of an idempotent handler must implement `serde::Deserialize`",
+        label = "a replay reads this response back from the store",
+        note = "derive `serde::Deserialize` on `{Self}` as well as `Serialize`"
+    )]
+    pub trait Replayable: serde::de::DeserializeOwned {}
+
+    impl<T: serde::de::DeserializeOwned> Replayable for T {}
 
     /// What `helve::logging::error!` and its siblings make of an `error` field.
     pub mod logging {

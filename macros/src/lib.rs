@@ -82,6 +82,11 @@ mod log;
 ///   instead of the current-thread runtime helve picks for one invocation at a time
 ///   (`"current_thread"`, the default; helve goes multi-thread by itself when
 ///   `AWS_LAMBDA_MAX_CONCURRENCY` is above 1).
+/// - `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
+///   key_required, key_prefix = "orders.create", wait_in_progress = 5)` (feature
+///   `idempotency`): runs the handler once per value at the JSON pointer `key` of the event and
+///   replays the stored response afterwards (`Function::idempotency`, in memory); every option
+///   but `key` is optional. See `helve::idempotency`.
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
 ///

@@ -14,6 +14,8 @@
 //! event, the HTTP request being answered) lives in the context's allocation
 //! (`context/state.rs`), so whatever runs with the context current sees all of it.
 
+#[cfg(feature = "idempotency")]
+mod event_keys;
 mod state;
 
 use std::{
@@ -24,6 +26,9 @@ use std::{
 
 use tokio::task::futures::TaskLocalFuture;
 
+#[cfg(feature = "idempotency")]
+#[doc(hidden)]
+pub use event_keys::{EventKeys, ReadKeys};
 pub(crate) use state::{Collector, Findings, LogBuffer, Recorded, State, lock};
 
 tokio::task_local! {

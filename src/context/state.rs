@@ -30,6 +30,9 @@ pub(crate) struct State {
     /// The URI of the HTTP request being answered, for the problems made while it runs.
     #[cfg(feature = "http")]
     request_uri: Mutex<Option<http::Uri>>,
+    /// The idempotency key and validated part, read from the raw event.
+    #[cfg(feature = "idempotency")]
+    event_keys: Mutex<Option<crate::context::ReadKeys>>,
 }
 
 /// Locks `mutex`, also when a panic poisoned it: every value kept here is valid at any point.
@@ -65,6 +68,25 @@ impl State {
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner) = None;
         }
+        #[cfg(feature = "idempotency")]
+        {
+            *self
+                .event_keys
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+
+    /// Keeps what the raw event said about idempotency, for the idempotent handler.
+    #[cfg(feature = "idempotency")]
+    pub(crate) fn set_event_keys(&self, keys: Option<crate::context::ReadKeys>) {
+        *lock(&self.event_keys) = keys;
+    }
+
+    /// What the raw event said about idempotency, once.
+    #[cfg(feature = "idempotency")]
+    pub(crate) fn take_event_keys(&self) -> Option<crate::context::ReadKeys> {
+        lock(&self.event_keys).take()
     }
 
     /// Starts collecting the invocation's metrics (from now on they land in its collector).
@@ -197,6 +219,8 @@ pub(crate) enum Recorded {
 pub(crate) struct Findings {
     pub(crate) correlation_id: Option<Bytes>,
     pub(crate) logged_event: Option<Value>,
+    #[cfg(feature = "idempotency")]
+    pub(crate) event_keys: Option<crate::context::ReadKeys>,
 }
 
 thread_local! {
@@ -235,7 +259,7 @@ mod tests {
         assert!(Findings::take().is_none());
         let findings = Findings {
             correlation_id: Some(Bytes::from_static(b"order-1")),
-            logged_event: None,
+            ..Findings::default()
         };
         findings.during(|| {
             let taken = Findings::take().expect("handed over");

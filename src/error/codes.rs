@@ -99,6 +99,33 @@ error_codes! {
     /// logged, and CloudFormation is answered FAILED.
     CUSTOM_RESOURCE_TIMEOUT = "helve.CustomResourceTimeout",
         "`cfn`: the handler did not finish before the deadline came near; logged, and answered FAILED";
+    /// Feature `idempotency`: another execution with the same idempotency key has started and
+    /// not finished; the request fails (a batch record alone), and a retry replays it later.
+    IDEMPOTENCY_ALREADY_IN_PROGRESS = "helve.IdempotencyAlreadyInProgress",
+        "`idempotency`: an execution with the same idempotency key is in progress; this one fails (a batch: only its record), and a retry replays the first one's response";
+    /// Feature `idempotency`: a record of the key exists, but the validated part of the
+    /// request differs from the one that made it.
+    IDEMPOTENCY_VALIDATION_FAILED = "helve.IdempotencyValidationFailed",
+        "`idempotency`: a record of the key exists, but the request's validated part differs from the one that made it";
+    /// Feature `idempotency`: the request has no idempotency key and one is required.
+    IDEMPOTENCY_KEY_MISSING = "helve.IdempotencyKeyMissing",
+        "`idempotency`: the request has no key value and a key is required (when it is not, the request runs without idempotency, logged at WARN)";
+    /// Feature `idempotency`: the deadline came near before the execution finished; its
+    /// in-progress record was deleted so that a retry runs at once.
+    IDEMPOTENCY_RELEASED = "helve.IdempotencyReleased",
+        "`idempotency`: the deadline came near before the execution finished; its record was deleted so that a retry runs at once, and the invocation fails";
+    /// Feature `idempotency`: the record kept changing under the execution through every
+    /// retry.
+    IDEMPOTENCY_INCONSISTENT_STATE = "helve.IdempotencyInconsistentState",
+        "`idempotency`: the record kept changing (expired, taken over) through every retry of the acquiring write";
+    /// Feature `idempotency`: the store could not be read or written, or holds a record
+    /// helve cannot use.
+    IDEMPOTENCY_STORE_ERROR = "helve.IdempotencyStoreError",
+        "`idempotency`: the store failed, or holds a record helve cannot use; after the function ran, the failure is logged and its response still goes out";
+    /// Feature `idempotency`: the response is too large for the store; it is not stored,
+    /// logged at ERROR, and the response still goes out.
+    IDEMPOTENCY_RESPONSE_TOO_LARGE = "helve.IdempotencyResponseTooLarge",
+        "`idempotency`: the response is too large for the store (DynamoDB: 400 KB); logged, not stored, the record released, and the response still goes out";
     /// A metric was recorded but no metrics namespace is configured, so no metric is
     /// written; logged once per process.
     METRICS_NOT_CONFIGURED = "helve.MetricsNotConfigured",

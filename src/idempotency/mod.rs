@@ -1,12 +1,33 @@
-//! Idempotency: a handler, or any async function, that runs once per idempotency key and
-//! replays the stored response afterwards, with the keys and the record layout of Powertools
-//! for AWS Lambda.
+//! Idempotency (feature `idempotency`): a handler, or any async function, that runs once per
+//! idempotency key and replays the stored response afterwards, with the keys and the record
+//! layout of Powertools for AWS Lambda.
 //!
 //! The key of a request is `"{key_prefix}#{digest}"`, where the digest is the md5 of the
 //! canonical JSON of the key's value, in a [`Dialect`]: [`Dialect::Python`] (the default)
 //! computes exactly what Powertools for AWS Lambda (Python) computes, so a Python function and
 //! a helve function given the same prefix share their records.
+//!
+//! [`once`] runs one async function idempotently, with an [`Idempotency`]: a [`Store`]
+//! ([`MemoryStore`], or your own) and the options. See the [guide's idempotency page](crate::guide::idempotency).
 
+mod config;
 mod dialect;
+mod error;
+mod handler;
+mod once;
+mod record;
+mod store;
+#[cfg(test)]
+mod tests;
 
+pub use config::{DEFAULT_EXPIRES, DEFAULT_RELEASE_MARGIN, DISABLED_VARIABLE, Idempotency};
 pub use dialect::Dialect;
+pub use error::IdempotencyError;
+pub(crate) use handler::check;
+pub use handler::{AtPointer, Idempotent, IdempotentFuture, KeyOf};
+pub use once::once;
+pub use record::{Now, Record, Status};
+pub use store::{Acquired, MemoryStore, Store, StoreError, StoreFuture};
+
+/// The largest item DynamoDB stores: 400 KB, counting attribute names and values.
+pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;

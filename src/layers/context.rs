@@ -100,6 +100,8 @@ impl<S> ContextService<S> {
         let Findings {
             correlation_id: correlation,
             logged_event,
+            #[cfg(feature = "idempotency")]
+            event_keys,
         } = Findings::take().unwrap_or_default();
         let correlation = correlation
             .as_deref()
@@ -120,6 +122,8 @@ impl<S> ContextService<S> {
             reusable.cold_start = cold_start;
             reusable.mode = self.mode;
             reusable.state.reset(logged_event);
+            #[cfg(feature = "idempotency")]
+            reusable.state.set_event_keys(event_keys);
             return Context::from_inner(Arc::clone(last));
         }
         let shared = Arc::new(Inner {
@@ -130,6 +134,8 @@ impl<S> ContextService<S> {
             correlation_id: correlation.map(str::to_owned),
             state: State::new(logged_event),
         });
+        #[cfg(feature = "idempotency")]
+        shared.state.set_event_keys(event_keys);
         self.last = Some(Arc::clone(&shared));
         Context::from_inner(shared)
     }

@@ -50,6 +50,9 @@ impl fmt::Debug for Correlation {
 pub struct RawEventLayer {
     correlation: Correlation,
     log_event: Option<Redactor>,
+    /// Where the idempotency key and validated part are in the event.
+    #[cfg(feature = "idempotency")]
+    event_keys: Option<Arc<crate::context::EventKeys>>,
 }
 
 impl RawEventLayer {
@@ -59,7 +62,16 @@ impl RawEventLayer {
         Self {
             correlation,
             log_event,
+            #[cfg(feature = "idempotency")]
+            event_keys: None,
         }
+    }
+
+    /// Also reads the idempotency key and validated part at `keys`' pointers.
+    #[cfg(feature = "idempotency")]
+    pub(crate) fn with_event_keys(mut self, keys: Option<crate::context::EventKeys>) -> Self {
+        self.event_keys = keys.map(Arc::new);
+        self
     }
 
     /// What the raw event says.
@@ -81,6 +93,8 @@ impl RawEventLayer {
         Findings {
             correlation_id,
             logged_event,
+            #[cfg(feature = "idempotency")]
+            event_keys: self.event_keys.as_deref().map(|keys| keys.read(body)),
         }
     }
 }

@@ -26,6 +26,13 @@ pub(super) mod kw {
     syn::custom_keyword!(request_metrics);
     syn::custom_keyword!(layer);
     syn::custom_keyword!(runtime);
+    syn::custom_keyword!(idempotency);
+    syn::custom_keyword!(key);
+    syn::custom_keyword!(expires);
+    syn::custom_keyword!(payload_validation);
+    syn::custom_keyword!(key_required);
+    syn::custom_keyword!(key_prefix);
+    syn::custom_keyword!(wait_in_progress);
 }
 
 /// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
@@ -42,6 +49,133 @@ pub(crate) struct HandlerArgs {
     pub(super) http: Option<HttpArgs>,
     /// `runtime = "multi_thread"` or `runtime = "current_thread"`.
     pub(super) runtime: Option<LitStr>,
+    pub(super) idempotency: Option<IdempotencyArgs>,
+}
+
+/// `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
+/// key_required, key_prefix = "orders.create", wait_in_progress = 5)`.
+pub(crate) struct IdempotencyArgs {
+    /// The span of the `idempotency` key, where errors about the option point.
+    pub(super) span: Span,
+    pub(super) key: LitStr,
+    pub(super) expires: Option<syn::LitInt>,
+    pub(super) payload_validation: Option<LitStr>,
+    pub(super) key_required: bool,
+    pub(super) key_prefix: Option<LitStr>,
+    pub(super) wait_in_progress: Option<syn::LitInt>,
+}
+
+impl IdempotencyArgs {
+    fn parse(key: kw::idempotency, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut pointer = None;
+        let mut args = IdempotencyArgs {
+            span: key.span,
+            key: LitStr::new("", key.span),
+            expires: None,
+            payload_validation: None,
+            key_required: false,
+            key_prefix: None,
+            wait_in_progress: None,
+        };
+        let example = "as `idempotency(key = \"/order_id\")`";
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                key.span,
+                format!("`idempotency` needs the JSON pointer to the key in the event, {example}"),
+            ));
+        }
+        parse_option_list(input, |content| {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::key) {
+                let at: kw::key = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value = json_pointer(content, "key", "\"/order_id\"")?;
+                set_once(&mut pointer, value, at.span, "key")
+            } else if lookahead.peek(kw::payload_validation) {
+                let at: kw::payload_validation = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value = json_pointer(content, "payload_validation", "\"/amount\"")?;
+                set_once(&mut args.payload_validation, value, at.span, "payload_validation")
+            } else if lookahead.peek(kw::expires) {
+                let at: kw::expires = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value = seconds(content, "expires", "3600")?;
+                set_once(&mut args.expires, value, at.span, "expires")
+            } else if lookahead.peek(kw::wait_in_progress) {
+                let at: kw::wait_in_progress = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value = seconds(content, "wait_in_progress", "5")?;
+                set_once(&mut args.wait_in_progress, value, at.span, "wait_in_progress")
+            } else if lookahead.peek(kw::key_prefix) {
+                let at: kw::key_prefix = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value: LitStr = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`key_prefix` takes a string literal, as `key_prefix = \"orders.create\"`",
+                    )
+                })?;
+                if value.value().is_empty() {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`key_prefix` must not be empty; leave it out for `{function}.{handler}`",
+                    ));
+                }
+                set_once(&mut args.key_prefix, value, at.span, "key_prefix")
+            } else if lookahead.peek(kw::key_required) {
+                content.parse::<kw::key_required>()?;
+                args.key_required = true;
+                Ok(())
+            } else {
+                Err(lookahead.error())
+            }
+        })?;
+        match pointer {
+            Some(pointer) => args.key = pointer,
+            None => {
+                return Err(syn::Error::new(
+                    key.span,
+                    format!("`idempotency` needs the JSON pointer to the key in the event, {example}"),
+                ));
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// A JSON pointer option: `""` (the whole event) or `/`-separated tokens.
+fn json_pointer(content: ParseStream<'_>, option: &str, example: &str) -> syn::Result<LitStr> {
+    let pointer: LitStr = content.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`{option}` takes a JSON pointer, as `{option} = {example}`"),
+        )
+    })?;
+    let text = pointer.value();
+    if !text.is_empty() && !text.starts_with('/') {
+        return Err(syn::Error::new(
+            pointer.span(),
+            format!("`{option}` is a JSON pointer and starts with `/`, as `{example}` (`\"\"` for the whole event)"),
+        ));
+    }
+    Ok(pointer)
+}
+
+/// A positive number of seconds.
+fn seconds(content: ParseStream<'_>, option: &str, example: &str) -> syn::Result<syn::LitInt> {
+    let value: syn::LitInt = content.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`{option}` takes a number of seconds, as `{option} = {example}`"),
+        )
+    })?;
+    match value.base10_parse::<u64>() {
+        Ok(0) | Err(_) => Err(syn::Error::new(
+            value.span(),
+            format!("`{option}` must be a number of seconds greater than zero, as `{option} = {example}`"),
+        )),
+        Ok(_) => Ok(value),
+    }
 }
 
 /// `log_buffer = 20480`, or `log_buffer` alone for helve's default size.
@@ -386,6 +520,11 @@ impl Parse for HandlerArgs {
                     key.span,
                     "correlation_id",
                 )?;
+            } else if lookahead.peek(kw::idempotency) {
+                let key: kw::idempotency = input.parse()?;
+                let span = key.span;
+                let idempotency = IdempotencyArgs::parse(key, input)?;
+                set_once(&mut args.idempotency, idempotency, span, "idempotency")?;
             } else if lookahead.peek(kw::runtime) {
                 let key: kw::runtime = input.parse()?;
                 input.parse::<Token![=]>()?;

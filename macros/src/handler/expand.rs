@@ -50,7 +50,7 @@ pub(super) fn expand(
             http_body(extractors, &call, function, sig),
             TokenStream::new(),
         ],
-        _ => answer(kind, &call, sig),
+        _ => answer(kind, &call, sig, args.idempotency.is_some()),
     };
 
     // The state's type: the handler's `&State`; a type parameter inferred from the init
@@ -86,6 +86,35 @@ pub(super) fn expand(
         .as_ref()
         .filter(|flavor| flavor.value() == "multi_thread")
         .map(|_| quote!(.multi_thread()));
+    let idempotency = args.idempotency.as_ref().map(|idempotency| {
+        let name = name.to_string();
+        let key = &idempotency.key;
+        let expires = idempotency.expires.as_ref().map(|seconds| {
+            quote!(.expires(::core::time::Duration::from_secs(#seconds)))
+        });
+        let validation = idempotency
+            .payload_validation
+            .as_ref()
+            .map(|pointer| quote!(.payload_validation(#pointer)));
+        let required = idempotency
+            .key_required
+            .then(|| quote!(.key_required(true)));
+        let prefix = idempotency
+            .key_prefix
+            .as_ref()
+            .map(|prefix| quote!(.key_prefix(#prefix)));
+        let wait = idempotency.wait_in_progress.as_ref().map(|seconds| {
+            quote!(.wait_in_progress(::core::time::Duration::from_secs(#seconds)))
+        });
+        quote_spanned! {idempotency.span=>
+            .idempotency(
+                ::helve::idempotency::Idempotency::new(::helve::idempotency::MemoryStore::new())
+                    .__handler_name(#name)
+                    #expires #validation #required #prefix #wait,
+                #key,
+            )
+        }
+    });
     let namespace = args
         .namespace
         .as_ref()
@@ -142,6 +171,7 @@ pub(super) fn expand(
                 #log_buffer
                 #correlation_id
                 #namespace
+                #idempotency
                 #runtime;
             #run
         }
@@ -178,8 +208,12 @@ fn context_check() -> TokenStream {
 /// functions that return them as `impl Trait` with the bounds the kind needs, written at the
 /// user's types: a type that does not meet them is reported there, once, and
 /// `Function::run` sees types that do.
-fn answer(kind: &Kind, call: &TokenStream, sig: &Signature) -> [TokenStream; 3] {
-    let bounds = kind.response_bounds().unwrap_or_default();
+fn answer(kind: &Kind, call: &TokenStream, sig: &Signature, replayed: bool) -> [TokenStream; 3] {
+    let mut bounds = kind.response_bounds().unwrap_or_default();
+    // An idempotent handler's response is also read back from the store, for a replay.
+    if replayed {
+        bounds.extend(quote!(+ ::helve::__private::Replayable));
+    }
     let opaque = |bounds: &TokenStream, ty: &Type| respan(quote!(impl #bounds), ty.span());
     let pass = |name: &str, ty: &Type, bounds: &TokenStream| {
         let name = proc_macro2::Ident::new(name, ty.span());

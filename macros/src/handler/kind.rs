@@ -44,6 +44,12 @@ impl Kind {
             if let Some(custom) = &args.custom_resource {
                 return Err(syn::Error::new(custom.span, conflict("custom_resource")));
             }
+            if let Some(idempotency) = &args.idempotency {
+                return Err(syn::Error::new(
+                    idempotency.span,
+                    "`idempotency(...)` takes its key from a plain event; in an HTTP handler, call `helve::idempotency::once` with the key of the request",
+                ));
+            }
             return Ok(Kind::Http(sig.events.clone()));
         }
 
@@ -77,6 +83,12 @@ impl Kind {
                     "`batch` configures a handler of one record of a batch, not of a custom resource",
                 ));
             }
+            if let Some(idempotency) = &args.idempotency {
+                return Err(syn::Error::new(
+                    idempotency.span,
+                    "`idempotency(...)` does not apply to a custom resource: CloudFormation must hear back from every request",
+                ));
+            }
             return Ok(Kind::CustomResource {
                 event,
                 properties: Box::new(properties),
@@ -89,6 +101,12 @@ impl Kind {
             ));
         }
         if args.batch.is_some() || is_batch_record(&event) {
+            if let Some(idempotency) = &args.idempotency {
+                return Err(syn::Error::new(
+                    idempotency.span,
+                    "`idempotency(...)` makes a whole invocation idempotent; for one record of a batch, call `helve::idempotency::once` in the handler",
+                ));
+            }
             return Ok(Kind::Batch(event));
         }
         Ok(Kind::Plain(event))

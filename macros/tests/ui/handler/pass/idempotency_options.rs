@@ -1,0 +1,46 @@
+#![deny(warnings)]
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Order {
+    order_id: String,
+    amount: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Created {
+    id: String,
+}
+
+mod by_key {
+    use super::{Created, Order};
+
+    #[helve::handler(idempotency(key = "/order_id"))]
+    async fn create(order: Order) -> Result<Created, helve::Error> {
+        Ok(Created { id: order.order_id })
+    }
+}
+
+mod every_option {
+    use super::{Created, Order};
+
+    #[helve::handler(
+        service = "orders",
+        idempotency(
+            key = "/order_id",
+            expires = 600,
+            payload_validation = "/amount",
+            key_required,
+            key_prefix = "orders.create",
+            wait_in_progress = 5,
+        )
+    )]
+    async fn create(order: Order, ctx: &helve::Context) -> Result<Created, helve::Error> {
+        let _ = (order.amount, ctx.request_id());
+        Ok(Created { id: order.order_id })
+    }
+}
+
+fn main() {
+    let _: fn() -> std::process::ExitCode = by_key::main;
+    let _: fn() -> std::process::ExitCode = every_option::main;
+}

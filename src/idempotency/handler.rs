@@ -1,0 +1,141 @@
+//! An idempotent handler: [`Function::idempotency`](crate::Function::idempotency) wraps the
+//! handler so that each invocation runs through [`Idempotency::once`].
+
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{
+    ConfigError, Context,
+    context::{EventKeys, ReadKeys},
+    correlation::Pointer,
+    handler::{Handler, InitFailureAnswer},
+};
+
+use super::{IdempotencyError, config::Idempotency};
+
+/// Checks both pointers of `keys`: an invalid one stops the function at start.
+pub(crate) fn check(keys: &EventKeys) -> Result<(), ConfigError> {
+    for (setting, pointer) in [
+        ("idempotency key", &keys.key),
+        ("idempotency payload_validation", &keys.validation),
+    ] {
+        if let Some(pointer) = pointer {
+            Pointer::new(pointer)
+                .map_err(|error| ConfigError::new(setting, error.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// How an idempotent handler finds its key: at a JSON pointer into the raw event
+/// ([`AtPointer`]), or with a function of the decoded event (`Fn(&T) -> Option<Value>`).
+pub trait KeyOf<T>: Clone + Send + Sync + 'static {
+    /// The key value of `event`; `read` is what the raw event held at the key pointer.
+    fn key_of(&self, event: &T, read: Option<Value>) -> Value;
+}
+
+/// The key is the value at the JSON pointer given to
+/// [`Function::idempotency`](crate::Function::idempotency), read from the raw event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtPointer;
+
+impl<T> KeyOf<T> for AtPointer {
+    fn key_of(&self, _event: &T, read: Option<Value>) -> Value {
+        read.unwrap_or(Value::Null)
+    }
+}
+
+impl<T, F> KeyOf<T> for F
+where
+    F: Fn(&T) -> Option<Value> + Clone + Send + Sync + 'static,
+{
+    fn key_of(&self, event: &T, _read: Option<Value>) -> Value {
+        self(event).unwrap_or(Value::Null)
+    }
+}
+
+/// A handler that runs once per idempotency key: see
+/// [`Function::idempotency`](crate::Function::idempotency).
+#[derive(Clone)]
+pub struct Idempotent<H, K> {
+    handler: H,
+    idempotency: Arc<Idempotency>,
+    key: K,
+    pointers: EventKeys,
+}
+
+impl<H, K> fmt::Debug for Idempotent<H, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Idempotent")
+            .field("handler", &std::any::type_name::<H>())
+            .field("idempotency", &self.idempotency)
+            .field("pointers", &self.pointers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H, K> Idempotent<H, K> {
+    /// `handler`, run once per key: the key found with `key` (or at `key_pointer` in the raw
+    /// event), the prefix defaulting to the function's name and `handler_name`.
+    pub(crate) fn new(
+        handler: H,
+        idempotency: Idempotency,
+        key: K,
+        key_pointer: Option<String>,
+        handler_name: &'static str,
+    ) -> Self {
+        let pointers = EventKeys {
+            key: key_pointer,
+            validation: idempotency.payload_validation.clone(),
+        };
+        Self {
+            handler,
+            idempotency: Arc::new(idempotency.named(handler_name)),
+            key,
+            pointers,
+        }
+    }
+}
+
+/// The future of an idempotent handler.
+pub type IdempotentFuture<R, E> =
+    Pin<Box<dyn Future<Output = Result<R, IdempotencyError<E>>> + Send + 'static>>;
+
+impl<H, K, T, S, M> Handler<T, S, M> for Idempotent<H, K>
+where
+    H: Handler<T, S, M>,
+    H::Response: DeserializeOwned,
+    K: KeyOf<T>,
+    T: Send + 'static,
+    S: Sync + 'static,
+{
+    type Response = H::Response;
+    type Error = IdempotencyError<H::Error>;
+    type Future = IdempotentFuture<H::Response, H::Error>;
+
+    const RESPONSE_SERIALIZES: bool = H::RESPONSE_SERIALIZES;
+
+    fn call(&self, event: T, context: Context, state: &'static S) -> Self::Future {
+        let ReadKeys { key, validated } = context.state().take_event_keys().unwrap_or_default();
+        let key = self.key.key_of(&event, key);
+        let idempotency = Arc::clone(&self.idempotency);
+        let handler = self.handler.clone();
+        Box::pin(async move {
+            let run = move || handler.call(event, context, state);
+            match validated {
+                Some(validated) => idempotency.once_validated(&key, &validated, run).await,
+                None => idempotency.once(&key, run).await,
+            }
+        })
+    }
+
+    fn init_failure_answer(&self) -> Option<InitFailureAnswer> {
+        self.handler.init_failure_answer()
+    }
+
+    fn event_keys(&self) -> Option<EventKeys> {
+        Some(self.pointers.clone())
+    }
+}
