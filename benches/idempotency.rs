@@ -2,13 +2,20 @@
 //! `serde_json::to_string` of the same value, for an order of about 1 KB and one of about
 //! 64 KB (items with names in several scripts, prices as floats, quantities as integers).
 //!
+//! Then the CPU an idempotent execution adds with the memory store: a first execution (the
+//! in-progress write, the function, the completed record) and a replay (one read of the
+//! completed record), against calling the function directly.
+//!
 //! Run with `cargo bench --bench idempotency --features idempotency`.
+
+mod support;
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use helve::idempotency::Dialect;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use helve::idempotency::{self, Dialect, Idempotency, MemoryStore};
 use serde_json::{Value, json};
+use support::ready;
 
 const NAMES: &[&str] = &[
     "Crème brûlée mix",
@@ -71,9 +78,36 @@ fn bench_size(c: &mut Criterion, name: &str, value: &Value) {
     group.finish();
 }
 
+/// What the idempotent function answers: a small order confirmation.
+async fn confirm() -> Result<Value, helve::Error> {
+    Ok(json!({"order_id": "o-1", "status": "confirmed", "total": 42.5}))
+}
+
+fn bench_once(c: &mut Criterion) {
+    let key = json!("059f36b4-87a3-44ab-83d2-661975830a7d");
+    let fresh = || Idempotency::new(MemoryStore::new()).key_prefix("orders.create");
+    let replaying = fresh();
+    ready(idempotency::once(&replaying, &key, confirm)).expect("the first execution");
+
+    let mut group = c.benchmark_group("one execution, memory store");
+    group.bench_function("the function alone", |b| b.iter(|| ready(confirm())));
+    group.bench_function("once, first execution", |b| {
+        b.iter_batched(
+            fresh,
+            |store| ready(idempotency::once(&store, black_box(&key), confirm)).is_ok(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("once, replay", |b| {
+        b.iter(|| ready(idempotency::once(&replaying, black_box(&key), confirm)).is_ok())
+    });
+    group.finish();
+}
+
 fn bench_idempotency(c: &mut Criterion) {
     bench_size(c, "1 KB order", &order(4));
     bench_size(c, "64 KB order", &order(420));
+    bench_once(c);
 }
 
 criterion_group!(benches, bench_idempotency);

@@ -67,14 +67,20 @@ async fn a_retry_with_another_amount_fails_validation_and_names_only_the_key() {
         message.contains("idempotent-orders.create#cbcbdb948de16bfe7e49a81f91500ab1"),
         "{body}"
     );
-    assert!(!message.contains("o-1") && !message.contains("amount"), "{body}");
+    assert!(
+        !message.contains("o-1") && !message.contains("amount"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_order_runs_again_when_retried() {
     let mut api = RuntimeApi::start().await;
     let _function = api.function("idempotent-orders").spawn();
-    api.push("declined", r#"{"order_id": "o-1", "amount": 5, "fail": true}"#);
+    api.push(
+        "declined",
+        r#"{"order_id": "o-1", "amount": 5, "fail": true}"#,
+    );
     api.push("retry", r#"{"order_id": "o-1", "amount": 5}"#);
     assert_eq!(
         error_body(api.next_outcome().await, "declined"),

@@ -22,8 +22,7 @@ pub(crate) fn check(keys: &EventKeys) -> Result<(), ConfigError> {
         ("idempotency payload_validation", &keys.validation),
     ] {
         if let Some(pointer) = pointer {
-            Pointer::new(pointer)
-                .map_err(|error| ConfigError::new(setting, error.to_string()))?;
+            Pointer::new(pointer).map_err(|error| ConfigError::new(setting, error.to_string()))?;
         }
     }
     Ok(())

@@ -270,8 +270,8 @@ impl Idempotency {
             Ok(Ok(response)) => {
                 // Powertools Python writes `json.dumps(response, sort_keys=True)`: the same
                 // text. Written before the store call, so the response is not held across it.
-                let data = serde_json::to_value(&response)
-                    .map(|value| Dialect::Python.canonical(&value));
+                let data =
+                    serde_json::to_value(&response).map(|value| Dialect::Python.canonical(&value));
                 self.save(record, data).await;
                 Ok(response)
             }

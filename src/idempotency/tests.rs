@@ -127,7 +127,9 @@ fn key(value: &Value) -> String {
 }
 
 /// A function that counts its runs and answers `{"order": n}`.
-fn counted(runs: &Arc<AtomicUsize>) -> impl FnOnce() -> std::future::Ready<Result<Value, crate::Error>> {
+fn counted(
+    runs: &Arc<AtomicUsize>,
+) -> impl FnOnce() -> std::future::Ready<Result<Value, crate::Error>> {
     let runs = Arc::clone(runs);
     move || {
         let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
@@ -138,44 +140,57 @@ fn counted(runs: &Arc<AtomicUsize>) -> impl FnOnce() -> std::future::Ready<Resul
 #[tokio::test]
 async fn a_first_request_runs_and_its_response_is_stored_as_completed() {
     let Setup {
-        store,
-        idempotency,
-        ..
+        store, idempotency, ..
     } = setup();
     let runs = Arc::new(AtomicUsize::new(0));
-    let response = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    let response = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(response, json!({"order": 1}));
     let record = store.inner.record(&key(&json!("o-1"))).unwrap();
     assert_eq!(record.status, Status::Completed);
     assert_eq!(record.data.as_deref(), Some(r#"{"order": 1}"#));
     assert_eq!(record.expiration, START_MS / 1000 + 3600);
-    assert_eq!(record.in_progress_expiration, None, "no invocation, no deadline");
-    assert_eq!(store.calls(), [1, 0, 1, 0], "a first execution is two store calls");
+    assert_eq!(
+        record.in_progress_expiration, None,
+        "no invocation, no deadline"
+    );
+    assert_eq!(
+        store.calls(),
+        [1, 0, 1, 0],
+        "a first execution is two store calls"
+    );
 }
 
 #[tokio::test]
 async fn a_repeated_request_replays_the_response_without_running_again() {
     let Setup {
-        store,
-        idempotency,
-        ..
+        store, idempotency, ..
     } = setup();
     let runs = Arc::new(AtomicUsize::new(0));
-    let first = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
-    let second = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    let first = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    let second = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(first, second);
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(store.calls(), [2, 0, 1, 0], "a replay is one store call");
-    let other = idempotency.once(&json!("o-2"), counted(&runs)).await.unwrap();
+    let other = idempotency
+        .once(&json!("o-2"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(other, json!({"order": 2}), "another key runs");
 }
 
 #[tokio::test]
 async fn a_failed_execution_deletes_its_record_so_a_retry_runs_again() {
     let Setup {
-        store,
-        idempotency,
-        ..
+        store, idempotency, ..
     } = setup();
     let error = idempotency
         .once(&json!("o-1"), || async {
@@ -187,16 +202,17 @@ async fn a_failed_execution_deletes_its_record_so_a_retry_runs_again() {
     assert_eq!(error.error_message(), "no stock");
     assert!(store.inner.is_empty());
     let runs = Arc::new(AtomicUsize::new(0));
-    idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn a_panicking_execution_deletes_its_record_and_fails_as_a_panic() {
     let Setup {
-        store,
-        idempotency,
-        ..
+        store, idempotency, ..
     } = setup();
     let error = idempotency
         .once(&json!("o-1"), || async {
@@ -230,7 +246,9 @@ async fn a_request_while_the_first_is_in_progress_fails_as_already_in_progress()
     let second = async {
         let _ = started_rx.await;
         let outcome = idempotency
-            .once(&json!("o-1"), || async { Ok::<_, crate::Error>(json!("ran twice")) })
+            .once(&json!("o-1"), || async {
+                Ok::<_, crate::Error>(json!("ran twice"))
+            })
             .await;
         let _ = finish_tx.send(());
         outcome
@@ -262,7 +280,9 @@ async fn waiting_for_the_first_execution_replays_its_response() {
     let second = async {
         let _ = started_rx.await;
         idempotency
-            .once(&json!("o-1"), || async { Ok::<_, crate::Error>(json!("ran twice")) })
+            .once(&json!("o-1"), || async {
+                Ok::<_, crate::Error>(json!("ran twice"))
+            })
             .await
     };
     let (first, second) = tokio::join!(first, second);
@@ -285,7 +305,9 @@ async fn waiting_gives_up_after_the_wait_as_already_in_progress() {
         let _ = started_rx.await;
         let waited = tokio::time::Instant::now();
         let outcome = idempotency
-            .once(&json!("o-1"), || async { Ok::<_, crate::Error>(json!("ran twice")) })
+            .once(&json!("o-1"), || async {
+                Ok::<_, crate::Error>(json!("ran twice"))
+            })
             .await;
         (outcome, waited.elapsed())
     };
@@ -303,12 +325,25 @@ async fn an_expired_record_runs_the_function_again() {
         clock, idempotency, ..
     } = setup();
     let runs = Arc::new(AtomicUsize::new(0));
-    idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     clock.advance(Duration::from_secs(3600));
-    let still = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
-    assert_eq!(still, json!({"order": 1}), "replayed up to its expiration second");
+    let still = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(
+        still,
+        json!({"order": 1}),
+        "replayed up to its expiration second"
+    );
     clock.advance(Duration::from_secs(1));
-    let again = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    let again = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(again, json!({"order": 2}), "run again after it");
 }
 
@@ -344,7 +379,10 @@ async fn an_in_progress_record_past_its_invocation_deadline_is_taken_over() {
         .unwrap_err();
     assert_eq!(error.error_type(), "helve.IdempotencyAlreadyInProgress");
     clock.advance(Duration::from_millis(2));
-    let response = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    let response = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(response, json!({"order": 1}));
     assert_eq!(store.inner.record(&key).unwrap().status, Status::Completed);
 }
@@ -365,9 +403,9 @@ async fn inside_an_invocation_the_in_progress_record_expires_at_its_deadline() {
     let in_progress = context
         .scope(idempotency.once(&json!("o-1"), || async move {
             let record = seen.inner.record(&seen_key);
-            Ok::<_, crate::Error>(record.map(|record| {
-                json!([record.status.as_str(), record.in_progress_expiration])
-            }))
+            Ok::<_, crate::Error>(
+                record.map(|record| json!([record.status.as_str(), record.in_progress_expiration])),
+            )
         }))
         .await
         .unwrap();
@@ -423,7 +461,10 @@ async fn a_replay_with_a_different_validated_part_fails_validation() {
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "helve.IdempotencyValidationFailed");
-    assert!(!error.error_message().contains("99"), "the value is not echoed");
+    assert!(
+        !error.error_message().contains("99"),
+        "the value is not echoed"
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
@@ -446,7 +487,13 @@ async fn the_validation_digest_is_stored_in_the_record() {
 
 #[tokio::test]
 async fn a_missing_key_runs_without_idempotency_unless_one_is_required() {
-    for missing in [json!(null), json!(""), json!({}), json!([]), json!([null, null])] {
+    for missing in [
+        json!(null),
+        json!(""),
+        json!({}),
+        json!([]),
+        json!([null, null]),
+    ] {
         let Setup {
             store, idempotency, ..
         } = setup();
@@ -458,7 +505,11 @@ async fn a_missing_key_runs_without_idempotency_unless_one_is_required() {
 
         let required = idempotency.key_required(true);
         let error = required.once(&missing, counted(&runs)).await.unwrap_err();
-        assert_eq!(error.error_type(), "helve.IdempotencyKeyMissing", "{missing}");
+        assert_eq!(
+            error.error_type(),
+            "helve.IdempotencyKeyMissing",
+            "{missing}"
+        );
         assert_eq!(runs.load(Ordering::SeqCst), 2, "{missing}");
     }
 }
@@ -470,8 +521,14 @@ async fn disabled_idempotency_runs_every_request() {
     } = setup();
     let idempotency = idempotency.disabled(true);
     let runs = Arc::new(AtomicUsize::new(0));
-    idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
-    idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     assert_eq!(store.calls(), [0, 0, 0, 0]);
 }
@@ -498,8 +555,14 @@ async fn a_store_without_the_old_record_is_read_back_with_get() {
         ..Counting::default()
     });
     let runs = Arc::new(AtomicUsize::new(0));
-    idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
-    let replay = idempotency.once(&json!("o-1"), counted(&runs)).await.unwrap();
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    let replay = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
     assert_eq!(replay, json!({"order": 1}));
     assert_eq!(store.calls(), [2, 1, 1, 0]);
 }
@@ -514,11 +577,16 @@ async fn a_response_too_large_for_the_store_is_not_stored_but_still_answered() {
     });
     let big = "x".repeat(300);
     let response = idempotency
-        .once(&json!("o-1"), || async { Ok::<_, crate::Error>(json!(big)) })
+        .once(&json!("o-1"), || async {
+            Ok::<_, crate::Error>(json!(big))
+        })
         .await
         .unwrap();
     assert_eq!(response.as_str().map(str::len), Some(300));
-    assert!(store.inner.is_empty(), "not stored, and the record released");
+    assert!(
+        store.inner.is_empty(),
+        "not stored, and the record released"
+    );
     assert_eq!(store.calls(), [1, 0, 0, 1]);
 }
 
@@ -558,7 +626,11 @@ async fn a_stored_response_of_another_type_is_a_store_error_that_does_not_echo_i
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "helve.IdempotencyStoreError");
-    assert!(!error.error_message().contains("s3cr3t"), "{}", error.error_message());
+    assert!(
+        !error.error_message().contains("s3cr3t"),
+        "{}",
+        error.error_message()
+    );
 }
 
 #[tokio::test]
@@ -592,7 +664,11 @@ async fn a_record_that_keeps_expiring_is_an_inconsistent_state_after_the_retries
         .await
         .unwrap_err();
     assert_eq!(error.error_type(), "helve.IdempotencyInconsistentState");
-    assert_eq!(store.0.load(Ordering::SeqCst), 3, "the first try and two retries");
+    assert_eq!(
+        store.0.load(Ordering::SeqCst),
+        3,
+        "the first try and two retries"
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
 
@@ -600,7 +676,9 @@ async fn a_record_that_keeps_expiring_is_an_inconsistent_state_after_the_retries
 async fn a_question_mark_into_helve_error_keeps_the_error_type() {
     async fn handler(idempotency: &Idempotency) -> Result<Value, crate::Error> {
         let response = idempotency
-            .once(&json!(null), || async { Ok::<Value, crate::Error>(json!(1)) })
+            .once(&json!(null), || async {
+                Ok::<Value, crate::Error>(json!(1))
+            })
             .await?;
         Ok(response)
     }
@@ -619,7 +697,15 @@ fn the_item_size_counts_names_and_values() {
         data: Some("{}".to_owned()),
         validation: None,
     };
-    let expected = "id".len() + 3 + "status".len() + 9 + "expiration".len() + 10
-        + "in_progress_expiration".len() + 13 + "data".len() + 2;
+    let expected = "id".len()
+        + 3
+        + "status".len()
+        + 9
+        + "expiration".len()
+        + 10
+        + "in_progress_expiration".len()
+        + 13
+        + "data".len()
+        + 2;
     assert_eq!(record.item_size(), expected);
 }

@@ -52,7 +52,12 @@ pub type EventLayer = RawEventLayer;
 pub type EventService<S> = RawEventService<S>;
 pub use logging::{BUFFER_FLUSH_MARGIN, LoggingFuture, LoggingLayer, LoggingService};
 pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
-#[cfg(any(feature = "cfn", feature = "batch", feature = "http", feature = "idempotency"))]
+#[cfg(any(
+    feature = "cfn",
+    feature = "batch",
+    feature = "http",
+    feature = "idempotency"
+))]
 pub(crate) use panic::CatchUnwind;
 #[cfg(feature = "batch")]
 pub(crate) use panic::catch;

@@ -95,7 +95,12 @@ impl IdempotencyArgs {
                 let at: kw::payload_validation = content.parse()?;
                 content.parse::<Token![=]>()?;
                 let value = json_pointer(content, "payload_validation", "\"/amount\"")?;
-                set_once(&mut args.payload_validation, value, at.span, "payload_validation")
+                set_once(
+                    &mut args.payload_validation,
+                    value,
+                    at.span,
+                    "payload_validation",
+                )
             } else if lookahead.peek(kw::expires) {
                 let at: kw::expires = content.parse()?;
                 content.parse::<Token![=]>()?;
@@ -105,7 +110,12 @@ impl IdempotencyArgs {
                 let at: kw::wait_in_progress = content.parse()?;
                 content.parse::<Token![=]>()?;
                 let value = seconds(content, "wait_in_progress", "5")?;
-                set_once(&mut args.wait_in_progress, value, at.span, "wait_in_progress")
+                set_once(
+                    &mut args.wait_in_progress,
+                    value,
+                    at.span,
+                    "wait_in_progress",
+                )
             } else if lookahead.peek(kw::key_prefix) {
                 let at: kw::key_prefix = content.parse()?;
                 content.parse::<Token![=]>()?;
@@ -135,7 +145,9 @@ impl IdempotencyArgs {
             None => {
                 return Err(syn::Error::new(
                     key.span,
-                    format!("`idempotency` needs the JSON pointer to the key in the event, {example}"),
+                    format!(
+                        "`idempotency` needs the JSON pointer to the key in the event, {example}"
+                    ),
                 ));
             }
         }
@@ -155,7 +167,9 @@ fn json_pointer(content: ParseStream<'_>, option: &str, example: &str) -> syn::R
     if !text.is_empty() && !text.starts_with('/') {
         return Err(syn::Error::new(
             pointer.span(),
-            format!("`{option}` is a JSON pointer and starts with `/`, as `{example}` (`\"\"` for the whole event)"),
+            format!(
+                "`{option}` is a JSON pointer and starts with `/`, as `{example}` (`\"\"` for the whole event)"
+            ),
         ));
     }
     Ok(pointer)
@@ -172,7 +186,9 @@ fn seconds(content: ParseStream<'_>, option: &str, example: &str) -> syn::Result
     match value.base10_parse::<u64>() {
         Ok(0) | Err(_) => Err(syn::Error::new(
             value.span(),
-            format!("`{option}` must be a number of seconds greater than zero, as `{option} = {example}`"),
+            format!(
+                "`{option}` must be a number of seconds greater than zero, as `{option} = {example}`"
+            ),
         )),
         Ok(_) => Ok(value),
     }

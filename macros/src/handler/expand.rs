@@ -89,9 +89,10 @@ pub(super) fn expand(
     let idempotency = args.idempotency.as_ref().map(|idempotency| {
         let name = name.to_string();
         let key = &idempotency.key;
-        let expires = idempotency.expires.as_ref().map(|seconds| {
-            quote!(.expires(::core::time::Duration::from_secs(#seconds)))
-        });
+        let expires = idempotency
+            .expires
+            .as_ref()
+            .map(|seconds| quote!(.expires(::core::time::Duration::from_secs(#seconds))));
         let validation = idempotency
             .payload_validation
             .as_ref()
@@ -103,9 +104,10 @@ pub(super) fn expand(
             .key_prefix
             .as_ref()
             .map(|prefix| quote!(.key_prefix(#prefix)));
-        let wait = idempotency.wait_in_progress.as_ref().map(|seconds| {
-            quote!(.wait_in_progress(::core::time::Duration::from_secs(#seconds)))
-        });
+        let wait = idempotency
+            .wait_in_progress
+            .as_ref()
+            .map(|seconds| quote!(.wait_in_progress(::core::time::Duration::from_secs(#seconds))));
         quote_spanned! {idempotency.span=>
             .idempotency(
                 ::helve::idempotency::Idempotency::new(::helve::idempotency::MemoryStore::new())

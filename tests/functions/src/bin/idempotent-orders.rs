@@ -34,7 +34,10 @@ struct Created {
 async fn create(order: Order) -> Result<Created, helve::Error> {
     let run = RUNS.fetch_add(1, Ordering::SeqCst) + 1;
     if order.fail {
-        return Err(helve::Error::new("orders.Declined", "the card was declined"));
+        return Err(helve::Error::new(
+            "orders.Declined",
+            "the card was declined",
+        ));
     }
     tracing::info!(run, "order created");
     Ok(Created {
