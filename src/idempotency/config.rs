@@ -1,8 +1,23 @@
 //! How idempotency is configured: [`Idempotency`].
 
-use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
+use std::{
+    fmt,
+    num::NonZeroUsize,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime},
+};
 
-use super::{Dialect, store::Store};
+use lru::LruCache;
+
+use super::{Dialect, record::Record, store::Store};
+
+/// Completed records kept in this execution environment, most recently used last.
+pub(crate) type LocalCache = Arc<Mutex<LruCache<String, Record>>>;
+
+/// Locks the local cache, also after a panic elsewhere: its records are valid at any point.
+pub(crate) fn lock(cache: &LocalCache) -> MutexGuard<'_, LruCache<String, Record>> {
+    cache.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Where the idempotency clock comes from: the system's, or a test's.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -44,6 +59,8 @@ pub struct Idempotency {
     pub(crate) payload_validation: Option<String>,
     /// For a handler: its name, in the default prefix `{function}.{handler}`.
     pub(crate) name: Option<&'static str>,
+    /// Completed records, replayed without a store call; `None` when off.
+    pub(crate) local_cache: Option<LocalCache>,
 }
 
 impl fmt::Debug for Idempotency {
@@ -58,6 +75,10 @@ impl fmt::Debug for Idempotency {
             .field("release_margin", &self.release_margin)
             .field("disabled", &self.disabled)
             .field("payload_validation", &self.payload_validation)
+            .field(
+                "local_cache",
+                &self.local_cache.as_ref().map(|cache| lock(cache).cap()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +111,7 @@ impl Idempotency {
             clock: Arc::new(SystemTime::now),
             payload_validation: None,
             name: None,
+            local_cache: None,
         }
     }
 
@@ -133,6 +155,16 @@ impl Idempotency {
     /// 500 ms).
     pub fn release_margin(mut self, margin: Duration) -> Self {
         self.release_margin = margin;
+        self
+    }
+
+    /// Keeps up to `max_records` completed records in this execution environment, and
+    /// replays a repeat from there without calling the store (off by default; Powertools'
+    /// size is 256). A record in progress is never kept, and an expired one is dropped when
+    /// found. `0` turns the cache off.
+    pub fn local_cache(mut self, max_records: usize) -> Self {
+        self.local_cache = NonZeroUsize::new(max_records)
+            .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity))));
         self
     }
 

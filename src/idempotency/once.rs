@@ -11,7 +11,7 @@ use crate::{Context, error::codes, layers::CatchUnwind};
 
 use super::{
     Dialect, IdempotencyError,
-    config::Idempotency,
+    config::{self, Idempotency},
     record::{Now, Record, Status},
     store::{Acquired, StoreError},
 };
@@ -143,6 +143,9 @@ impl Idempotency {
             key: key.clone(),
             error,
         };
+        if let Some(response) = self.cached_response(&key, validation.as_deref())? {
+            return Ok(response);
+        }
         for _attempt in 0..=MAX_RETRIES {
             let now = self.now();
             let record = Record {
@@ -200,7 +203,9 @@ impl Idempotency {
                 return Err(IdempotencyError::ValidationFailed { key: existing.key });
             }
             if existing.status == Status::Completed {
-                return replay(&existing).map(Some);
+                let response = replay(&existing)?;
+                self.keep(existing);
+                return Ok(Some(response));
             }
             // In progress: fail now, or wait while the wait and the deadline allow.
             let in_progress = || IdempotencyError::AlreadyInProgress {
@@ -320,19 +325,57 @@ impl Idempotency {
                 return;
             }
         }
-        if let Err(error) = self.store.complete(&completed).await {
-            tracing::error!(
+        match self.store.complete(&completed).await {
+            Ok(()) => self.keep(completed),
+            Err(error) => tracing::error!(
                 error_type = codes::IDEMPOTENCY_STORE_ERROR,
                 "the record of idempotency key {} could not be completed: {}; a duplicate fails as in progress until its in_progress_expiration",
                 completed.key,
                 crate::error::chain_message(&error)
-            );
+            ),
+        }
+    }
+
+    /// The response of a completed record in the local cache; `None` when there is none
+    /// (an expired one is dropped).
+    fn cached_response<R: DeserializeOwned, E>(
+        &self,
+        key: &str,
+        validation: Option<&str>,
+    ) -> Result<Option<R>, IdempotencyError<E>> {
+        let Some(cache) = &self.local_cache else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let mut cache = config::lock(cache);
+        let Some(record) = cache.get(key) else {
+            return Ok(None);
+        };
+        if record.is_replaceable(now) {
+            cache.pop(key);
+            return Ok(None);
+        }
+        if validation.is_some() && record.validation.as_deref() != validation {
+            return Err(IdempotencyError::ValidationFailed {
+                key: key.to_owned(),
+            });
+        }
+        replay(record).map(Some)
+    }
+
+    /// Keeps a completed record in the local cache, when there is one.
+    fn keep(&self, record: Record) {
+        if let (Some(cache), Status::Completed) = (&self.local_cache, record.status) {
+            config::lock(cache).put(record.key.clone(), record);
         }
     }
 
     /// Deletes the record of `key`; a failure is logged, and a retry then waits for the
     /// record's `in_progress_expiration`.
     async fn release(&self, key: &str) {
+        if let Some(cache) = &self.local_cache {
+            config::lock(cache).pop(key);
+        }
         if let Err(error) = self.store.delete(key).await {
             tracing::error!(
                 error_type = codes::IDEMPOTENCY_STORE_ERROR,

@@ -709,3 +709,90 @@ fn the_item_size_counts_names_and_values() {
         + 2;
     assert_eq!(record.item_size(), expected);
 }
+
+#[tokio::test]
+async fn a_local_cache_replays_without_a_store_call() {
+    let Setup {
+        store, idempotency, ..
+    } = setup();
+    let idempotency = idempotency.local_cache(16);
+    let runs = Arc::new(AtomicUsize::new(0));
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(store.calls(), [1, 0, 1, 0]);
+    let replay = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(replay, json!({"order": 1}));
+    assert_eq!(
+        store.calls(),
+        [1, 0, 1, 0],
+        "the replay came from the local cache"
+    );
+    let error = idempotency
+        .once_validated(&json!("o-1"), &json!(1), counted(&runs))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "helve.IdempotencyValidationFailed");
+}
+
+#[tokio::test]
+async fn a_local_cache_drops_an_expired_record_and_keeps_only_completed_ones() {
+    let Setup {
+        store,
+        clock,
+        idempotency,
+    } = setup();
+    let idempotency = idempotency.local_cache(16);
+    let runs = Arc::new(AtomicUsize::new(0));
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(3601));
+    let again = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(again, json!({"order": 2}), "an expired record runs again");
+
+    // A failed execution leaves nothing behind, in the store or the cache.
+    let _ = idempotency
+        .once(&json!("o-2"), || async {
+            Err::<Value, _>(crate::Error::msg("failed"))
+        })
+        .await;
+    let after = idempotency
+        .once(&json!("o-2"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(after, json!({"order": 3}));
+    assert_eq!(store.calls()[3], 1, "the failure deleted its record");
+}
+
+#[tokio::test]
+async fn a_full_local_cache_forgets_the_least_recently_used_record() {
+    let Setup {
+        store, idempotency, ..
+    } = setup();
+    let idempotency = idempotency.local_cache(1);
+    let runs = Arc::new(AtomicUsize::new(0));
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    idempotency
+        .once(&json!("o-2"), counted(&runs))
+        .await
+        .unwrap();
+    let puts = store.calls()[0];
+    let replay = idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(replay, json!({"order": 1}), "replayed from the store");
+    assert_eq!(store.calls()[0], puts + 1);
+}
