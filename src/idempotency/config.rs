@@ -3,7 +3,10 @@
 use std::{
     fmt,
     num::NonZeroUsize,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -54,6 +57,11 @@ pub struct Idempotency {
     pub(crate) wait_in_progress: Option<Duration>,
     pub(crate) release_margin: Duration,
     pub(crate) disabled: bool,
+    /// What `POWERTOOLS_IDEMPOTENCY_DISABLED` asks to be told, logged at WARN at the first
+    /// execution (at construction, the function's logger may not be installed yet).
+    pub(crate) environment_note: Option<&'static str>,
+    /// Whether the note was logged, shared by the clones.
+    pub(crate) noted: Arc<AtomicBool>,
     pub(crate) clock: Clock,
     /// For a handler: the pointer to the validated part of the event.
     pub(crate) payload_validation: Option<String>,
@@ -74,6 +82,7 @@ impl fmt::Debug for Idempotency {
             .field("wait_in_progress", &self.wait_in_progress)
             .field("release_margin", &self.release_margin)
             .field("disabled", &self.disabled)
+            .field("environment_note", &self.environment_note)
             .field("payload_validation", &self.payload_validation)
             .field(
                 "local_cache",
@@ -93,12 +102,8 @@ impl Idempotency {
 
     /// The same, with a store already shared.
     pub fn with_store(store: Arc<dyn Store>) -> Self {
-        let disabled = disabled_by(std::env::var(DISABLED_VARIABLE).ok().as_deref());
-        if disabled {
-            tracing::warn!(
-                "{DISABLED_VARIABLE} is true: idempotency is off, every request runs the function"
-            );
-        }
+        let (disabled, environment_note) =
+            disabled_by(std::env::var(DISABLED_VARIABLE).ok().as_deref());
         Self {
             store,
             expires: DEFAULT_EXPIRES,
@@ -108,6 +113,8 @@ impl Idempotency {
             wait_in_progress: None,
             release_margin: DEFAULT_RELEASE_MARGIN,
             disabled,
+            environment_note,
+            noted: Arc::new(AtomicBool::new(false)),
             clock: Arc::new(SystemTime::now),
             payload_validation: None,
             name: None,
@@ -171,7 +178,17 @@ impl Idempotency {
     /// Turns idempotency off (`true`) or on, whatever `POWERTOOLS_IDEMPOTENCY_DISABLED` says.
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = disabled;
+        self.environment_note = None;
         self
+    }
+
+    /// Logs what `POWERTOOLS_IDEMPOTENCY_DISABLED` asked to be told, once.
+    pub(crate) fn note_environment(&self) {
+        if let Some(note) = self.environment_note
+            && !self.noted.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!("{note}");
+        }
     }
 
     /// For a handler: the JSON pointer (RFC 6901, as `/amount`) to the part of the event a
@@ -209,25 +226,41 @@ impl Idempotency {
     }
 }
 
-/// Whether `POWERTOOLS_IDEMPOTENCY_DISABLED` says off. Powertools reads it as a boolean; an
-/// unreadable value keeps idempotency on (and says so), since off would run duplicates.
-fn disabled_by(value: Option<&str>) -> bool {
+/// Whether `POWERTOOLS_IDEMPOTENCY_DISABLED` says off, and what to tell about it. Powertools
+/// reads it as a boolean; an unreadable value keeps idempotency on (and says so), since off
+/// would run duplicates.
+fn disabled_by(value: Option<&str>) -> (bool, Option<&'static str>) {
     match value.map(|value| value.trim().to_ascii_lowercase()) {
-        None => false,
+        None => (false, None),
         Some(value) => match value.as_str() {
-            "true" | "1" | "yes" | "on" => true,
-            "false" | "0" | "no" | "off" | "" => false,
-            _ => {
-                tracing::warn!(
-                    "{DISABLED_VARIABLE} is neither `true` nor `false`: idempotency stays on"
-                );
-                false
-            }
+            "true" | "1" | "yes" | "on" => (
+                true,
+                Some(
+                    "POWERTOOLS_IDEMPOTENCY_DISABLED is true: idempotency is off, every request runs the function",
+                ),
+            ),
+            "false" | "0" | "no" | "off" | "" => (false, None),
+            _ => (
+                false,
+                Some(
+                    "POWERTOOLS_IDEMPOTENCY_DISABLED is neither `true` nor `false`: idempotency stays on",
+                ),
+            ),
         },
     }
 }
 
 #[cfg(test)]
 pub(crate) fn disabled_by_value(value: Option<&str>) -> bool {
-    disabled_by(value)
+    disabled_by(value).0
+}
+
+#[cfg(test)]
+pub(crate) fn with_environment(value: Option<&str>, store: impl Store + 'static) -> Idempotency {
+    let (disabled, environment_note) = disabled_by(value);
+    Idempotency {
+        disabled,
+        environment_note,
+        ..Idempotency::new(store).disabled(false)
+    }
 }

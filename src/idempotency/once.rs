@@ -124,6 +124,7 @@ impl Idempotency {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
+        self.note_environment();
         if self.disabled {
             return f().await.map_err(IdempotencyError::Failed);
         }

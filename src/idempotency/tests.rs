@@ -796,3 +796,82 @@ async fn a_full_local_cache_forgets_the_least_recently_used_record() {
     assert_eq!(replay, json!({"order": 1}), "replayed from the store");
     assert_eq!(store.calls()[0], puts + 1);
 }
+
+/// The lines logged with a plain subscriber, for the tests of what helve warns about.
+#[derive(Clone, Default)]
+struct Logged(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logged {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn powertools_idempotency_disabled_is_told_at_warn_once_at_the_first_execution() {
+    let logged = Logged::default();
+    let writer = logged.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let idempotency = config::with_environment(Some("true"), MemoryStore::new());
+    assert!(
+        logged.text().is_empty(),
+        "nothing is logged at construction"
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    idempotency
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    idempotency
+        .clone()
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "off: every request runs");
+    let text = logged.text();
+    assert_eq!(
+        text.matches("POWERTOOLS_IDEMPOTENCY_DISABLED is true")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+
+    let unreadable = config::with_environment(Some("maybe"), MemoryStore::new());
+    unreadable
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    unreadable
+        .once(&json!("o-1"), counted(&runs))
+        .await
+        .unwrap();
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        3,
+        "an unreadable value keeps it on"
+    );
+    assert!(
+        logged
+            .text()
+            .contains("is neither `true` nor `false`: idempotency stays on"),
+        "{}",
+        logged.text()
+    );
+}
