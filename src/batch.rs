@@ -257,6 +257,73 @@ impl<H, R: Record> BatchHandler<H, R> {
         self.validate = Some(check);
         self
     }
+
+    /// Handles each record once per idempotency key: the SQS `messageId` (the Kinesis or
+    /// DynamoDB Streams `eventID`), so that a message SQS delivers twice is handled once. A
+    /// duplicate still in progress fails only its own record
+    /// (`helve.IdempotencyAlreadyInProgress`), and is retried. The key prefix defaults to
+    /// `{function name}.{handler name}`. See [`helve::idempotency`](crate::idempotency).
+    ///
+    /// ```no_run
+    /// use helve::batch::{SqsMessage, batch};
+    /// use helve::idempotency::{Idempotency, MemoryStore};
+    ///
+    /// async fn work(message: SqsMessage<serde_json::Value>, _ctx: helve::Context) -> Result<(), helve::Error> {
+    ///     Ok(())
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     let idempotency = Idempotency::new(MemoryStore::new());
+    ///     helve::Function::new(batch(work).idempotency(idempotency)).run()
+    /// }
+    /// ```
+    #[cfg(feature = "idempotency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    pub fn idempotency(
+        self,
+        idempotency: crate::idempotency::Idempotency,
+    ) -> BatchHandler<crate::idempotency::Idempotent<H, RecordKey>, R> {
+        self.idempotency_with(idempotency, RecordKey)
+    }
+
+    /// [`idempotency`](BatchHandler::idempotency), with the key computed from the decoded
+    /// record by `key` (`None` for no key), as `|message: &SqsMessage<Order>|
+    /// Some(json!(message.body().order_id))`.
+    #[cfg(feature = "idempotency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    pub fn idempotency_with<K>(
+        self,
+        idempotency: crate::idempotency::Idempotency,
+        key: K,
+    ) -> BatchHandler<crate::idempotency::Idempotent<H, K>, R> {
+        let name = crate::handler::short_type_name::<H>();
+        BatchHandler {
+            handler: crate::idempotency::Idempotent::new(
+                self.handler,
+                idempotency,
+                key,
+                None,
+                name,
+            ),
+            options: self.options,
+            validate: self.validate,
+            _record: PhantomData,
+        }
+    }
+}
+
+/// The idempotency key of a record: [`Record::idempotency_key`], the SQS `messageId` or the
+/// stream's `eventID`.
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordKey;
+
+#[cfg(feature = "idempotency")]
+impl<R: Record> crate::idempotency::KeyOf<R> for RecordKey {
+    fn key_of(&self, record: &R, _read: Option<serde_json::Value>) -> serde_json::Value {
+        record.idempotency_key().unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// What a batch handler answers for one record: `()`.

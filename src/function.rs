@@ -45,7 +45,7 @@ use crate::{
     config::Options,
     context::Mode,
     error::{self, IntoDiagnostic, codes},
-    handler::{Handler, HandlerService},
+    handler::{Handler, HandlerService, short_type_name},
     layers::{self, Correlation, LoggingLayer, MetricsLayer, RawEventLayer},
     local, logging,
     metrics::{EmfRecorder, MetricsOutput},
@@ -775,16 +775,6 @@ where
             ExitCode::FAILURE
         }
     }
-}
-
-/// `setup` for `my_crate::setup` or `setup::<Foo>`; closures have no name of their own.
-fn short_type_name<T>() -> &'static str {
-    let name = std::any::type_name::<T>();
-    if name.contains("{{closure}}") {
-        return "closure";
-    }
-    let path = name.split('<').next().unwrap_or(name);
-    path.rsplit("::").next().unwrap_or(path)
 }
 
 #[cfg(test)]

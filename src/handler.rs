@@ -284,6 +284,17 @@ where
     }
 }
 
+/// The name of a function type: `setup` for `my_crate::setup` or `setup::<Foo>`; closures
+/// have no name of their own.
+pub(crate) fn short_type_name<T>() -> &'static str {
+    let name = std::any::type_name::<T>();
+    if name.contains("{{closure}}") {
+        return "closure";
+    }
+    let path = name.split('<').next().unwrap_or(name);
+    path.rsplit("::").next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,11 +90,12 @@ mod log;
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
 ///
-/// - `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure)`: for a handler of
-///   one record, how many records (or FIFO message groups) run at once (default 1), how long
-///   before the deadline helve stops and answers (default 500 ms), and, for streams, whether to
-///   go on past a failed record. `batch` alone marks any other `helve::batch::Record` type as
-///   one record of a batch.
+/// - `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure, idempotency)`: for
+///   a handler of one record, how many records (or FIFO message groups) run at once (default 1),
+///   how long before the deadline helve stops and answers (default 500 ms), for streams, whether
+///   to go on past a failed record, and (feature `idempotency`) whether each record runs once
+///   per `messageId` (stream `eventID`), in memory (`BatchHandler::idempotency`). `batch`
+///   alone marks any other `helve::batch::Record` type as one record of a batch.
 ///
 /// # Batches
 ///

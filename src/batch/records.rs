@@ -126,6 +126,14 @@ pub trait Record: Sized + Send + 'static {
 
     /// The decoded payload, for validation.
     fn payload(&self) -> Option<&Self::Payload>;
+
+    /// The idempotency key of the record when the batch is idempotent
+    /// ([`BatchHandler::idempotency`](crate::batch::BatchHandler::idempotency)): the SQS
+    /// `messageId`, the Kinesis or DynamoDB Streams `eventID`. `None`: no key.
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Decodes a whole record; on failure, decodes it again to name the path of the problem (the
@@ -250,6 +258,14 @@ impl<T: DeserializeOwned + Send + 'static> Record for SqsMessage<T> {
     fn payload(&self) -> Option<&T> {
         Some(&self.body)
     }
+
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        self.message
+            .message_id
+            .clone()
+            .map(serde_json::Value::String)
+    }
 }
 
 impl Record for SqsEventMessage {
@@ -262,6 +278,11 @@ impl Record for SqsEventMessage {
 
     fn payload(&self) -> Option<&()> {
         None
+    }
+
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        self.message_id.clone().map(serde_json::Value::String)
     }
 }
 
@@ -318,6 +339,11 @@ impl<T: DeserializeOwned + Send + 'static> Record for KinesisRecord<T> {
     fn payload(&self) -> Option<&T> {
         Some(&self.data)
     }
+
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        self.record.event_id.clone().map(serde_json::Value::String)
+    }
 }
 
 impl Record for KinesisEventRecord {
@@ -330,6 +356,11 @@ impl Record for KinesisEventRecord {
 
     fn payload(&self) -> Option<&()> {
         None
+    }
+
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        self.event_id.clone().map(serde_json::Value::String)
     }
 }
 
@@ -398,6 +429,11 @@ impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
     fn payload(&self) -> Option<&T> {
         self.new_image.as_ref().or(self.old_image.as_ref())
     }
+
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.record.event_id.clone()))
+    }
 }
 
 impl Record for DynamoDbEventRecord {
@@ -410,5 +446,10 @@ impl Record for DynamoDbEventRecord {
 
     fn payload(&self) -> Option<&()> {
         None
+    }
+
+    #[cfg(feature = "idempotency")]
+    fn idempotency_key(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.event_id.clone()))
     }
 }

@@ -670,3 +670,85 @@ proptest! {
         }
     }
 }
+
+#[cfg(feature = "idempotency")]
+mod idempotency {
+    use super::*;
+    use crate::idempotency::{Idempotency, MemoryStore};
+
+    fn idempotency(store: &MemoryStore) -> Idempotency {
+        Idempotency::new(store.clone()).disabled(false)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_delivered_again_is_handled_once() {
+        let seen = Shared::default();
+        let store = MemoryStore::new();
+        let first = run_batch(
+            batch(recording(Arc::clone(&seen))).idempotency(idempotency(&store)),
+            ok_records([1, 2], 0),
+            LONG,
+        )
+        .await
+        .unwrap();
+        assert!(failures(&first).is_empty());
+        // SQS delivers message 2 again, with message 3.
+        let again = run_batch(
+            batch(recording(Arc::clone(&seen))).idempotency(idempotency(&store)),
+            ok_records([2, 3], 0),
+            LONG,
+        )
+        .await
+        .unwrap();
+        assert!(failures(&again).is_empty());
+        assert_eq!(lock(&seen).started, [1, 2, 3], "message 2 ran once");
+        assert_eq!(store.len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_duplicate_in_progress_fails_only_its_own_record() {
+        let seen = Shared::default();
+        let store = MemoryStore::new();
+        // Two deliveries of message 1 in one batch, run at once: the second finds the first in
+        // progress.
+        let records = vec![
+            sqs_record(1, &job(1, "ok", 100), None, false),
+            sqs_record(1, &job(1, "ok", 100), None, false),
+            sqs_record(2, &job(2, "ok", 0), None, false),
+        ];
+        let response = run_batch(
+            batch(recording(Arc::clone(&seen)))
+                .concurrency(3)
+                .idempotency(idempotency(&store)),
+            records,
+            LONG,
+        )
+        .await
+        .unwrap();
+        assert_eq!(failures(&response), ["m-1"]);
+        assert_eq!(lock(&seen).succeeded, HashSet::from([1, 2]));
+        assert_eq!(lock(&seen).started.iter().filter(|&&n| n == 1).count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_record_is_handled_again_when_redelivered() {
+        let seen = Shared::default();
+        let store = MemoryStore::new();
+        let failed = run_batch(
+            batch(recording(Arc::clone(&seen))).idempotency(idempotency(&store)),
+            vec![sqs_record(1, &job(1, "err", 0), None, false)],
+            LONG,
+        )
+        .await;
+        assert!(failed.is_err(), "the only record failed: the batch fails");
+        let retried = run_batch(
+            batch(recording(Arc::clone(&seen))).idempotency(idempotency(&store)),
+            vec![sqs_record(1, &job(1, "ok", 0), None, false)],
+            LONG,
+        )
+        .await
+        .unwrap();
+        assert!(failures(&retried).is_empty());
+        assert_eq!(lock(&seen).started, [1, 1]);
+    }
+}

@@ -282,6 +282,8 @@ pub(crate) struct BatchArgs {
     pub(super) concurrency: Option<syn::LitInt>,
     pub(super) deadline_margin_ms: Option<syn::LitInt>,
     pub(super) continue_on_failure: bool,
+    /// `idempotency`: each record once per `messageId` (or stream `eventID`).
+    pub(super) idempotency: bool,
 }
 
 impl BatchArgs {
@@ -291,6 +293,7 @@ impl BatchArgs {
             concurrency: None,
             deadline_margin_ms: None,
             continue_on_failure: false,
+            idempotency: false,
         };
         parse_option_list(input, |content| {
             let lookahead = content.lookahead1();
@@ -324,6 +327,16 @@ impl BatchArgs {
                     ));
                 }
                 args.continue_on_failure = true;
+                Ok(())
+            } else if lookahead.peek(kw::idempotency) {
+                let key: kw::idempotency = content.parse()?;
+                if args.idempotency {
+                    return Err(syn::Error::new(
+                        key.span,
+                        "`idempotency` is given twice in `batch(...)`; keep one",
+                    ));
+                }
+                args.idempotency = true;
                 Ok(())
             } else {
                 Err(lookahead.error())

@@ -50,7 +50,11 @@ pub(super) fn expand(
             http_body(extractors, &call, function, sig),
             TokenStream::new(),
         ],
-        _ => answer(kind, &call, sig, args.idempotency.is_some()),
+        _ => {
+            let replayed = args.idempotency.is_some()
+                || args.batch.as_ref().is_some_and(|batch| batch.idempotency);
+            answer(kind, &call, sig, replayed)
+        }
     };
 
     // The state's type: the handler's `&State`; a type parameter inferred from the init
@@ -132,7 +136,7 @@ pub(super) fn expand(
             .buffer_debug_logs(::helve::__private::DEFAULT_BUFFER_BYTES)
         },
     });
-    let handler = kind.wrap(args);
+    let handler = kind.wrap(args, name);
     // `run` checks the init function again (after `.init(..)` did): at the init path, so that
     // rustc sees the same error twice at one place and reports it once. The event type,
     // given explicitly, takes the error of an event that does not deserialize.

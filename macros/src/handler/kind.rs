@@ -104,7 +104,7 @@ impl Kind {
             if let Some(idempotency) = &args.idempotency {
                 return Err(syn::Error::new(
                     idempotency.span,
-                    "`idempotency(...)` makes a whole invocation idempotent; for one record of a batch, call `helve::idempotency::once` in the handler",
+                    "`idempotency(...)` makes a whole invocation idempotent; for each record of a batch once per `messageId`, write `batch(idempotency)`",
                 ));
             }
             return Ok(Kind::Batch(event));
@@ -158,8 +158,9 @@ impl Kind {
         }
     }
 
-    /// The handler given to `Function::new`: `__helve_handler`, wrapped by the kind's adapter.
-    pub(super) fn wrap(&self, args: &HandlerArgs) -> TokenStream {
+    /// The handler given to `Function::new`: `__helve_handler`, wrapped by the kind's adapter;
+    /// `handler_name` (the user's function) names it in idempotency keys.
+    pub(super) fn wrap(&self, args: &HandlerArgs, handler_name: &syn::Ident) -> TokenStream {
         match self {
             Kind::Plain(_) => quote!(__helve_handler),
             Kind::Http(_) => {
@@ -191,6 +192,17 @@ impl Kind {
                 let continue_on_failure = options
                     .filter(|batch| batch.continue_on_failure)
                     .map(|_| quote!(.continue_on_failure(true)));
+                let idempotency = options.filter(|batch| batch.idempotency).map(|_| {
+                    let name = handler_name.to_string();
+                    quote! {
+                        .idempotency(
+                            ::helve::idempotency::Idempotency::new(
+                                ::helve::idempotency::MemoryStore::new(),
+                            )
+                            .__handler_name(#name),
+                        )
+                    }
+                });
                 let validate =
                     validation_probe(quote!(<#event as ::helve::batch::Record>::Payload));
                 quote! {
@@ -199,6 +211,7 @@ impl Kind {
                         #concurrency
                         #margin
                         #continue_on_failure
+                        #idempotency
                 }
             }
             Kind::CustomResource { properties, .. } => {

@@ -40,7 +40,18 @@ mod every_option {
     }
 }
 
+mod batch_records {
+    use helve::batch::SqsMessage;
+
+    #[helve::handler(batch(concurrency = 4, idempotency))]
+    async fn work(message: SqsMessage<super::Order>) -> Result<(), helve::Error> {
+        let _ = message;
+        Ok(())
+    }
+}
+
 fn main() {
     let _: fn() -> std::process::ExitCode = by_key::main;
     let _: fn() -> std::process::ExitCode = every_option::main;
+    let _: fn() -> std::process::ExitCode = batch_records::main;
 }
