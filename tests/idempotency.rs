@@ -114,3 +114,33 @@ async fn an_order_without_a_key_runs_every_time_with_a_warning() {
     assert_eq!(warnings.len(), 2, "{exit}");
     assert_eq!(warnings[0].get("level"), "WARN", "{exit}");
 }
+
+#[tokio::test]
+async fn two_deliveries_at_once_run_the_handler_once_and_the_other_is_told_it_is_in_progress() {
+    let mut api = RuntimeApi::start().await;
+    let _function = api
+        .function("idempotent-orders")
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "2")
+        .spawn();
+    api.push(
+        "slow",
+        r#"{"order_id": "o-1", "amount": 5, "sleep_ms": 500}"#,
+    );
+    api.push(
+        "duplicate",
+        r#"{"order_id": "o-1", "amount": 5, "sleep_ms": 500}"#,
+    );
+    let outcomes = api.next_outcomes(2).await;
+    let mut responses = Vec::new();
+    let mut errors = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Response { body, .. } => responses.push(body),
+            Outcome::Error { body, .. } => errors.push(body),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(responses, [json!({"order_id": "o-1", "run": 1})]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["errorType"], "helve.IdempotencyAlreadyInProgress");
+}

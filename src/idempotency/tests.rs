@@ -875,3 +875,25 @@ async fn powertools_idempotency_disabled_is_told_at_warn_once_at_the_first_execu
         logged.text()
     );
 }
+
+#[test]
+fn an_invalid_pointer_stops_the_function_at_start_with_a_config_error() {
+    let valid = crate::context::EventKeys {
+        key: Some("/order_id".to_owned()),
+        validation: Some(String::new()),
+    };
+    assert!(check(&valid).is_ok());
+    let invalid = crate::context::EventKeys {
+        key: Some("/order_id".to_owned()),
+        validation: Some("/amount~2".to_owned()),
+    };
+    let error = check(&invalid).unwrap_err();
+    assert_eq!(error.error_type(), "helve.ConfigError");
+    assert!(
+        error
+            .error_message()
+            .starts_with("invalid setting idempotency payload_validation:"),
+        "{}",
+        error.error_message()
+    );
+}

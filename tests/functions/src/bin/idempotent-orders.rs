@@ -2,8 +2,8 @@
 //! the order id, with the amount validated, in memory.
 //!
 //! Event: `{"order_id": "o-1", "amount": 5}`; `order_id` may be missing (the order is then
-//! created without idempotency) and `"fail": true` makes the handler fail with
-//! `orders.Declined`. It answers `{"order_id": .., "run": n}`, where `n` counts the handler's
+//! created without idempotency), `"fail": true` makes the handler fail with
+//! `orders.Declined`, and `"sleep_ms": 200` makes it take that long. It answers `{"order_id": .., "run": n}`, where `n` counts the handler's
 //! runs in this process, so a test tells a replay (the same `n`) from a new run.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +19,8 @@ struct Order {
     order_id: Option<String>,
     #[serde(default)]
     fail: bool,
+    #[serde(default)]
+    sleep_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,6 +35,7 @@ struct Created {
 )]
 async fn create(order: Order) -> Result<Created, helve::Error> {
     let run = RUNS.fetch_add(1, Ordering::SeqCst) + 1;
+    tokio::time::sleep(std::time::Duration::from_millis(order.sleep_ms)).await;
     if order.fail {
         return Err(helve::Error::new(
             "orders.Declined",
