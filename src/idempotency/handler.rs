@@ -134,7 +134,9 @@ where
         self.handler.init_failure_answer()
     }
 
+    /// The pointers, when there is one: without, the raw event is not parsed at all.
     fn event_keys(&self) -> Option<EventKeys> {
-        Some(self.pointers.clone())
+        let pointers = &self.pointers;
+        (pointers.key.is_some() || pointers.validation.is_some()).then(|| pointers.clone())
     }
 }

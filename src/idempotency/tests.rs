@@ -897,3 +897,30 @@ fn an_invalid_pointer_stops_the_function_at_start_with_a_config_error() {
         error.error_message()
     );
 }
+
+#[test]
+fn the_raw_event_is_read_only_for_a_handler_with_a_pointer() {
+    use crate::handler::{Handler, Stateless};
+
+    async fn handle(event: Value, _ctx: Context) -> Result<Value, crate::Error> {
+        Ok(event)
+    }
+    let by_value = Idempotent::new(
+        handle,
+        Idempotency::new(MemoryStore::new()),
+        |event: &Value| Some(event.clone()),
+        None,
+        "handle",
+    );
+    assert_eq!(Handler::<Value, (), Stateless>::event_keys(&by_value), None);
+    let validated = Idempotent::new(
+        handle,
+        Idempotency::new(MemoryStore::new()).payload_validation("/amount"),
+        |event: &Value| Some(event.clone()),
+        None,
+        "handle",
+    );
+    let keys = Handler::<Value, (), Stateless>::event_keys(&validated).unwrap();
+    assert_eq!(keys.validation.as_deref(), Some("/amount"));
+    assert_eq!(keys.key, None);
+}
