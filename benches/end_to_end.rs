@@ -87,11 +87,11 @@ impl Options {
 /// The user + system CPU time of every child process reaped so far.
 fn children_cpu() -> Duration {
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage(RUSAGE_CHILDREN)");
-    let micros = |time: nix::sys::time::TimeVal| {
+    let duration = |time: nix::sys::time::TimeVal| {
         Duration::from_secs(u64::try_from(time.tv_sec()).unwrap_or(0))
             + Duration::from_micros(u64::try_from(time.tv_usec()).unwrap_or(0))
     };
-    micros(usage.user_time()) + micros(usage.system_time())
+    duration(usage.user_time()) + duration(usage.system_time())
 }
 
 /// Builds the two functions on their own, once, and says where their binaries are.

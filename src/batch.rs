@@ -296,15 +296,8 @@ impl<H, R: Record> BatchHandler<H, R> {
         idempotency: crate::idempotency::Idempotency,
         key: K,
     ) -> BatchHandler<crate::idempotency::Idempotent<H, K>, R> {
-        let name = crate::handler::short_type_name::<H>();
         BatchHandler {
-            handler: crate::idempotency::Idempotent::new(
-                self.handler,
-                idempotency,
-                key,
-                None,
-                name,
-            ),
+            handler: crate::idempotency::Idempotent::new(self.handler, idempotency, key, None),
             options: self.options,
             validate: self.validate,
             _record: PhantomData,

@@ -284,14 +284,12 @@ impl<H, I> Function<H, I> {
         idempotency: crate::idempotency::Idempotency,
         key: impl Into<String>,
     ) -> Function<crate::idempotency::Idempotent<H, crate::idempotency::AtPointer>, I> {
-        let name = short_type_name::<H>();
         self.map_handler(|handler| {
             crate::idempotency::Idempotent::new(
                 handler,
                 idempotency,
                 crate::idempotency::AtPointer,
                 Some(key.into()),
-                name,
             )
         })
     }
@@ -318,9 +316,8 @@ impl<H, I> Function<H, I> {
         idempotency: crate::idempotency::Idempotency,
         key: K,
     ) -> Function<crate::idempotency::Idempotent<H, K>, I> {
-        let name = short_type_name::<H>();
         self.map_handler(|handler| {
-            crate::idempotency::Idempotent::new(handler, idempotency, key, None, name)
+            crate::idempotency::Idempotent::new(handler, idempotency, key, None)
         })
     }
 

@@ -5,8 +5,9 @@
 //! `\t` or `\u00XX` (lower-case hex); everything else, non-ASCII included, is copied as UTF-8.
 
 /// What each byte is escaped with: `0` for none, `u` for `\u00XX`, otherwise the character
-/// after the backslash. serde_json's table.
-const ESCAPE: [u8; 256] = {
+/// after the backslash. serde_json's table; the Python dialect of idempotency keys builds its
+/// own from it.
+pub(crate) const ESCAPE: [u8; 256] = {
     let mut table = [0; 256];
     let mut byte = 0;
     while byte < 0x20 {
@@ -23,7 +24,8 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lower-case hex digits, by value.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `text` JSON-escaped, without the quotes.
 #[inline]

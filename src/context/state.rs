@@ -77,10 +77,14 @@ impl State {
         }
     }
 
-    /// Keeps what the raw event said about idempotency, for the idempotent handler.
+    /// Keeps what the raw event said about idempotency, for the idempotent handler; no lock
+    /// is taken, the state being the caller's alone while the invocation starts.
     #[cfg(feature = "idempotency")]
-    pub(crate) fn set_event_keys(&self, keys: Option<crate::context::ReadKeys>) {
-        *lock(&self.event_keys) = keys;
+    pub(crate) fn put_event_keys(&mut self, keys: Option<crate::context::ReadKeys>) {
+        *self
+            .event_keys
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = keys;
     }
 
     /// What the raw event said about idempotency, once.

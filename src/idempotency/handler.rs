@@ -10,7 +10,7 @@ use crate::{
     ConfigError, Context,
     context::{EventKeys, ReadKeys},
     correlation::Pointer,
-    handler::{Handler, InitFailureAnswer},
+    handler::{Handler, InitFailureAnswer, short_type_name},
 };
 
 use super::{IdempotencyError, config::Idempotency};
@@ -77,13 +77,12 @@ impl<H, K> fmt::Debug for Idempotent<H, K> {
 
 impl<H, K> Idempotent<H, K> {
     /// `handler`, run once per key: the key found with `key` (or at `key_pointer` in the raw
-    /// event), the prefix defaulting to the function's name and `handler_name`.
+    /// event), the prefix defaulting to the function's name and the handler's.
     pub(crate) fn new(
         handler: H,
         idempotency: Idempotency,
         key: K,
         key_pointer: Option<String>,
-        handler_name: &'static str,
     ) -> Self {
         let pointers = EventKeys {
             key: key_pointer,
@@ -91,7 +90,7 @@ impl<H, K> Idempotent<H, K> {
         };
         Self {
             handler,
-            idempotency: Arc::new(idempotency.named(handler_name)),
+            idempotency: Arc::new(idempotency.named(short_type_name::<H>())),
             key,
             pointers,
         }

@@ -102,15 +102,33 @@ impl Idempotency {
     /// The idempotency key of `value`: `"{prefix}#{digest}"`; `None` when the value is a
     /// missing key.
     pub fn key_of(&self, value: &Value) -> Option<String> {
+        self.key_in(value, crate::context().as_ref())
+    }
+
+    /// [`key_of`](Idempotency::key_of) in the invocation of `context`.
+    fn key_in(&self, value: &Value, context: Option<&Context>) -> Option<String> {
         if is_missing(value) {
             return None;
         }
-        let context = crate::context();
-        Some(format!(
-            "{}#{}",
-            self.prefix(context.as_ref()),
-            self.dialect.digest(value)
-        ))
+        let digest = self.dialect.digest(value);
+        let mut key = String::with_capacity(64 + digest.len());
+        match &self.key_prefix {
+            Some(prefix) => key.push_str(prefix),
+            None => {
+                // The function's name, and the handler's.
+                key.push_str(match context {
+                    Some(context) if !context.function_name().is_empty() => context.function_name(),
+                    _ => "test-func",
+                });
+                if let Some(name) = self.name {
+                    key.push('.');
+                    key.push_str(name);
+                }
+            }
+        }
+        key.push('#');
+        key.push_str(&digest);
+        Some(key)
     }
 
     async fn run<R, E, F, Fut>(
@@ -128,7 +146,8 @@ impl Idempotency {
         if self.disabled {
             return f().await.map_err(IdempotencyError::Failed);
         }
-        let Some(key) = self.key_of(key_value) else {
+        let context = crate::context();
+        let Some(key) = self.key_in(key_value, context.as_ref()) else {
             if self.key_required {
                 return Err(IdempotencyError::KeyMissing);
             }
@@ -138,7 +157,6 @@ impl Idempotency {
             );
             return f().await.map_err(IdempotencyError::Failed);
         };
-        let context = crate::context();
         let validation = validated.map(|value| self.dialect.digest(value));
         let store_error = |error: StoreError| IdempotencyError::Store {
             key: key.clone(),
@@ -388,21 +406,6 @@ impl Idempotency {
 
     fn now(&self) -> Now {
         Now::at((self.clock)())
-    }
-
-    /// The key prefix: the configured one, or the function's name (and the handler's).
-    fn prefix(&self, context: Option<&Context>) -> std::borrow::Cow<'_, str> {
-        if let Some(prefix) = &self.key_prefix {
-            return prefix.as_str().into();
-        }
-        let function = match context {
-            Some(context) if !context.function_name().is_empty() => context.function_name(),
-            _ => "test-func",
-        };
-        match self.name {
-            Some(name) => format!("{function}.{name}").into(),
-            None => function.to_owned().into(),
-        }
     }
 }
 

@@ -910,7 +910,6 @@ fn the_raw_event_is_read_only_for_a_handler_with_a_pointer() {
         Idempotency::new(MemoryStore::new()),
         |event: &Value| Some(event.clone()),
         None,
-        "handle",
     );
     assert_eq!(Handler::<Value, (), Stateless>::event_keys(&by_value), None);
     let validated = Idempotent::new(
@@ -918,7 +917,6 @@ fn the_raw_event_is_read_only_for_a_handler_with_a_pointer() {
         Idempotency::new(MemoryStore::new()).payload_validation("/amount"),
         |event: &Value| Some(event.clone()),
         None,
-        "handle",
     );
     let keys = Handler::<Value, (), Stateless>::event_keys(&validated).unwrap();
     assert_eq!(keys.validation.as_deref(), Some("/amount"));

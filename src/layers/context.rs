@@ -123,7 +123,7 @@ impl<S> ContextService<S> {
             reusable.mode = self.mode;
             reusable.state.reset(logged_event);
             #[cfg(feature = "idempotency")]
-            reusable.state.set_event_keys(event_keys);
+            reusable.state.put_event_keys(event_keys);
             return Context::from_inner(Arc::clone(last));
         }
         let shared = Arc::new(Inner {
@@ -132,10 +132,14 @@ impl<S> ContextService<S> {
             cold_start,
             mode: self.mode,
             correlation_id: correlation.map(str::to_owned),
-            state: State::new(logged_event),
+            state: {
+                #[cfg_attr(not(feature = "idempotency"), allow(unused_mut))]
+                let mut state = State::new(logged_event);
+                #[cfg(feature = "idempotency")]
+                state.put_event_keys(event_keys);
+                state
+            },
         });
-        #[cfg(feature = "idempotency")]
-        shared.state.set_event_keys(event_keys);
         self.last = Some(Arc::clone(&shared));
         Context::from_inner(shared)
     }

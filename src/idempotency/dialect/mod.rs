@@ -12,6 +12,8 @@ use base64::Engine as _;
 use md5::{Digest as _, Md5};
 use serde_json::{Map, Number, Value};
 
+use crate::json_escape::{self, HEX};
+
 mod number;
 
 #[cfg(test)]
@@ -109,27 +111,14 @@ impl Dialect {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// What each byte of a string is escaped with in [`Dialect::Python`]: `0` for none, `u` for
 /// `\u00XX`, [`NON_ASCII`] for a byte of a character above U+007F, otherwise the character
-/// after the backslash. `json.dumps`'s escapes with `ensure_ascii=True`: `"`, `\`, the short
-/// forms of `\b \f \n \r \t`, `\u00XX` for the other control characters and DEL, and
-/// `\uXXXX` for every character above U+007F.
+/// after the backslash. `json.dumps`'s escapes with `ensure_ascii=True`: the escapes of every
+/// JSON string helve writes ([`json_escape::ESCAPE`]: `"`, `\`, the short forms of
+/// `\b \f \n \r \t`, `\u00XX` for the other control characters), plus `\u007f` for DEL
+/// and `\uXXXX` for every character above U+007F.
 const PYTHON_ESCAPE: [u8; 256] = {
-    let mut table = [0; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = b'u';
-        byte += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0a] = b'n';
-    table[0x0c] = b'f';
-    table[0x0d] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
+    let mut table = json_escape::ESCAPE;
     table[0x7f] = b'u';
     let mut byte = 0x80;
     while byte < 0x100 {
@@ -207,7 +196,7 @@ fn push_python_string(out: &mut Vec<u8>, text: &str) {
 fn push_typescript_string(out: &mut Vec<u8>, text: &str) {
     out.reserve(text.len() + 2);
     out.push(b'"');
-    crate::json_escape::escape_into(out, text);
+    json_escape::escape_into(out, text);
     out.push(b'"');
 }
 
