@@ -362,4 +362,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.setting(), "POWERTOOLS_LOGGER_LOG_EVENT");
     }
+
+    #[test]
+    fn a_rejected_boolean_is_not_echoed() {
+        let error = Settings::from_lookup(
+            None,
+            env(&[("POWERTOOLS_METRICS_DISABLED", "s3cr3t-token")]),
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("POWERTOOLS_METRICS_DISABLED"), "{message}");
+        assert!(message.contains("expected `true` or `false`"), "{message}");
+        assert!(!message.contains("s3cr3t-token"), "{message}");
+    }
 }

@@ -469,7 +469,8 @@ impl ConfigError {
             "false" | "0" | "no" | "" => Ok(false),
             _ => Err(ConfigError::new(
                 setting,
-                format!("expected `true` or `false`, found `{value}`"),
+                "expected `true` or `false` (or `1`/`0`, `yes`/`no`); the value given is not repeated here"
+                    .to_owned(),
             )),
         }
     }
