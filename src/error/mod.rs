@@ -469,8 +469,7 @@ impl ConfigError {
             "false" | "0" | "no" | "" => Ok(false),
             _ => Err(ConfigError::new(
                 setting,
-                "expected `true` or `false` (or `1`/`0`, `yes`/`no`); the value given is not repeated here"
-                    .to_owned(),
+                "expected `true` or `false` (or `1`/`0`, `yes`/`no`); the value given is not repeated here",
             )),
         }
     }
