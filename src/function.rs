@@ -475,11 +475,9 @@ impl<H, I> Function<H, I> {
         let recorder = settings.as_ref().ok().and_then(install_recorder);
         let started = Instant::now();
         #[cfg(feature = "idempotency")]
-        let settings = settings.and_then(|settings| {
-            match handler.event_keys().as_ref().map(crate::idempotency::check) {
-                Some(Err(error)) => Err(error::diagnostic(&error)),
-                _ => Ok(settings),
-            }
+        let settings = settings.and_then(|settings| match handler.check_idempotency() {
+            Err(error) => Err(error::diagnostic(&error)),
+            Ok(()) => Ok(settings),
         });
         let outcome = match settings {
             Ok(settings) => start(init, &init_name, boot.mode == Mode::Lambda)

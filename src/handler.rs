@@ -96,6 +96,17 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
     fn event_keys(&self) -> Option<crate::context::EventKeys> {
         None
     }
+
+    /// Whether the handler's idempotency is configured right (its pointers, an HTTP key):
+    /// checked when the function starts. By default, the pointers of
+    /// [`event_keys`](Handler::event_keys).
+    #[doc(hidden)]
+    #[cfg(feature = "idempotency")]
+    fn check_idempotency(&self) -> Result<(), crate::ConfigError> {
+        self.event_keys()
+            .as_ref()
+            .map_or(Ok(()), crate::context::EventKeys::check)
+    }
 }
 
 /// Answers one raw event, before its deadline, after the init step failed with the given

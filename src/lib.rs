@@ -43,11 +43,12 @@
 //! | `batch` | [batches](batch) from SQS (standard and FIFO), Kinesis and DynamoDB Streams, with partial failures; turns on `validate` | off |
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
 //! | `cloudwatch` | [metrics published with PutMetricData](metrics::cloudwatch) through aws-sdk-cloudwatch instead of EMF; an HTTPS client (rustls and ring) | off |
+//! | `dynamodb` | aws-sdk-dynamodb (no aws-config): with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
-//! The areas to come each get a feature (`dynamodb`, `testing`), so a function pays only
+//! The areas to come each get a feature (`testing`), so a function pays only
 //! for what it uses and the default build pulls no AWS SDK crate.
 //!
 //! # Examples
@@ -63,6 +64,9 @@
 #[cfg(test)]
 extern crate self as helve;
 
+#[cfg(any(feature = "cloudwatch", feature = "dynamodb"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "cloudwatch", feature = "dynamodb"))))]
+pub mod aws;
 #[cfg(feature = "batch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
 pub mod batch;

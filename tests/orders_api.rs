@@ -107,7 +107,7 @@ fn headers(correlation_id: &str, content_type: Option<&str>, extra: Value) -> Va
     let mut headers = json!({
         "vary": "origin, access-control-request-method, access-control-request-headers",
         "access-control-allow-origin": "*",
-        "access-control-expose-headers": "location,x-correlation-id",
+        "access-control-expose-headers": "location,x-correlation-id,x-idempotent-replay",
         "x-correlation-id": correlation_id,
     });
     if let Some(content_type) = content_type {
@@ -510,24 +510,45 @@ async fn every_bad_request_is_a_problem_with_its_status_and_code() {
 }
 
 #[tokio::test]
-async fn an_order_created_twice_in_one_execution_environment_is_a_conflict_the_second_time() {
+async fn a_create_retried_with_the_same_idempotency_key_gets_the_first_answer_again() {
     let run = invoke(
         CREATE,
         &[],
-        &[("req-first", "create.json"), ("req-retry", "create.json")],
+        &[
+            ("req-first", "create.json"),
+            ("req-retry", "create.json"),
+            ("req-new-key", "create-new-key.json"),
+        ],
     )
     .await;
-    assert_eq!(run.responses[0]["statusCode"], 201);
-    assert_eq!(run.responses[1]["statusCode"], 409);
+    let (first, retry) = (&run.responses[0], &run.responses[1]);
+    assert_eq!(first["statusCode"], 201);
+    assert!(first["headers"].get("x-idempotent-replay").is_none());
+    // The same status, location and order (its `created_at` included), marked as a replay.
+    assert_eq!(retry["statusCode"], 201);
+    assert_eq!(retry["headers"]["location"], "/orders/o-1002");
+    assert_eq!(retry["headers"]["x-idempotent-replay"], "true");
+    assert_eq!(retry["body"], first["body"]);
+    // The handler ran once: one "created" line, one OrdersCreated metric.
+    let created: Vec<&LogLine> = run
+        .lines
+        .iter()
+        .filter(|line| line.message() == "order o-1002 created")
+        .collect();
+    assert_eq!(created.len(), 1, "{:?}", run.lines);
+    assert_eq!(created[0].get("function_request_id"), "req-first");
+
+    // The same order under another key runs again, and the id is taken.
+    assert_eq!(run.responses[2]["statusCode"], 409);
     assert_eq!(
-        body(&run.responses[1]),
+        body(&run.responses[2]),
         problem(
             409,
             "Conflict",
             Some("order o-1002 already exists"),
             "/orders",
             "order_exists",
-            ("req-retry", CREATE_ID),
+            ("req-new-key", "Kx7dB4fQIAMEhRw="),
         )
     );
 }
@@ -590,7 +611,7 @@ async fn a_preflight_is_answered_by_the_cors_layer_for_the_allowed_origins() {
         let mut headers = json!({
             "vary": "origin, access-control-request-method, access-control-request-headers",
             "access-control-allow-methods": "GET,POST",
-            "access-control-allow-headers": "content-type,authorization",
+            "access-control-allow-headers": "content-type,authorization,idempotency-key",
             "access-control-max-age": "600",
             "x-correlation-id": preflight_id,
         });

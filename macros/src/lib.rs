@@ -83,10 +83,14 @@ mod log;
 ///   (`"current_thread"`, the default; helve goes multi-thread by itself when
 ///   `AWS_LAMBDA_MAX_CONCURRENCY` is above 1).
 /// - `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
-///   key_required, key_prefix = "orders.create", wait_in_progress = 5)` (feature
-///   `idempotency`): runs the handler once per value at the JSON pointer `key` of the event and
-///   replays the stored response afterwards (`Function::idempotency`, in memory); every option
-///   but `key` is optional. See `helve::idempotency`.
+///   key_required, key_prefix = "orders.create", wait_in_progress = 5, store = make_store)`
+///   (feature `idempotency`): runs the handler once per value at the JSON pointer `key` of the
+///   event and replays the stored response afterwards (`Function::idempotency`); every option
+///   but `key` is optional. The records are kept in memory unless `store` names a function
+///   `fn() -> impl helve::idempotency::Store`, called once at start (a `DynamoDbStore`, with
+///   the feature `dynamodb`). For an HTTP handler, `key` is `"header:Idempotency-Key"` or a
+///   JSON pointer into the JSON body, and a replay carries `x-idempotent-replay: true`
+///   (`HttpHandler::idempotency`). See `helve::idempotency`.
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
 ///

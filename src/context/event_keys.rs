@@ -16,6 +16,20 @@ pub struct EventKeys {
 }
 
 impl EventKeys {
+    /// Checks both pointers: an invalid one stops the function at start.
+    pub(crate) fn check(&self) -> Result<(), crate::ConfigError> {
+        for (setting, pointer) in [
+            ("idempotency key", &self.key),
+            ("idempotency payload_validation", &self.validation),
+        ] {
+            if let Some(pointer) = pointer {
+                crate::correlation::Pointer::new(pointer)
+                    .map_err(|error| crate::ConfigError::new(setting, error.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The key and validated part of a raw event (`null` where a pointer finds nothing);
     /// nothing when the event is not JSON (the handler is then not called: the event is
     /// reported invalid).

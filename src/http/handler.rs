@@ -246,7 +246,7 @@ where
 
 /// HttpOptions of an HTTP handler.
 #[derive(Debug, Clone, Copy)]
-struct HttpOptions {
+pub(super) struct HttpOptions {
     body_limit: usize,
     deadline_margin: Duration,
     request_metrics: bool,
@@ -266,9 +266,11 @@ impl Default for HttpOptions {
 /// made, inside the layers added with [`layer`](Self::layer)), as a helve [`Handler`] of the
 /// event API Gateway, an ALB or a Function URL sends. Made by [`http()`] and [`service()`].
 pub struct HttpHandler<Svc, S> {
-    service: Svc,
-    options: HttpOptions,
-    _state: PhantomData<fn(S)>,
+    pub(super) service: Svc,
+    pub(super) options: HttpOptions,
+    /// What is wrong with the handler's configuration, reported when the function starts.
+    pub(super) config_error: Option<crate::ConfigError>,
+    pub(super) _state: PhantomData<fn(S)>,
 }
 
 impl<Svc: Clone, S> Clone for HttpHandler<Svc, S> {
@@ -276,6 +278,7 @@ impl<Svc: Clone, S> Clone for HttpHandler<Svc, S> {
         Self {
             service: self.service.clone(),
             options: self.options,
+            config_error: self.config_error.clone(),
             _state: PhantomData,
         }
     }
@@ -314,6 +317,7 @@ where
             _marker: PhantomData,
         }),
         options: HttpOptions::default(),
+        config_error: None,
         _state: PhantomData,
     }
 }
@@ -344,6 +348,7 @@ where
             _state: PhantomData,
         }),
         options: HttpOptions::default(),
+        config_error: None,
         _state: PhantomData,
     }
 }
@@ -355,6 +360,7 @@ impl<Svc, S> HttpHandler<Svc, S> {
         HttpHandler {
             service: layer.layer(self.service),
             options: self.options,
+            config_error: self.config_error,
             _state: PhantomData,
         }
     }
@@ -395,6 +401,11 @@ where
     // `HttpResponse::new` drops the header values that are not UTF-8, the one thing that
     // could fail to serialize.
     const RESPONSE_SERIALIZES: bool = true;
+
+    #[cfg(feature = "idempotency")]
+    fn check_idempotency(&self) -> Result<(), crate::ConfigError> {
+        self.config_error.clone().map_or(Ok(()), Err)
+    }
 
     fn call(&self, event: HttpEvent, context: Context, state: &'static S) -> Self::Future {
         let started = Instant::now();

@@ -77,6 +77,8 @@ mod extract;
 mod finish;
 mod guard;
 mod handler;
+#[cfg(feature = "idempotency")]
+mod idempotency;
 mod lambda;
 mod params;
 mod response;
@@ -91,6 +93,9 @@ pub use lambda_http::Body;
 pub use extract::{Claims, FromRequest, Json, Path, Query, Valid};
 pub use guard::Guarded;
 pub use handler::{Endpoint, EndpointFuture, FromState, Http, HttpFn, HttpHandler, http, service};
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+pub use idempotency::{HandlerName, HttpKey, IdempotentHttp, REPLAY_HEADER};
 pub use lambda::{HttpEvent, HttpResponse};
 pub use response::{Created, IntoHeaders, IntoResponse, PROBLEM_JSON, Problem};
 

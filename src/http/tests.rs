@@ -863,3 +863,227 @@ async fn a_problem_made_in_a_task_spawned_in_the_scope_names_the_request() {
         })
     );
 }
+
+#[cfg(feature = "idempotency")]
+mod idempotency {
+    //! What a client retrying a request with the same idempotency key sees.
+
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+    use crate::idempotency::{Idempotency, MemoryStore, Now, Record, Status, Store};
+
+    fn post(headers: Value, body: &str) -> Value {
+        v2("POST", "/orders", headers, Some(body))
+    }
+
+    fn keyed(key: &str) -> Value {
+        json!({"content-type": "application/json", "idempotency-key": key})
+    }
+
+    /// A handler that creates an order and counts its runs; `status` is what it answers.
+    fn creating(
+        runs: &Arc<AtomicUsize>,
+        status: StatusCode,
+    ) -> impl HttpFn<(), crate::Stateless, Output = Response> {
+        let runs = Arc::clone(runs);
+        move |_: Request, _: Context| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                (
+                    status,
+                    [(header::LOCATION, format!("/orders/o-{run}"))],
+                    Json(json!({"id": format!("o-{run}"), "run": run})),
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    fn idempotency(store: &MemoryStore) -> Idempotency {
+        Idempotency::new(store.clone()).key_prefix("orders.create")
+    }
+
+    #[tokio::test]
+    async fn a_retried_post_gets_the_first_response_marked_as_a_replay() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let handler = http(creating(&runs, StatusCode::CREATED))
+            .idempotency(idempotency(&store), "header:Idempotency-Key");
+        let first = invoke(&handler, post(keyed("k-1"), r#"{"sku": "BOOK"}"#)).await;
+        assert_eq!(first["statusCode"], 201);
+        assert_eq!(first["headers"]["location"], "/orders/o-1");
+        assert!(first["headers"].get(REPLAY_HEADER).is_none());
+
+        let replay = invoke(&handler, post(keyed("k-1"), r#"{"sku": "BOOK"}"#)).await;
+        assert_eq!(replay["statusCode"], 201);
+        assert_eq!(replay["headers"]["location"], "/orders/o-1");
+        assert_eq!(replay["headers"]["content-type"], "application/json");
+        assert_eq!(replay["headers"][REPLAY_HEADER], "true");
+        assert_eq!(body(&replay), json!({"id": "o-1", "run": 1}));
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the handler ran once");
+
+        let other = invoke(&handler, post(keyed("k-2"), r#"{"sku": "BOOK"}"#)).await;
+        assert_eq!(body(&other), json!({"id": "o-2", "run": 2}));
+    }
+
+    #[tokio::test]
+    async fn the_record_holds_a_lambda_proxy_response_as_powertools_stores_it() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let idempotency = idempotency(&store);
+        let key = idempotency.key_of(&json!("k-1")).expect("a key");
+        let handler = http(creating(&runs, StatusCode::CREATED))
+            .idempotency(idempotency, "header:Idempotency-Key");
+        invoke(&handler, post(keyed("k-1"), "{}")).await;
+        let data = store.record(&key).and_then(|record| record.data);
+        let stored: Value = serde_json::from_str(data.as_deref().unwrap_or("null")).unwrap();
+        assert_eq!(
+            stored,
+            json!({
+                "statusCode": 201,
+                "headers": {"content-type": "application/json", "location": "/orders/o-1"},
+                "body": r#"{"id":"o-1","run":1}"#,
+                "isBase64Encoded": false
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_answer_is_not_kept_and_a_retry_runs_again() {
+        for status in [
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ] {
+            let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+            let handler = http(creating(&runs, status))
+                .idempotency(idempotency(&store), "header:Idempotency-Key");
+            let first = invoke(&handler, post(keyed("k-1"), "{}")).await;
+            assert_eq!(first["statusCode"], status.as_u16());
+            let retry = invoke(&handler, post(keyed("k-1"), "{}")).await;
+            assert!(retry["headers"].get(REPLAY_HEADER).is_none());
+            assert_eq!(runs.load(Ordering::SeqCst), 2, "{status} is not replayed");
+            assert!(store.is_empty(), "the key is released");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_key_can_be_a_field_of_the_json_body() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let handler = http(creating(&runs, StatusCode::CREATED))
+            .idempotency(idempotency(&store), "/order_id");
+        let order = r#"{"order_id": "o-77", "sku": "BOOK"}"#;
+        invoke(&handler, post(json_headers(), order)).await;
+        let replay = invoke(&handler, post(json_headers(), order)).await;
+        assert_eq!(replay["headers"][REPLAY_HEADER], "true");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let key = idempotency(&store).key_of(&json!("o-77"));
+        assert!(store.record(&key.unwrap_or_default()).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_retry_while_the_first_request_runs_is_a_409_to_retry_later() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let idempotency = idempotency(&store);
+        let key = idempotency.key_of(&json!("k-1")).expect("a key");
+        let now = Now::at(std::time::SystemTime::now());
+        let running = Record {
+            key,
+            status: Status::InProgress,
+            expiration: now.seconds() + 3600,
+            in_progress_expiration: Some(now.millis() + 60_000),
+            data: None,
+            validation: None,
+        };
+        store.put_in_progress(&running, now).await.expect("written");
+        let handler = http(creating(&runs, StatusCode::CREATED))
+            .idempotency(idempotency, "header:Idempotency-Key");
+        let response = invoke(&handler, post(keyed("k-1"), "{}")).await;
+        assert_eq!(response["statusCode"], 409);
+        assert_eq!(response["headers"]["retry-after"], "1");
+        assert_eq!(response["headers"]["content-type"], PROBLEM_JSON);
+        let problem = body(&response);
+        assert_eq!(problem["code"], "idempotency_in_progress");
+        assert!(
+            !problem.to_string().contains("orders.create#"),
+            "the key is not shown to the client: {problem}"
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_required_key_that_is_missing_is_a_400() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let handler = http(creating(&runs, StatusCode::CREATED)).idempotency(
+            idempotency(&store).key_required(true),
+            "header:Idempotency-Key",
+        );
+        let response = invoke(&handler, post(json_headers(), "{}")).await;
+        assert_eq!(response["statusCode"], 400);
+        assert_eq!(body(&response)["code"], "idempotency_key_missing");
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_a_key_the_request_runs_every_time_when_none_is_required() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let handler = http(creating(&runs, StatusCode::CREATED))
+            .idempotency(idempotency(&store), "header:Idempotency-Key");
+        invoke(&handler, post(json_headers(), "{}")).await;
+        invoke(&handler, post(json_headers(), "{}")).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_key_reused_with_another_body_is_a_422() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let handler = http(creating(&runs, StatusCode::CREATED)).idempotency(
+            idempotency(&store).payload_validation("/amount"),
+            "header:Idempotency-Key",
+        );
+        invoke(&handler, post(keyed("k-1"), r#"{"amount": 5}"#)).await;
+        let same = invoke(&handler, post(keyed("k-1"), r#"{"amount": 5}"#)).await;
+        assert_eq!(same["headers"][REPLAY_HEADER], "true");
+        let changed = invoke(&handler, post(keyed("k-1"), r#"{"amount": 7}"#)).await;
+        assert_eq!(changed["statusCode"], 422);
+        assert_eq!(body(&changed)["code"], "idempotency_key_reused");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_binary_answer_is_replayed_byte_for_byte() {
+        let store = MemoryStore::new();
+        let handler = http(|_: Request, _: Context| async {
+            http::Response::builder()
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::Binary(vec![0, 159, 146, 150, 255]))
+                .unwrap_or_default()
+        })
+        .idempotency(idempotency(&store), "header:Idempotency-Key");
+        let first = invoke(&handler, post(keyed("k-1"), "{}")).await;
+        let replay = invoke(&handler, post(keyed("k-1"), "{}")).await;
+        assert_eq!(replay["headers"][REPLAY_HEADER], "true");
+        assert_eq!(replay["body"], first["body"]);
+        assert_eq!(replay["isBase64Encoded"], true);
+    }
+
+    #[test]
+    fn a_key_that_is_neither_a_header_nor_a_pointer_stops_the_function_at_start() {
+        let store = MemoryStore::new();
+        for key in ["header:", "header:not a name", "order_id"] {
+            let handler =
+                http(|_: Request, _: Context| async { "ok" }).idempotency(idempotency(&store), key);
+            let error = Handler::<HttpEvent, (), Http>::check_idempotency(&handler).err();
+            assert_eq!(
+                error.as_ref().map(crate::ConfigError::setting),
+                Some("idempotency key"),
+                "{key}"
+            );
+        }
+        let handler = http(|_: Request, _: Context| async { "ok" })
+            .idempotency(idempotency(&store), "header:Idempotency-Key");
+        assert!(Handler::<HttpEvent, (), Http>::check_idempotency(&handler).is_ok());
+    }
+}

@@ -68,7 +68,7 @@ impl<E> IdempotencyError<E> {
     }
 
     /// The `errorType` of one of idempotency's own errors; `None` for the function's.
-    fn own_error_type(&self) -> Option<&'static str> {
+    pub(crate) fn own_error_type(&self) -> Option<&'static str> {
         Some(match self {
             IdempotencyError::Failed(_) => return None,
             IdempotencyError::Panicked(_) => codes::PANIC,
@@ -82,7 +82,7 @@ impl<E> IdempotencyError<E> {
     }
 
     /// The message of one of idempotency's own errors; `None` for the function's.
-    fn own_message(&self) -> Option<String> {
+    pub(crate) fn own_message(&self) -> Option<String> {
         Some(match self {
             IdempotencyError::Failed(_) => return None,
             IdempotencyError::Panicked(panic) => panic.to_string(),

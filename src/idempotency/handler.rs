@@ -7,26 +7,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::{
-    ConfigError, Context,
+    Context,
     context::{EventKeys, ReadKeys},
-    correlation::Pointer,
     handler::{Handler, InitFailureAnswer, short_type_name},
 };
 
 use super::{IdempotencyError, config::Idempotency};
-
-/// Checks both pointers of `keys`: an invalid one stops the function at start.
-pub(crate) fn check(keys: &EventKeys) -> Result<(), ConfigError> {
-    for (setting, pointer) in [
-        ("idempotency key", &keys.key),
-        ("idempotency payload_validation", &keys.validation),
-    ] {
-        if let Some(pointer) = pointer {
-            Pointer::new(pointer).map_err(|error| ConfigError::new(setting, error.to_string()))?;
-        }
-    }
-    Ok(())
-}
 
 /// How an idempotent handler finds its key: at a JSON pointer into the raw event
 /// ([`AtPointer`]), or with a function of the decoded event (`Fn(&T) -> Option<Value>`).

@@ -8,10 +8,12 @@
 //! a helve function given the same prefix share their records.
 //!
 //! [`once`] runs one async function idempotently, with an [`Idempotency`]: a [`Store`]
-//! ([`MemoryStore`], or your own) and the options. See the [guide's idempotency page](crate::guide::idempotency).
+//! ([`MemoryStore`], `DynamoDbStore` with the feature `dynamodb`, or your own) and the options. See the [guide's idempotency page](crate::guide::idempotency).
 
 mod config;
 mod dialect;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod error;
 mod handler;
 mod once;
@@ -22,8 +24,10 @@ mod tests;
 
 pub use config::{DEFAULT_EXPIRES, DEFAULT_RELEASE_MARGIN, DISABLED_VARIABLE, Idempotency};
 pub use dialect::Dialect;
+#[cfg(feature = "dynamodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dynamodb")))]
+pub use dynamodb::{DEFAULT_CALL_TIMEOUT, DynamoDbStore};
 pub use error::IdempotencyError;
-pub(crate) use handler::check;
 pub use handler::{AtPointer, Idempotent, IdempotentFuture, KeyOf};
 pub use once::once;
 pub use record::{Now, Record, Status};

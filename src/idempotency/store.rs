@@ -51,6 +51,30 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
 }
 
+/// A shared store is a store: `Arc<dyn Store>` chooses one at start (DynamoDB on Lambda,
+/// memory locally), `Arc<S>` shares one between functions of a binary.
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn put_in_progress<'a>(&'a self, record: &'a Record, now: Now) -> StoreFuture<'a, Acquired> {
+        (**self).put_in_progress(record, now)
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Record>> {
+        (**self).get(key)
+    }
+
+    fn complete<'a>(&'a self, record: &'a Record) -> StoreFuture<'a, ()> {
+        (**self).complete(record)
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        (**self).delete(key)
+    }
+
+    fn max_record_size(&self) -> Option<usize> {
+        (**self).max_record_size()
+    }
+}
+
 /// A store call that failed: the service could not be reached, refused the call, or answered
 /// something that is not a record.
 #[derive(Debug)]

@@ -882,12 +882,12 @@ fn an_invalid_pointer_stops_the_function_at_start_with_a_config_error() {
         key: Some("/order_id".to_owned()),
         validation: Some(String::new()),
     };
-    assert!(check(&valid).is_ok());
+    assert!(valid.check().is_ok());
     let invalid = crate::context::EventKeys {
         key: Some("/order_id".to_owned()),
         validation: Some("/amount~2".to_owned()),
     };
-    let error = check(&invalid).unwrap_err();
+    let error = invalid.check().unwrap_err();
     assert_eq!(error.error_type(), "helve.ConfigError");
     assert!(
         error

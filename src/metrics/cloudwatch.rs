@@ -73,7 +73,6 @@ use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::
 
 use aws_sdk_cloudwatch::{
     Client,
-    config::SharedHttpClient,
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     operation::put_metric_data::PutMetricDataError,
     primitives::DateTime,
@@ -184,19 +183,9 @@ impl CloudWatchSink {
 /// The future sending one invocation's requests.
 pub(crate) type Publishing = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// An HTTPS client for the SDK: rustls with ring (no OpenSSL, no aws-lc to build or to start),
-/// the system's roots. For `aws_config::defaults(..).http_client(https_client())` or
-/// `aws_sdk_cloudwatch::Config::builder().http_client(https_client())`, since helve turns off
-/// the SDK's default client.
-pub fn https_client() -> SharedHttpClient {
-    use aws_smithy_http_client::{
-        Builder,
-        tls::{Provider, rustls_provider::CryptoMode},
-    };
-    Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
+/// An HTTPS client for the SDK: rustls with ring, the system's roots (the same as
+/// [`crate::aws::https_client`]).
+pub use crate::aws::https_client;
 
 /// One invocation's datums, split into requests within the API's limits.
 #[derive(Debug)]

@@ -21,6 +21,7 @@
 
 mod cloudwatch;
 mod logs;
+mod moto;
 mod process;
 mod response_url;
 mod runtime_api;
@@ -32,6 +33,7 @@ pub(crate) use logs::{
     InvocationKeys, LogLine, READY, emf_documents, fields, init_line, invocation_key_order,
     is_rfc3339_utc_millis, is_uuid_v4, log_lines, without_init_duration,
 };
+pub(crate) use moto::{DynamoDbProxy, Moto};
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use response_url::{Received, ResponseUrl};
 pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};

@@ -126,6 +126,7 @@ fn build() -> Result<PathBuf, String> {
         feature = "cfn",
         feature = "cloudwatch",
         feature = "batch",
+        feature = "dynamodb",
         feature = "http",
         feature = "idempotency",
         feature = "validate"

@@ -1,7 +1,8 @@
 //! The orders of the `orders-api` example: what a client sends ([`NewOrder`]), what the API
 //! keeps and answers ([`Order`]), how a failure answers ([`OrderError`]), where orders are
 //! kept ([`OrderStore`]: [`MemoryStore`], and with the feature `dynamodb`, `DynamoDbStore`),
-//! and the CORS layer of both functions ([`cors`]). The functions themselves, the helve
+//! the CORS layer of both functions ([`cors`]), and where `POST /orders` keeps its
+//! idempotency records ([`idempotency_store`]). The functions themselves, the helve
 //! handlers, are `src/bin/create-order.rs` (`POST /orders`) and `src/bin/get-order.rs`
 //! (`GET /orders/{id}`).
 //!
@@ -28,7 +29,7 @@
 mod order;
 mod store;
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use helve::http::{
     Created, Json, Method,
@@ -88,6 +89,23 @@ pub async fn setup() -> Result<Store, helve::ConfigError> {
         "orders are kept in {kept_in}"
     );
     Ok(store)
+}
+
+/// The variable naming the DynamoDB table of `POST /orders`' idempotency records.
+pub const IDEMPOTENCY_TABLE_VAR: &str = "IDEMPOTENCY_TABLE";
+
+/// Where `POST /orders` keeps its idempotency records: the DynamoDB table `IDEMPOTENCY_TABLE`
+/// names (feature `dynamodb`; partition key `id`, TTL on `expiration`), or this execution
+/// environment's memory when it is not set, which is enough to run the function locally.
+pub fn idempotency_store() -> Arc<dyn helve::idempotency::Store> {
+    #[cfg(feature = "dynamodb")]
+    if let Some(table) = std::env::var(IDEMPOTENCY_TABLE_VAR)
+        .ok()
+        .filter(|table| !table.is_empty())
+    {
+        return Arc::new(helve::idempotency::DynamoDbStore::from_env(table));
+    }
+    Arc::new(helve::idempotency::MemoryStore::new())
 }
 
 /// The variable naming the origins a browser may call the API from.
@@ -163,8 +181,9 @@ impl fmt::Display for AllowedOrigins {
 /// The CORS layer of both functions, from `ALLOWED_ORIGINS` (see [`AllowedOrigins`]): it
 /// answers a browser's preflight (`OPTIONS` with `Access-Control-Request-Method`) without
 /// calling the handler, and adds `Access-Control-Allow-Origin` to every answer, errors
-/// included. `GET` and `POST`, with `Content-Type` and `Authorization`; the browser may read
-/// `Location` and `x-correlation-id`; a preflight is cached for 10 minutes.
+/// included. `GET` and `POST`, with `Content-Type`, `Authorization` and `Idempotency-Key`; the
+/// browser may read `Location`, `x-correlation-id` and `x-idempotent-replay`; a preflight is
+/// cached for 10 minutes.
 ///
 /// An invalid `ALLOWED_ORIGINS` allows no origin here, and fails [`setup`] with a message
 /// naming it, so the function never starts with it.
@@ -182,10 +201,15 @@ pub fn cors_layer(origins: &AllowedOrigins) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("idempotency-key"),
+        ])
         .expose_headers([
             header::LOCATION,
             HeaderName::from_static(helve::http::CORRELATION_HEADER),
+            HeaderName::from_static(helve::http::REPLAY_HEADER),
         ])
         .max_age(Duration::from_secs(600))
 }

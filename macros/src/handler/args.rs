@@ -33,6 +33,7 @@ pub(super) mod kw {
     syn::custom_keyword!(key_required);
     syn::custom_keyword!(key_prefix);
     syn::custom_keyword!(wait_in_progress);
+    syn::custom_keyword!(store);
 }
 
 /// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
@@ -53,11 +54,14 @@ pub(crate) struct HandlerArgs {
 }
 
 /// `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
-/// key_required, key_prefix = "orders.create", wait_in_progress = 5)`.
+/// key_required, key_prefix = "orders.create", wait_in_progress = 5, store = make_store)`.
 pub(crate) struct IdempotencyArgs {
     /// The span of the `idempotency` key, where errors about the option point.
     pub(super) span: Span,
+    /// A JSON pointer, or (for HTTP) `header:NAME`.
     pub(super) key: LitStr,
+    /// A function `fn() -> impl Store` called once when the function starts.
+    pub(super) store: Option<syn::Path>,
     pub(super) expires: Option<syn::LitInt>,
     pub(super) payload_validation: Option<LitStr>,
     pub(super) key_required: bool,
@@ -71,6 +75,7 @@ impl IdempotencyArgs {
         let mut args = IdempotencyArgs {
             span: key.span,
             key: LitStr::new("", key.span),
+            store: None,
             expires: None,
             payload_validation: None,
             key_required: false,
@@ -89,8 +94,27 @@ impl IdempotencyArgs {
             if lookahead.peek(kw::key) {
                 let at: kw::key = content.parse()?;
                 content.parse::<Token![=]>()?;
-                let value = json_pointer(content, "key", "\"/order_id\"")?;
+                let value = if content.peek(LitStr)
+                    && content
+                        .fork()
+                        .parse::<LitStr>()
+                        .is_ok_and(|key| key.value().starts_with("header:"))
+                {
+                    header_key(content)?
+                } else {
+                    json_pointer(content, "key", "\"/order_id\"")?
+                };
                 set_once(&mut pointer, value, at.span, "key")
+            } else if lookahead.peek(kw::store) {
+                let at: kw::store = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let path: syn::Path = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`store` takes the path of a function returning the store, as `store = idempotency_store` with `fn idempotency_store() -> impl helve::idempotency::Store`",
+                    )
+                })?;
+                set_once(&mut args.store, path, at.span, "store")
             } else if lookahead.peek(kw::payload_validation) {
                 let at: kw::payload_validation = content.parse()?;
                 content.parse::<Token![=]>()?;
@@ -173,6 +197,21 @@ fn json_pointer(content: ParseStream<'_>, option: &str, example: &str) -> syn::R
         ));
     }
     Ok(pointer)
+}
+
+/// `"header:Idempotency-Key"`: the key of an HTTP request, in a header.
+fn header_key(content: ParseStream<'_>) -> syn::Result<LitStr> {
+    let key: LitStr = content.parse()?;
+    let text = key.value();
+    let name = text.trim_start_matches("header:");
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(syn::Error::new(
+            key.span(),
+            "`header:` is followed by a header name, as `key = \"header:Idempotency-Key\"`",
+        ));
+    }
+    Ok(key)
 }
 
 /// A positive number of seconds.

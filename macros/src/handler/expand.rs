@@ -11,7 +11,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{ItemFn, ReturnType, Type, spanned::Spanned};
 
 use super::args::{HandlerArgs, LogBuffer};
-use super::kind::Kind;
+use super::kind::{Kind, idempotency_config};
 use super::signature::{Param, Signature};
 
 /// `main`, for a function that validated.
@@ -90,37 +90,16 @@ pub(super) fn expand(
         .as_ref()
         .filter(|flavor| flavor.value() == "multi_thread")
         .map(|_| quote!(.multi_thread()));
-    let idempotency = args.idempotency.as_ref().map(|idempotency| {
-        let name = name.to_string();
-        let key = &idempotency.key;
-        let expires = idempotency
-            .expires
-            .as_ref()
-            .map(|seconds| quote!(.expires(::core::time::Duration::from_secs(#seconds))));
-        let validation = idempotency
-            .payload_validation
-            .as_ref()
-            .map(|pointer| quote!(.payload_validation(#pointer)));
-        let required = idempotency
-            .key_required
-            .then(|| quote!(.key_required(true)));
-        let prefix = idempotency
-            .key_prefix
-            .as_ref()
-            .map(|prefix| quote!(.key_prefix(#prefix)));
-        let wait = idempotency
-            .wait_in_progress
-            .as_ref()
-            .map(|seconds| quote!(.wait_in_progress(::core::time::Duration::from_secs(#seconds))));
-        quote_spanned! {idempotency.span=>
-            .idempotency(
-                ::helve::idempotency::Idempotency::new(::helve::idempotency::MemoryStore::new())
-                    .__handler_name(#name)
-                    #expires #validation #required #prefix #wait,
-                #key,
-            )
-        }
-    });
+    // An HTTP handler's idempotency is its `HttpHandler`'s (see `Kind::wrap`).
+    let idempotency = args
+        .idempotency
+        .as_ref()
+        .filter(|_| !matches!(kind, Kind::Http(_)))
+        .map(|idempotency| {
+            let key = &idempotency.key;
+            let config = idempotency_config(idempotency, name);
+            quote_spanned! {idempotency.span=> .idempotency(#config, #key) }
+        });
     let namespace = args
         .namespace
         .as_ref()

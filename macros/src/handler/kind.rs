@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{Type, spanned::Spanned};
 
-use super::args::HandlerArgs;
+use super::args::{HandlerArgs, IdempotencyArgs};
 use super::signature::{Signature, helve_name, last_segment};
 
 /// The kind of handler, with the types its adapter needs.
@@ -44,12 +44,6 @@ impl Kind {
             if let Some(custom) = &args.custom_resource {
                 return Err(syn::Error::new(custom.span, conflict("custom_resource")));
             }
-            if let Some(idempotency) = &args.idempotency {
-                return Err(syn::Error::new(
-                    idempotency.span,
-                    "`idempotency(...)` takes its key from a plain event; in an HTTP handler, call `helve::idempotency::once` with the key of the request",
-                ));
-            }
             return Ok(Kind::Http(sig.events.clone()));
         }
 
@@ -76,6 +70,14 @@ impl Kind {
         }
 
         let event = event.clone();
+        if let Some(idempotency) = &args.idempotency
+            && idempotency.key.value().starts_with("header:")
+        {
+            return Err(syn::Error::new(
+                idempotency.key.span(),
+                "a `header:` key is the key of an HTTP request; this handler's event is not one: give a JSON pointer into the event, as `key = \"/order_id\"`",
+            ));
+        }
         if let Some(properties) = custom_resource_properties(&event) {
             if let Some(batch) = &args.batch {
                 return Err(syn::Error::new(
@@ -174,11 +176,18 @@ impl Kind {
                     .and_then(|http| http.request_metrics.as_ref())
                     .map(|record| quote!(.request_metrics(#record)));
                 let layers = options.into_iter().flat_map(|http| &http.layers);
+                // Under the layers, so that they see a replay as every other answer.
+                let idempotency = args.idempotency.as_ref().map(|idempotency| {
+                    let key = &idempotency.key;
+                    let config = idempotency_config(idempotency, handler_name);
+                    quote_spanned! {idempotency.span=> .idempotency(#config, #key) }
+                });
                 quote! {
                     ::helve::http::http(__helve_handler)
                         #body_limit
                         #margin
                         #metrics
+                        #idempotency
                         #(.layer(#layers))*
                 }
             }
@@ -296,5 +305,39 @@ fn custom_resource_properties(ty: &Type) -> Option<Type> {
     match arguments.args.iter().collect::<Vec<_>>().as_slice() {
         [syn::GenericArgument::Type(properties)] => Some(properties.clone()),
         _ => None,
+    }
+}
+
+/// The `Idempotency` of `idempotency(...)`: its store (in memory unless `store = path`) and
+/// options, named after the handler `name`.
+pub(super) fn idempotency_config(idempotency: &IdempotencyArgs, name: &syn::Ident) -> TokenStream {
+    let name = name.to_string();
+    let store = match &idempotency.store {
+        Some(path) => quote_spanned!(path.span()=> #path()),
+        None => quote!(::helve::idempotency::MemoryStore::new()),
+    };
+    let expires = idempotency
+        .expires
+        .as_ref()
+        .map(|seconds| quote!(.expires(::core::time::Duration::from_secs(#seconds))));
+    let validation = idempotency
+        .payload_validation
+        .as_ref()
+        .map(|pointer| quote!(.payload_validation(#pointer)));
+    let required = idempotency
+        .key_required
+        .then(|| quote!(.key_required(true)));
+    let prefix = idempotency
+        .key_prefix
+        .as_ref()
+        .map(|prefix| quote!(.key_prefix(#prefix)));
+    let wait = idempotency
+        .wait_in_progress
+        .as_ref()
+        .map(|seconds| quote!(.wait_in_progress(::core::time::Duration::from_secs(#seconds))));
+    quote_spanned! {idempotency.span=>
+        ::helve::idempotency::Idempotency::new(#store)
+            .__handler_name(#name)
+            #expires #validation #required #prefix #wait
     }
 }

@@ -6,6 +6,12 @@
 //! field), 422 listing every field that fails validation. The handler answers 409
 //! `order_exists` for an id that is taken, and 503 `store_unavailable` when the store fails.
 //!
+//! A client that sends an `Idempotency-Key` header may retry safely (after a timeout, say):
+//! a retry with the same key gets the first answer again, marked `x-idempotent-replay: true`,
+//! and the order is not created twice; a retry while the first is still running gets 409
+//! `idempotency_in_progress`. Only successful answers are kept, for a day. The records are
+//! kept in memory unless `IDEMPOTENCY_TABLE` names a DynamoDB table (feature `dynamodb`).
+//!
 //! Orders are kept in memory (starting with the sample order `o-1001`) unless `ORDERS_TABLE`
 //! names a DynamoDB table (feature `dynamodb`).
 //!
@@ -18,7 +24,7 @@
 //! Deploy with `sam build && sam deploy --guided` from `examples/orders-api` (see the README).
 
 use example_orders_api::{
-    NewOrder, Order, OrderError, OrderStore, Store, cors, created, now_ms, setup,
+    NewOrder, Order, OrderError, OrderStore, Store, cors, created, idempotency_store, now_ms, setup,
 };
 use helve::http::{Created, Json, Valid};
 
@@ -26,7 +32,8 @@ use helve::http::{Created, Json, Valid};
     service = "orders",
     namespace = "Shop",
     init = setup,
-    http(layer = cors(), body_limit = 65536)
+    http(layer = cors(), body_limit = 65536),
+    idempotency(key = "header:Idempotency-Key", expires = 86400, store = idempotency_store)
 )]
 async fn create_order(
     Valid(new): Valid<NewOrder>,

@@ -50,7 +50,43 @@ mod batch_records {
     }
 }
 
+mod http_by_header {
+    use std::sync::Arc;
+
+    use helve::http::{Created, Json, Valid};
+    use helve::idempotency::{MemoryStore, Store};
+
+    #[derive(serde::Deserialize, validator::Validate)]
+    struct NewOrder {
+        #[validate(length(min = 1))]
+        id: String,
+    }
+
+    fn store() -> Arc<dyn Store> {
+        Arc::new(MemoryStore::new())
+    }
+
+    #[helve::handler(idempotency(key = "header:Idempotency-Key", expires = 86400, store = store))]
+    async fn create(Valid(new): Valid<NewOrder>) -> Created<Json<String>> {
+        Created {
+            location: format!("/orders/{}", new.id),
+            body: Json(new.id),
+        }
+    }
+}
+
+mod http_by_body_field {
+    use helve::http::Json;
+
+    #[helve::handler(idempotency(key = "/id", payload_validation = "/amount"))]
+    async fn create(Json(order): Json<serde_json::Value>) -> Json<serde_json::Value> {
+        Json(order)
+    }
+}
+
 fn main() {
+    let _: fn() -> std::process::ExitCode = http_by_header::main;
+    let _: fn() -> std::process::ExitCode = http_by_body_field::main;
     let _: fn() -> std::process::ExitCode = by_key::main;
     let _: fn() -> std::process::ExitCode = every_option::main;
     let _: fn() -> std::process::ExitCode = batch_records::main;

@@ -1,0 +1,66 @@
+//! What helve's AWS SDK clients share (features `cloudwatch` and `dynamodb`): an HTTPS client
+//! without OpenSSL or aws-lc, and a client configuration read from the Lambda environment.
+
+pub use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+/// An HTTPS client for the AWS SDK: rustls with ring (no OpenSSL, no aws-lc to build or to
+/// start), the system's roots; plain `http://` endpoints (a local DynamoDB) work too. For
+/// `aws_config::defaults(..).http_client(https_client())` or any SDK's
+/// `Config::builder().http_client(https_client())`: helve turns off the SDK's default client.
+pub fn https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::{
+        Builder,
+        tls::{Provider, rustls_provider::CryptoMode},
+    };
+    Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// What Lambda puts in a function's environment for its SDK clients: the region, the role's
+/// credentials, and (locally) an endpoint to use instead of AWS's.
+#[cfg(feature = "dynamodb")]
+#[derive(Debug, Clone)]
+pub(crate) struct Environment {
+    pub(crate) region: String,
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: String,
+    pub(crate) session_token: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+}
+
+#[cfg(feature = "dynamodb")]
+impl Environment {
+    /// Reads the environment through `var`; `service_variable` is the service's own endpoint
+    /// variable (`AWS_ENDPOINT_URL_DYNAMODB`), which wins over `AWS_ENDPOINT_URL`. `Err` names
+    /// the variable that is missing, never a value.
+    pub(crate) fn read(
+        var: impl Fn(&str) -> Option<String>,
+        service_variable: &str,
+    ) -> Result<Self, crate::ConfigError> {
+        let non_empty = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+        let required = |name: &'static str| {
+            non_empty(name).ok_or_else(|| {
+                crate::ConfigError::new(
+                    name,
+                    "is not set: Lambda sets it for every function; locally, set it (any value works against a local endpoint)",
+                )
+            })
+        };
+        let region = non_empty("AWS_REGION")
+            .or_else(|| non_empty("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| {
+                crate::ConfigError::new(
+                    "AWS_REGION",
+                    "is not set (nor AWS_DEFAULT_REGION): Lambda sets it for every function; locally, set it",
+                )
+            })?;
+        Ok(Self {
+            region,
+            access_key_id: required("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
+            session_token: non_empty("AWS_SESSION_TOKEN"),
+            endpoint_url: non_empty(service_variable).or_else(|| non_empty("AWS_ENDPOINT_URL")),
+        })
+    }
+}
