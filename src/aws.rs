@@ -19,7 +19,7 @@ pub fn https_client() -> SharedHttpClient {
 
 /// What Lambda puts in a function's environment for its SDK clients: the region, the role's
 /// credentials, and (locally) an endpoint to use instead of AWS's.
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "idempotency"))]
 #[derive(Debug, Clone)]
 pub(crate) struct Environment {
     pub(crate) region: String,
@@ -29,7 +29,7 @@ pub(crate) struct Environment {
     pub(crate) endpoint_url: Option<String>,
 }
 
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "idempotency"))]
 impl Environment {
     /// Reads the environment through `var`; `service_variable` is the service's own endpoint
     /// variable (`AWS_ENDPOINT_URL_DYNAMODB`), which wins over `AWS_ENDPOINT_URL`. `Err` names

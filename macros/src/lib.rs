@@ -98,7 +98,8 @@ mod log;
 ///   a handler of one record, how many records (or FIFO message groups) run at once (default 1),
 ///   how long before the deadline helve stops and answers (default 500 ms), for streams, whether
 ///   to go on past a failed record, and (feature `idempotency`) whether each record runs once
-///   per `messageId` (stream `eventID`), in memory (`BatchHandler::idempotency`). `batch`
+///   per `messageId` (stream `eventID`), in memory or, with `idempotency(store = make_store)`,
+///   in the store `make_store()` returns (`BatchHandler::idempotency`). `batch`
 ///   alone marks any other `helve::batch::Record` type as one record of a batch.
 ///
 /// # Batches

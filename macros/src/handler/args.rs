@@ -315,7 +315,8 @@ impl HttpArgs {
     }
 }
 
-/// `batch`, or `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure)`.
+/// `batch`, or `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure,
+/// idempotency(store = make_store))`.
 pub(crate) struct BatchArgs {
     pub(super) span: Span,
     pub(super) concurrency: Option<syn::LitInt>,
@@ -323,6 +324,8 @@ pub(crate) struct BatchArgs {
     pub(super) continue_on_failure: bool,
     /// `idempotency`: each record once per `messageId` (or stream `eventID`).
     pub(super) idempotency: bool,
+    /// `idempotency(store = make_store)`: the records in that store instead of memory.
+    pub(super) idempotency_store: Option<Path>,
 }
 
 impl BatchArgs {
@@ -333,6 +336,7 @@ impl BatchArgs {
             deadline_margin_ms: None,
             continue_on_failure: false,
             idempotency: false,
+            idempotency_store: None,
         };
         parse_option_list(input, |content| {
             let lookahead = content.lookahead1();
@@ -376,6 +380,24 @@ impl BatchArgs {
                     ));
                 }
                 args.idempotency = true;
+                let mut store = None;
+                parse_option_list(content, |inner| {
+                    let at: kw::store = inner.parse().map_err(|error| {
+                        syn::Error::new(
+                            error.span(),
+                            "`batch(idempotency(..))` takes `store = idempotency_store`, a function returning the store",
+                        )
+                    })?;
+                    inner.parse::<Token![=]>()?;
+                    let path: Path = inner.parse().map_err(|error| {
+                        syn::Error::new(
+                            error.span(),
+                            "`store` takes the path of a function returning the store, as `store = idempotency_store` with `fn idempotency_store() -> impl helve::idempotency::Store`",
+                        )
+                    })?;
+                    set_once(&mut store, path, at.span, "store")
+                })?;
+                args.idempotency_store = store;
                 Ok(())
             } else {
                 Err(lookahead.error())

@@ -201,14 +201,16 @@ impl Kind {
                 let continue_on_failure = options
                     .filter(|batch| batch.continue_on_failure)
                     .map(|_| quote!(.continue_on_failure(true)));
-                let idempotency = options.filter(|batch| batch.idempotency).map(|_| {
+                let idempotency = options.filter(|batch| batch.idempotency).map(|batch| {
                     let name = handler_name.to_string();
+                    let store = match &batch.idempotency_store {
+                        Some(path) => quote_spanned!(path.span()=> #path()),
+                        None => quote!(::helve::idempotency::MemoryStore::new()),
+                    };
                     quote! {
                         .idempotency(
-                            ::helve::idempotency::Idempotency::new(
-                                ::helve::idempotency::MemoryStore::new(),
-                            )
-                            .__handler_name(#name),
+                            ::helve::idempotency::Idempotency::new(#store)
+                                .__handler_name(#name),
                         )
                     }
                 });

@@ -387,9 +387,7 @@ fn typescript_value(out: &mut Vec<u8>, value: &Value) {
         Value::Object(map) => {
             out.push(b'{');
             // A map of ASCII keys often iterates in the order JavaScript lists them already.
-            if map.keys().is_sorted_by(|a, b| {
-                a.is_ascii() && b.is_ascii() && ascii_key_order(a, b) == Ordering::Less
-            }) {
+            if in_ascii_order(map) {
                 typescript_entries(out, map.iter());
             } else {
                 let entries = typescript_order(map);
@@ -414,6 +412,44 @@ fn typescript_entries<'a>(
     }
 }
 
+/// Whether every key is ASCII and the keys come in the order `deepSort` gives them: each key
+/// is checked for ASCII once, and compared with the one before it; keys that start with a
+/// digit (array indices, maybe) are compared as [`ascii_key_order`] compares them.
+fn in_ascii_order(map: &Map<String, Value>) -> bool {
+    let mut previous: Option<&str> = None;
+    for key in map.keys() {
+        if !key.is_ascii() {
+            return false;
+        }
+        if let Some(previous) = previous {
+            let starts_with_digit =
+                |key: &str| key.as_bytes().first().is_some_and(u8::is_ascii_digit);
+            let order = if starts_with_digit(previous) || starts_with_digit(key) {
+                ascii_key_order(previous, key)
+            } else {
+                ascii_case_insensitive(previous, key)
+            };
+            if order != Ordering::Less {
+                return false;
+            }
+        }
+        previous = Some(key);
+    }
+    true
+}
+
+/// `a.toLowerCase()` against `b.toLowerCase()` for ASCII keys, the keys themselves breaking a
+/// tie.
+fn ascii_case_insensitive(a: &str, b: &str) -> Ordering {
+    for (a, b) in a.bytes().zip(b.bytes()) {
+        let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+        if a != b {
+            return a.cmp(&b);
+        }
+    }
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 /// The order of two ASCII keys in a JavaScript object's keys once `deepSort` has sorted them:
 /// what [`typescript_order`] sorts by, without lower-casing anything but ASCII.
 fn ascii_key_order(a: &str, b: &str) -> Ordering {
@@ -426,13 +462,7 @@ fn ascii_key_order(a: &str, b: &str) -> Ordering {
             (None, None) => {}
         }
     }
-    for (a, b) in a.bytes().zip(b.bytes()) {
-        let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
-        if a != b {
-            return a.cmp(&b);
-        }
-    }
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    ascii_case_insensitive(a, b)
 }
 
 /// An object's entry, with what orders it among its siblings in a JavaScript object.

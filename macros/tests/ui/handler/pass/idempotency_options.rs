@@ -50,6 +50,21 @@ mod batch_records {
     }
 }
 
+mod batch_records_in_a_store {
+    use helve::batch::SqsMessage;
+    use helve::idempotency::MemoryStore;
+
+    fn store() -> MemoryStore {
+        MemoryStore::new()
+    }
+
+    #[helve::handler(batch(idempotency(store = store)))]
+    async fn work(message: SqsMessage<super::Order>) -> Result<(), helve::Error> {
+        let _ = message;
+        Ok(())
+    }
+}
+
 mod http_by_header {
     use std::sync::Arc;
 
@@ -85,6 +100,7 @@ mod http_by_body_field {
 }
 
 fn main() {
+    let _: fn() -> std::process::ExitCode = batch_records_in_a_store::main;
     let _: fn() -> std::process::ExitCode = http_by_header::main;
     let _: fn() -> std::process::ExitCode = http_by_body_field::main;
     let _: fn() -> std::process::ExitCode = by_key::main;
