@@ -222,10 +222,7 @@ where
                 let Ok(response) = inner.call(request).await;
                 Stored::keep(response)
             };
-            let outcome = match &validated {
-                Some(validated) => idempotency.once_validated(&key, validated, run).await,
-                None => idempotency.once(&key, run).await,
-            };
+            let outcome = idempotency.run(&key, validated.as_ref(), run).await;
             Ok(match outcome {
                 Ok(stored) => stored.into_response(!ran.load(Ordering::Relaxed)),
                 Err(IdempotencyError::Failed(response)) => *response,

@@ -108,10 +108,7 @@ where
         let handler = self.handler.clone();
         Box::pin(async move {
             let run = move || handler.call(event, context, state);
-            match validated {
-                Some(validated) => idempotency.once_validated(&key, &validated, run).await,
-                None => idempotency.once(&key, run).await,
-            }
+            idempotency.run(&key, validated.as_ref(), run).await
         })
     }
 

@@ -131,7 +131,9 @@ impl Idempotency {
         Some(key)
     }
 
-    async fn run<R, E, F, Fut>(
+    /// [`once`](Idempotency::once), or [`once_validated`](Idempotency::once_validated) when
+    /// there is a `validated` value.
+    pub(crate) async fn run<R, E, F, Fut>(
         &self,
         key_value: &Value,
         validated: Option<&Value>,

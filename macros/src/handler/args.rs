@@ -106,15 +106,7 @@ impl IdempotencyArgs {
                 };
                 set_once(&mut pointer, value, at.span, "key")
             } else if lookahead.peek(kw::store) {
-                let at: kw::store = content.parse()?;
-                content.parse::<Token![=]>()?;
-                let path: syn::Path = content.parse().map_err(|error| {
-                    syn::Error::new(
-                        error.span(),
-                        "`store` takes the path of a function returning the store, as `store = idempotency_store` with `fn idempotency_store() -> impl helve::idempotency::Store`",
-                    )
-                })?;
-                set_once(&mut args.store, path, at.span, "store")
+                parse_store(content, &mut args.store)
             } else if lookahead.peek(kw::payload_validation) {
                 let at: kw::payload_validation = content.parse()?;
                 content.parse::<Token![=]>()?;
@@ -382,20 +374,12 @@ impl BatchArgs {
                 args.idempotency = true;
                 let mut store = None;
                 parse_option_list(content, |inner| {
-                    let at: kw::store = inner.parse().map_err(|error| {
-                        syn::Error::new(
-                            error.span(),
+                    if !inner.peek(kw::store) {
+                        return Err(inner.error(
                             "`batch(idempotency(..))` takes `store = idempotency_store`, a function returning the store",
-                        )
-                    })?;
-                    inner.parse::<Token![=]>()?;
-                    let path: Path = inner.parse().map_err(|error| {
-                        syn::Error::new(
-                            error.span(),
-                            "`store` takes the path of a function returning the store, as `store = idempotency_store` with `fn idempotency_store() -> impl helve::idempotency::Store`",
-                        )
-                    })?;
-                    set_once(&mut store, path, at.span, "store")
+                        ));
+                    }
+                    parse_store(inner, &mut store)
                 })?;
                 args.idempotency_store = store;
                 Ok(())
@@ -449,6 +433,19 @@ fn parse_option_list(
         content.parse::<Token![,]>()?;
     }
     Ok(())
+}
+
+/// `store = idempotency_store`: the path of a function returning an idempotency store.
+fn parse_store(content: ParseStream<'_>, slot: &mut Option<Path>) -> syn::Result<()> {
+    let at: kw::store = content.parse()?;
+    content.parse::<Token![=]>()?;
+    let path: Path = content.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            "`store` takes the path of a function returning the store, as `store = idempotency_store` with `fn idempotency_store() -> impl helve::idempotency::Store`",
+        )
+    })?;
+    set_once(slot, path, at.span, "store")
 }
 
 /// `deadline_margin_ms = <milliseconds>`; `example` is the value the error messages show.

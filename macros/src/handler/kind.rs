@@ -203,10 +203,7 @@ impl Kind {
                     .map(|_| quote!(.continue_on_failure(true)));
                 let idempotency = options.filter(|batch| batch.idempotency).map(|batch| {
                     let name = handler_name.to_string();
-                    let store = match &batch.idempotency_store {
-                        Some(path) => quote_spanned!(path.span()=> #path()),
-                        None => quote!(::helve::idempotency::MemoryStore::new()),
-                    };
+                    let store = store_of(batch.idempotency_store.as_ref());
                     quote! {
                         .idempotency(
                             ::helve::idempotency::Idempotency::new(#store)
@@ -314,10 +311,7 @@ fn custom_resource_properties(ty: &Type) -> Option<Type> {
 /// options, named after the handler `name`.
 pub(super) fn idempotency_config(idempotency: &IdempotencyArgs, name: &syn::Ident) -> TokenStream {
     let name = name.to_string();
-    let store = match &idempotency.store {
-        Some(path) => quote_spanned!(path.span()=> #path()),
-        None => quote!(::helve::idempotency::MemoryStore::new()),
-    };
+    let store = store_of(idempotency.store.as_ref());
     let expires = idempotency
         .expires
         .as_ref()
@@ -341,5 +335,14 @@ pub(super) fn idempotency_config(idempotency: &IdempotencyArgs, name: &syn::Iden
         ::helve::idempotency::Idempotency::new(#store)
             .__handler_name(#name)
             #expires #validation #required #prefix #wait
+    }
+}
+
+/// The store of `store = path`: `path()`, called once when the function starts; in memory
+/// without it.
+fn store_of(path: Option<&syn::Path>) -> TokenStream {
+    match path {
+        Some(path) => quote_spanned!(path.span()=> #path()),
+        None => quote!(::helve::idempotency::MemoryStore::new()),
     }
 }
