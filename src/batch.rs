@@ -303,6 +303,63 @@ impl<H, R: Record> BatchHandler<H, R> {
             _record: PhantomData,
         }
     }
+
+    /// [`idempotency`](BatchHandler::idempotency), each record keyed by the value at the JSON
+    /// `pointer` into its decoded payload (`"/jobId"` of an SQS message's body), so that two
+    /// messages carrying the same job (two sends, two `messageId`s) run it once. A pointer that
+    /// is not one stops the function at start with `helve.ConfigError`.
+    #[cfg(feature = "idempotency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    pub fn idempotency_at(
+        self,
+        idempotency: crate::idempotency::Idempotency,
+        pointer: &str,
+    ) -> BatchHandler<crate::idempotency::Idempotent<H, PayloadKey>, R>
+    where
+        R::Payload: Serialize,
+    {
+        let key = PayloadKey {
+            pointer: std::sync::Arc::new(
+                crate::correlation::Pointer::new(pointer)
+                    .map_err(|error| crate::ConfigError::new("idempotency key", error.to_string())),
+            ),
+        };
+        self.idempotency_with(idempotency, key)
+    }
+}
+
+/// The idempotency key of a record at a JSON pointer into its decoded payload: see
+/// [`BatchHandler::idempotency_at`].
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+#[derive(Debug, Clone)]
+pub struct PayloadKey {
+    pointer: std::sync::Arc<Result<crate::correlation::Pointer, crate::ConfigError>>,
+}
+
+#[cfg(feature = "idempotency")]
+impl<R> crate::idempotency::KeyOf<R> for PayloadKey
+where
+    R: Record,
+    R::Payload: Serialize,
+{
+    fn key_of(&self, record: &R, _read: Option<serde_json::Value>) -> serde_json::Value {
+        let Ok(pointer) = &*self.pointer else {
+            return serde_json::Value::Null;
+        };
+        record
+            .payload()
+            .and_then(|payload| serde_json::to_value(payload).ok())
+            .and_then(|mut payload| payload.pointer_mut(pointer.as_str()).map(std::mem::take))
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn check(&self) -> Result<(), crate::ConfigError> {
+        match &*self.pointer {
+            Ok(_) => Ok(()),
+            Err(error) => Err(error.clone()),
+        }
+    }
 }
 
 /// The idempotency key of a record: [`Record::idempotency_key`], the SQS `messageId` or the
@@ -347,5 +404,10 @@ where
     fn call(&self, event: RawBatch, context: Context, state: &'static S) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { engine::run(this, event, context, state).await })
+    }
+
+    #[cfg(feature = "idempotency")]
+    fn check_idempotency(&self) -> Result<(), crate::ConfigError> {
+        self.handler.check_idempotency()
     }
 }

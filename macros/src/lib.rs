@@ -83,7 +83,8 @@ mod log;
 ///   (`"current_thread"`, the default; helve goes multi-thread by itself when
 ///   `AWS_LAMBDA_MAX_CONCURRENCY` is above 1).
 /// - `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
-///   key_required, key_prefix = "orders.create", wait_in_progress = 5, store = make_store)`
+///   key_required, key_prefix = "orders.create", wait_in_progress = 5, local_cache = 256,
+///   store = make_store)`
 ///   (feature `idempotency`): runs the handler once per value at the JSON pointer `key` of the
 ///   event and replays the stored response afterwards (`Function::idempotency`); every option
 ///   but `key` is optional. The records are kept in memory unless `store` names a function
@@ -98,8 +99,9 @@ mod log;
 ///   a handler of one record, how many records (or FIFO message groups) run at once (default 1),
 ///   how long before the deadline helve stops and answers (default 500 ms), for streams, whether
 ///   to go on past a failed record, and (feature `idempotency`) whether each record runs once
-///   per `messageId` (stream `eventID`), in memory or, with `idempotency(store = make_store)`,
-///   in the store `make_store()` returns (`BatchHandler::idempotency`). `batch`
+///   per `messageId` (stream `eventID`), or with `idempotency(key = "/jobId")` per value at that
+///   pointer into its payload (`BatchHandler::idempotency_at`), in memory or, with
+///   `idempotency(store = make_store)`, in the store `make_store()` returns. `batch`
 ///   alone marks any other `helve::batch::Record` type as one record of a batch.
 ///
 /// # Batches

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::validation::ValidationErrors;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 struct Job {
     n: usize,
     #[serde(default)]
@@ -750,5 +750,40 @@ mod idempotency {
         .unwrap();
         assert!(failures(&retried).is_empty());
         assert_eq!(lock(&seen).started, [1, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_messages_carrying_the_same_job_run_it_once_when_keyed_by_the_body() {
+        let seen = Shared::default();
+        let store = MemoryStore::new();
+        // The sender sent job 7 twice: two messages, two message ids, one job.
+        let records = vec![
+            sqs_record(1, &job(7, "ok", 0), None, false),
+            sqs_record(2, &job(7, "ok", 0), None, false),
+            sqs_record(3, &job(8, "ok", 0), None, false),
+        ];
+        let response = run_batch(
+            batch(recording(Arc::clone(&seen))).idempotency_at(idempotency(&store), "/n"),
+            records,
+            LONG,
+        )
+        .await
+        .unwrap();
+        assert!(failures(&response).is_empty());
+        assert_eq!(lock(&seen).started, [7, 8], "job 7 ran once");
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn a_body_key_that_is_not_a_pointer_stops_the_function_at_start() {
+        let store = MemoryStore::new();
+        let handler = batch(recording(Shared::default())).idempotency_at(idempotency(&store), "n");
+        let error = Handler::<RawBatch, (), crate::Stateless>::check_idempotency(&handler).err();
+        assert_eq!(
+            error.as_ref().map(crate::ConfigError::setting),
+            Some("idempotency key")
+        );
+        let valid = batch(recording(Shared::default())).idempotency_at(idempotency(&store), "/n");
+        assert!(Handler::<RawBatch, (), crate::Stateless>::check_idempotency(&valid).is_ok());
     }
 }

@@ -19,6 +19,11 @@ use super::{IdempotencyError, config::Idempotency};
 pub trait KeyOf<T>: Clone + Send + Sync + 'static {
     /// The key value of `event`; `read` is what the raw event held at the key pointer.
     fn key_of(&self, event: &T, read: Option<Value>) -> Value;
+
+    /// Whether the key is configured right, checked when the function starts.
+    fn check(&self) -> Result<(), crate::ConfigError> {
+        Ok(())
+    }
 }
 
 /// The key is the value at the JSON pointer given to
@@ -114,6 +119,11 @@ where
 
     fn init_failure_answer(&self) -> Option<InitFailureAnswer> {
         self.handler.init_failure_answer()
+    }
+
+    fn check_idempotency(&self) -> Result<(), crate::ConfigError> {
+        self.key.check()?;
+        self.event_keys().as_ref().map_or(Ok(()), EventKeys::check)
     }
 
     /// The pointers, when there is one: without, the raw event is not parsed at all.

@@ -34,6 +34,7 @@ pub(super) mod kw {
     syn::custom_keyword!(key_prefix);
     syn::custom_keyword!(wait_in_progress);
     syn::custom_keyword!(store);
+    syn::custom_keyword!(local_cache);
 }
 
 /// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
@@ -54,7 +55,8 @@ pub(crate) struct HandlerArgs {
 }
 
 /// `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
-/// key_required, key_prefix = "orders.create", wait_in_progress = 5, store = make_store)`.
+/// key_required, key_prefix = "orders.create", wait_in_progress = 5, local_cache = 256,
+/// store = make_store)`.
 pub(crate) struct IdempotencyArgs {
     /// The span of the `idempotency` key, where errors about the option point.
     pub(super) span: Span,
@@ -67,6 +69,8 @@ pub(crate) struct IdempotencyArgs {
     pub(super) key_required: bool,
     pub(super) key_prefix: Option<LitStr>,
     pub(super) wait_in_progress: Option<syn::LitInt>,
+    /// How many completed records the execution environment keeps.
+    pub(super) local_cache: Option<syn::LitInt>,
 }
 
 impl IdempotencyArgs {
@@ -81,6 +85,7 @@ impl IdempotencyArgs {
             key_required: false,
             key_prefix: None,
             wait_in_progress: None,
+            local_cache: None,
         };
         let example = "as `idempotency(key = \"/order_id\")`";
         if !input.peek(syn::token::Paren) {
@@ -132,6 +137,22 @@ impl IdempotencyArgs {
                     at.span,
                     "wait_in_progress",
                 )
+            } else if lookahead.peek(kw::local_cache) {
+                let at: kw::local_cache = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value: syn::LitInt = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`local_cache` takes how many completed records to keep, as `local_cache = 256`",
+                    )
+                })?;
+                if !matches!(value.base10_parse::<usize>(), Ok(count) if count > 0) {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`local_cache` must be at least 1, as `local_cache = 256`; leave it out for no cache",
+                    ));
+                }
+                set_once(&mut args.local_cache, value, at.span, "local_cache")
             } else if lookahead.peek(kw::key_prefix) {
                 let at: kw::key_prefix = content.parse()?;
                 content.parse::<Token![=]>()?;
@@ -308,7 +329,7 @@ impl HttpArgs {
 }
 
 /// `batch`, or `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure,
-/// idempotency(store = make_store))`.
+/// idempotency(key = "/jobId", store = make_store))`.
 pub(crate) struct BatchArgs {
     pub(super) span: Span,
     pub(super) concurrency: Option<syn::LitInt>,
@@ -318,6 +339,9 @@ pub(crate) struct BatchArgs {
     pub(super) idempotency: bool,
     /// `idempotency(store = make_store)`: the records in that store instead of memory.
     pub(super) idempotency_store: Option<Path>,
+    /// `idempotency(key = "/jobId")`: each record keyed by the value at that pointer into its
+    /// decoded payload instead of its `messageId`.
+    pub(super) idempotency_key: Option<LitStr>,
 }
 
 impl BatchArgs {
@@ -329,6 +353,7 @@ impl BatchArgs {
             continue_on_failure: false,
             idempotency: false,
             idempotency_store: None,
+            idempotency_key: None,
         };
         parse_option_list(input, |content| {
             let lookahead = content.lookahead1();
@@ -372,16 +397,23 @@ impl BatchArgs {
                     ));
                 }
                 args.idempotency = true;
-                let mut store = None;
+                let (mut store, mut pointer) = (None, None);
                 parse_option_list(content, |inner| {
-                    if !inner.peek(kw::store) {
-                        return Err(inner.error(
-                            "`batch(idempotency(..))` takes `store = idempotency_store`, a function returning the store",
-                        ));
+                    if inner.peek(kw::store) {
+                        parse_store(inner, &mut store)
+                    } else if inner.peek(kw::key) {
+                        let at: kw::key = inner.parse()?;
+                        inner.parse::<Token![=]>()?;
+                        let value = json_pointer(inner, "key", "\"/jobId\"")?;
+                        set_once(&mut pointer, value, at.span, "key")
+                    } else {
+                        Err(inner.error(
+                            "`batch(idempotency(..))` takes `key = \"/jobId\"` (a JSON pointer into the record's payload) and `store = idempotency_store` (a function returning the store)",
+                        ))
                     }
-                    parse_store(inner, &mut store)
                 })?;
                 args.idempotency_store = store;
+                args.idempotency_key = pointer;
                 Ok(())
             } else {
                 Err(lookahead.error())

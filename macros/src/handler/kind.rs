@@ -204,11 +204,12 @@ impl Kind {
                 let idempotency = options.filter(|batch| batch.idempotency).map(|batch| {
                     let name = handler_name.to_string();
                     let store = store_of(batch.idempotency_store.as_ref());
-                    quote! {
-                        .idempotency(
-                            ::helve::idempotency::Idempotency::new(#store)
-                                .__handler_name(#name),
-                        )
+                    let config = quote! {
+                        ::helve::idempotency::Idempotency::new(#store).__handler_name(#name)
+                    };
+                    match &batch.idempotency_key {
+                        Some(pointer) => quote!(.idempotency_at(#config, #pointer)),
+                        None => quote!(.idempotency(#config)),
                     }
                 });
                 let validate =
@@ -331,10 +332,14 @@ pub(super) fn idempotency_config(idempotency: &IdempotencyArgs, name: &syn::Iden
         .wait_in_progress
         .as_ref()
         .map(|seconds| quote!(.wait_in_progress(::core::time::Duration::from_secs(#seconds))));
+    let cache = idempotency
+        .local_cache
+        .as_ref()
+        .map(|records| quote!(.local_cache(#records)));
     quote_spanned! {idempotency.span=>
         ::helve::idempotency::Idempotency::new(#store)
             .__handler_name(#name)
-            #expires #validation #required #prefix #wait
+            #expires #validation #required #prefix #wait #cache
     }
 }
 

@@ -32,6 +32,7 @@ mod every_option {
             key_required,
             key_prefix = "orders.create",
             wait_in_progress = 5,
+            local_cache = 256,
         )
     )]
     async fn create(order: Order, ctx: &helve::Context) -> Result<Created, helve::Error> {
@@ -58,7 +59,7 @@ mod batch_records_in_a_store {
         MemoryStore::new()
     }
 
-    #[helve::handler(batch(idempotency(store = store)))]
+    #[helve::handler(batch(idempotency(key = "/order_id", store = store)))]
     async fn work(message: SqsMessage<super::Order>) -> Result<(), helve::Error> {
         let _ = message;
         Ok(())
