@@ -46,6 +46,7 @@
 //! | `dynamodb` | aws-sdk-dynamodb (no aws-config): with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
+//! | `s3` | [S3 object notifications](s3) from S3, SQS, SNS and EventBridge, keys decoded; with `batch`, `SqsMessage<S3Notification>` acknowledges `s3:TestEvent` | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
 //! The areas to come each get a feature (`testing`), so a function pays only
@@ -94,6 +95,9 @@ pub mod logging;
 pub mod metrics;
 mod outcome;
 mod runtime_api;
+#[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
+pub mod s3;
 #[cfg(test)]
 mod test_support;
 #[cfg(feature = "validate")]

@@ -134,6 +134,12 @@ pub trait Record: Sized + Send + 'static {
     fn idempotency_key(&self) -> Option<serde_json::Value> {
         None
     }
+
+    /// Why this record is acknowledged without calling the handler (S3's `s3:TestEvent`),
+    /// logged at INFO; `None`, the default: the handler runs.
+    fn acknowledged(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Decodes a whole record; on failure, decodes it again to name the path of the problem (the
@@ -265,6 +271,15 @@ impl<T: DeserializeOwned + Send + 'static> Record for SqsMessage<T> {
             .message_id
             .clone()
             .map(serde_json::Value::String)
+    }
+
+    #[cfg(feature = "s3")]
+    fn acknowledged(&self) -> Option<&'static str> {
+        // `T` is `'static`: a body that is an S3 notification is seen as one.
+        let body: &dyn std::any::Any = &self.body;
+        body.downcast_ref::<crate::s3::S3Notification>()
+            .filter(|notification| notification.is_test_event())
+            .map(|_| "the message is S3's s3:TestEvent, sent when the notification was configured: acknowledged")
     }
 }
 

@@ -129,6 +129,7 @@ fn build() -> Result<PathBuf, String> {
         feature = "dynamodb",
         feature = "http",
         feature = "idempotency",
+        feature = "s3",
         feature = "validate"
     )) {
         // Under `cargo test --workspace --all-features` (the README's and CI's command): the

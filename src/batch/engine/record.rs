@@ -77,6 +77,10 @@ where
     scope.scope(async move {
         let outcome = async {
             let record = record?;
+            if let Some(reason) = record.acknowledged() {
+                tracing::info!("{reason}");
+                return Ok(());
+            }
             // Validation (your `validate` functions) and the handler, with panics caught.
             let handled = CatchUnwind::new(async move {
                 if let (Some(validate), Some(payload)) = (validate, record.payload())

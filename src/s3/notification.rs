@@ -1,0 +1,269 @@
+//! One S3 notification, out of whichever envelope it came in.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use super::key::decode_key;
+
+/// How many envelopes deep a notification is looked for: an SNS envelope (or an SNS record)
+/// around the S3 event, no more.
+const MAX_ENVELOPES: usize = 2;
+
+/// An object a notification is about: one record of an S3 event, or the `detail` of an
+/// EventBridge event from `aws.s3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectCreated {
+    /// The bucket's name.
+    pub bucket: String,
+    /// The object's key, decoded (`red flower.jpg`, not `red+flower.jpg`).
+    pub key: String,
+    /// The object's size in bytes.
+    pub size: Option<u64>,
+    /// The object's entity tag, without quotes.
+    pub etag: Option<String>,
+    /// The object's version, in a versioned bucket.
+    pub version_id: Option<String>,
+    /// S3's ordering of the events of one key: a later event has a greater sequencer (compare
+    /// them as hex numbers, zero-padded to the same length).
+    pub sequencer: Option<String>,
+    /// When the event happened (ISO 8601, as S3 writes it).
+    pub event_time: Option<String>,
+    /// What happened: `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`, ...; from
+    /// EventBridge, its `detail-type` (`Object Created`).
+    pub event_name: String,
+    /// The bucket's region.
+    pub region: Option<String>,
+}
+
+impl ObjectCreated {
+    /// An object of `bucket` at `key` (decoded), for a test; the rest unset.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            size: None,
+            etag: None,
+            version_id: None,
+            sequencer: None,
+            event_time: None,
+            event_name: "ObjectCreated:Put".to_owned(),
+            region: None,
+        }
+    }
+
+    /// The same object with its size, for a test.
+    pub fn with_size(mut self, size: u64) -> Self {
+        self.size = Some(size);
+        self
+    }
+}
+
+/// The objects of one S3 notification, or S3's test message. Decodes (as an event, or as the
+/// body of an SQS message) from:
+///
+/// - an S3 event, `{"Records": [{"eventSource": "aws:s3", "s3": {...}}]}`, as S3 sends it to
+///   Lambda, to SQS and (with raw delivery) through SNS;
+/// - an SNS envelope whose `Message` is that event (SNS to SQS without raw delivery), or an SNS
+///   event to Lambda whose records carry it;
+/// - an EventBridge event from `aws.s3` (`detail.bucket.name`, `detail.object.key`);
+/// - `{"Event": "s3:TestEvent", ...}`, which S3 sends to a queue when the notification is
+///   configured: [`is_test_event`](S3Notification::is_test_event), and no objects.
+///
+/// Anything else fails to decode with what was expected, never the value that came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Notification {
+    objects: Vec<ObjectCreated>,
+    test_event: bool,
+}
+
+impl S3Notification {
+    /// A notification of these objects, for a test.
+    pub fn new(objects: Vec<ObjectCreated>) -> Self {
+        Self {
+            objects,
+            test_event: false,
+        }
+    }
+
+    /// S3's `s3:TestEvent`, for a test.
+    pub fn test_event() -> Self {
+        Self {
+            objects: Vec::new(),
+            test_event: true,
+        }
+    }
+
+    /// The objects, in the order of the event's records.
+    pub fn objects(&self) -> &[ObjectCreated] {
+        &self.objects
+    }
+
+    /// The objects, owned.
+    pub fn into_objects(self) -> Vec<ObjectCreated> {
+        self.objects
+    }
+
+    /// Whether this is S3's `s3:TestEvent`, which has no objects and asks for nothing but to be
+    /// received.
+    pub fn is_test_event(&self) -> bool {
+        self.test_event
+    }
+
+    /// The notification in `value`: see the type's documentation for the shapes it takes.
+    pub fn from_value(value: &Value) -> Result<Self, String> {
+        let mut notification = Self::default();
+        notification.read(value, 0)?;
+        Ok(notification)
+    }
+
+    fn read(&mut self, value: &Value, depth: usize) -> Result<(), String> {
+        let Some(event) = value.as_object() else {
+            return Err(format!("{EXPECTED}; it is not a JSON object"));
+        };
+        if event.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+            self.test_event = true;
+            return Ok(());
+        }
+        if let Some(records) = event.get("Records") {
+            let Some(records) = records.as_array() else {
+                return Err("`Records` is not an array".to_owned());
+            };
+            for (index, record) in records.iter().enumerate() {
+                self.read_record(record, index, depth)
+                    .map_err(|reason| format!("`Records[{index}]`: {reason}"))?;
+            }
+            return Ok(());
+        }
+        if event.get("Type").and_then(Value::as_str) == Some("Notification")
+            && let Some(message) = event.get("Message")
+        {
+            return self
+                .read_embedded(message, depth)
+                .map_err(|reason| format!("the SNS envelope's `Message`: {reason}"));
+        }
+        if event.get("source").and_then(Value::as_str) == Some("aws.s3") {
+            let object = from_eventbridge(event)
+                .map_err(|reason| format!("the EventBridge event from aws.s3: {reason}"))?;
+            self.objects.push(object);
+            return Ok(());
+        }
+        Err(format!(
+            "{EXPECTED}; it has none of `Records`, an SNS `Message`, `source: aws.s3` or `Event: s3:TestEvent`"
+        ))
+    }
+
+    fn read_record(&mut self, record: &Value, index: usize, depth: usize) -> Result<(), String> {
+        let source = record
+            .get("eventSource")
+            .or_else(|| record.get("EventSource"))
+            .and_then(Value::as_str);
+        match source {
+            Some("aws:s3") => {
+                self.objects.push(from_s3_record(record)?);
+                Ok(())
+            }
+            Some("aws:sns") => match record.pointer("/Sns/Message") {
+                Some(message) => self
+                    .read_embedded(message, depth)
+                    .map_err(|reason| format!("the SNS record's `Message`: {reason}")),
+                None => Err("an SNS record without `Sns.Message`".to_owned()),
+            },
+            Some(_) => Err(format!(
+                "its `eventSource` is neither `aws:s3` nor `aws:sns` (record {index} of an event of another service)"
+            )),
+            None => Err("it has no `eventSource`".to_owned()),
+        }
+    }
+
+    /// A notification inside an envelope, as JSON text.
+    fn read_embedded(&mut self, message: &Value, depth: usize) -> Result<(), String> {
+        if depth + 1 > MAX_ENVELOPES {
+            return Err("envelopes nest deeper than SNS around S3".to_owned());
+        }
+        let Some(text) = message.as_str() else {
+            return Err("it is not a string".to_owned());
+        };
+        let inner: Value = serde_json::from_str(text).map_err(|error| {
+            format!(
+                "it is not JSON (line {} column {})",
+                error.line(),
+                error.column()
+            )
+        })?;
+        self.read(&inner, depth + 1)
+    }
+}
+
+const EXPECTED: &str = "expected an S3 event, an SNS envelope of one, an EventBridge event from aws.s3, or s3:TestEvent";
+
+impl<'de> Deserialize<'de> for S3Notification {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        S3Notification::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+fn text(map: &Map<String, Value>, field: &str) -> Option<String> {
+    map.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn object_of<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, String> {
+    value
+        .get(field)
+        .and_then(Value::as_object)
+        .ok_or_else(|| format!("it has no `{field}` object"))
+}
+
+/// S3 writes sizes as numbers; a string of digits is taken too.
+fn size(map: &Map<String, Value>) -> Option<u64> {
+    match map.get("size") {
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.parse().ok(),
+        _ => None,
+    }
+}
+
+/// An ETag without the quotes S3 sometimes keeps around it.
+fn etag(raw: Option<String>) -> Option<String> {
+    raw.map(|tag| tag.trim_matches('"').to_owned())
+}
+
+fn from_s3_record(record: &Value) -> Result<ObjectCreated, String> {
+    let s3 = record
+        .get("s3")
+        .ok_or_else(|| "it has no `s3` object".to_owned())?;
+    let bucket = object_of(s3, "bucket").map_err(|reason| format!("`s3`: {reason}"))?;
+    let object = object_of(s3, "object").map_err(|reason| format!("`s3`: {reason}"))?;
+    let record = record.as_object().cloned().unwrap_or_default();
+    Ok(ObjectCreated {
+        bucket: text(bucket, "name").ok_or("`s3.bucket` has no `name`")?,
+        key: decode_key(&text(object, "key").ok_or("`s3.object` has no `key`")?),
+        size: size(object),
+        etag: etag(text(object, "eTag")),
+        version_id: text(object, "versionId"),
+        sequencer: text(object, "sequencer"),
+        event_time: text(&record, "eventTime"),
+        event_name: text(&record, "eventName").unwrap_or_default(),
+        region: text(&record, "awsRegion"),
+    })
+}
+
+fn from_eventbridge(event: &Map<String, Value>) -> Result<ObjectCreated, String> {
+    let detail = event
+        .get("detail")
+        .ok_or_else(|| "it has no `detail` object".to_owned())?;
+    let bucket = object_of(detail, "bucket").map_err(|reason| format!("`detail`: {reason}"))?;
+    let object = object_of(detail, "object").map_err(|reason| format!("`detail`: {reason}"))?;
+    Ok(ObjectCreated {
+        bucket: text(bucket, "name").ok_or("`detail.bucket` has no `name`")?,
+        key: decode_key(&text(object, "key").ok_or("`detail.object` has no `key`")?),
+        size: size(object),
+        etag: etag(text(object, "etag")),
+        version_id: text(object, "version-id"),
+        sequencer: text(object, "sequencer"),
+        event_time: text(event, "time"),
+        event_name: text(event, "detail-type").unwrap_or_default(),
+        region: text(event, "region"),
+    })
+}
