@@ -27,6 +27,17 @@ pub(crate) const ESCAPE: [u8; 256] = {
 /// Lower-case hex digits, by value.
 pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `bytes` in lower-case hex (a digest, say).
+#[cfg(any(feature = "idempotency", feature = "s3"))]
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for &byte in bytes {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
+}
+
 /// Appends `text` JSON-escaped, without the quotes.
 #[inline]
 pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {

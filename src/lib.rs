@@ -43,7 +43,7 @@
 //! | `batch` | [batches](batch) from SQS (standard and FIFO), Kinesis and DynamoDB Streams, with partial failures; turns on `validate` | off |
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
 //! | `cloudwatch` | [metrics published with PutMetricData](metrics::cloudwatch) through aws-sdk-cloudwatch instead of EMF; an HTTPS client (rustls and ring) | off |
-//! | `dynamodb` | aws-sdk-dynamodb (no aws-config): with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
+//! | `dynamodb` | aws-sdk-dynamodb (no aws-config): the [`BatchWriter`](dynamodb::BatchWriter) that loses no item; with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
 //! | `s3` | [S3 object notifications](s3) from S3, SQS, SNS and EventBridge, keys decoded; with `batch`, `SqsMessage<S3Notification>` acknowledges `s3:TestEvent` | off |
@@ -78,6 +78,9 @@ pub mod config;
 pub mod context;
 pub mod correlation;
 mod decode;
+#[cfg(feature = "dynamodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dynamodb")))]
+pub mod dynamodb;
 pub mod error;
 mod fnv;
 pub mod function;

@@ -52,6 +52,40 @@ impl ObjectCreated {
         }
     }
 
+    /// A deterministic id for the item made from line `line` of this object, so that a
+    /// redelivered notification overwrites the items of its first delivery instead of
+    /// duplicating them: the md5, in lower-case hex, of the bucket, the key, the version (the
+    /// eTag in a bucket without versioning) and the line number in decimal, the first three
+    /// each followed by a NUL byte. A new version of the object (or new content, without
+    /// versioning) gets new ids.
+    ///
+    /// ```
+    /// let object = helve::s3::ObjectCreated::new("exports", "batch-output/job 1/part+1.jsonl")
+    ///     .with_version_id("v-3");
+    /// assert_eq!(object.item_id(42), "1641d14b384b5954efed8d375643bfdc");
+    /// ```
+    pub fn item_id(&self, line: u64) -> String {
+        use md5::{Digest as _, Md5};
+        let version = self
+            .version_id
+            .as_deref()
+            .or(self.etag.as_deref())
+            .unwrap_or_default();
+        let mut hasher = Md5::new();
+        for part in [self.bucket.as_str(), self.key.as_str(), version] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        hasher.update(line.to_string().as_bytes());
+        crate::json_escape::lower_hex(&hasher.finalize())
+    }
+
+    /// The same object with its version, for a test.
+    pub fn with_version_id(mut self, version_id: impl Into<String>) -> Self {
+        self.version_id = Some(version_id.into());
+        self
+    }
+
     /// The same object with its size, for a test.
     pub fn with_size(mut self, size: u64) -> Self {
         self.size = Some(size);

@@ -182,6 +182,23 @@ fn a_message_that_is_no_notification_says_what_was_expected_without_its_values()
 }
 
 #[test]
+fn an_items_id_is_the_same_for_a_redelivery_and_new_for_a_new_version() {
+    let object = the_object();
+    assert_eq!(object.item_id(42), "1641d14b384b5954efed8d375643bfdc");
+    assert_eq!(
+        object.item_id(42),
+        notification(&s3_event(ENCODED)).objects()[0].item_id(42)
+    );
+    assert_ne!(object.item_id(42), object.item_id(43));
+    // Without versioning the eTag stands for the version (computed with Python's hashlib).
+    let unversioned = ObjectCreated {
+        version_id: None,
+        ..the_object()
+    };
+    assert_eq!(unversioned.item_id(42), "19c2479f1022863e9bffe279c3a3779e");
+}
+
+#[test]
 fn envelopes_nest_no_deeper_than_sns_around_s3() {
     let once = json!({"Type": "Notification", "Message": s3_event(ENCODED).to_string()});
     let twice = json!({"Type": "Notification", "Message": once.to_string()});

@@ -20,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod cloudwatch;
+mod dynamodb_faults;
 mod logs;
 mod moto;
 mod process;
@@ -29,6 +30,7 @@ mod runtime_api;
 use std::time::Duration;
 
 pub(crate) use cloudwatch::{Answer, CloudWatch, Datum, PUT_METRIC_DATA_PATH, PutRequest};
+pub(crate) use dynamodb_faults::{DynamoDbFaults, WriteAnswer, WriteCall};
 pub(crate) use logs::{
     InvocationKeys, LogLine, READY, emf_documents, fields, init_line, invocation_key_order,
     is_rfc3339_utc_millis, is_uuid_v4, log_lines, without_init_duration,

@@ -98,14 +98,7 @@ impl Dialect {
     pub fn digest(&self, value: &Value) -> String {
         let md5 = Md5::digest(self.canonical_bytes(value));
         match self {
-            Dialect::Python => {
-                let mut hex = String::with_capacity(2 * md5.len());
-                for byte in md5 {
-                    hex.push(char::from(HEX[usize::from(byte >> 4)]));
-                    hex.push(char::from(HEX[usize::from(byte & 0xf)]));
-                }
-                hex
-            }
+            Dialect::Python => json_escape::lower_hex(&md5),
             Dialect::TypeScript => base64::engine::general_purpose::STANDARD.encode(md5),
         }
     }
