@@ -72,7 +72,7 @@ impl DecodeError {
 
     /// Whether the input is not JSON at all (a syntax error, or it ends too soon), rather
     /// than JSON of the wrong shape.
-    #[cfg(any(feature = "batch", feature = "http", test))]
+    #[cfg(any(feature = "batch", feature = "http", feature = "s3", test))]
     pub(crate) fn is_syntax(&self) -> bool {
         self.syntax
     }
@@ -128,6 +128,35 @@ pub(crate) fn json_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeE
         .end()
         .map_err(|error| DecodeError::json(None, &error))?;
     Ok(value)
+}
+
+/// A deserializer's message without the value it rejected, which may be a secret:
+/// `invalid type: string "hunter2", expected u32` becomes `invalid type: string, expected
+/// u32`; `unknown variant `x`, expected one of ...` loses the `x`.
+#[cfg(any(feature = "http", feature = "s3", test))]
+pub(crate) fn sanitize(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (unexpected, expected) = match rest.find(", expected") {
+                Some(at) => rest.split_at(at),
+                None => (rest, ""),
+            };
+            // `string "..."`, `integer `7``, `floating point `1.5``, `map`, `unit value`.
+            let kind = match unexpected.split_once([' ', '`', '"']) {
+                Some(("floating", _)) => "floating point",
+                Some(("unit", _)) => "unit value",
+                Some((kind, _)) => kind,
+                None => unexpected,
+            };
+            return format!("{prefix}{kind}{expected}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `")
+        && let Some((_, after)) = rest.split_once('`')
+    {
+        return format!("unknown variant{after}");
+    }
+    message.to_owned()
 }
 
 #[cfg(test)]

@@ -65,8 +65,11 @@
 #[cfg(test)]
 extern crate self as helve;
 
-#[cfg(any(feature = "cloudwatch", feature = "dynamodb"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "cloudwatch", feature = "dynamodb"))))]
+#[cfg(any(feature = "cloudwatch", feature = "dynamodb", feature = "s3"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "cloudwatch", feature = "dynamodb", feature = "s3")))
+)]
 pub mod aws;
 #[cfg(feature = "batch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]

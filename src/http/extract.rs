@@ -129,7 +129,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         decode::deserialize(deserializer)
             .map(Query)
             .map_err(|error| {
-                let message = sanitize(&error.to_string());
+                let message = decode::sanitize(&error.to_string());
                 let detail = match error.path() {
                     None => format!("invalid query string: {message}"),
                     Some(path) => format!("invalid query parameter `{path}`: {message}"),
@@ -251,7 +251,7 @@ fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
                 .with_detail(format!("the request body is not valid JSON: {error}"))
                 .with_code("invalid_json");
         }
-        let message = sanitize(&error.to_string());
+        let message = decode::sanitize(&error.to_string());
         let detail = match error.path() {
             None => format!("the request body does not match: {message}"),
             Some(path) => format!("the request body does not match at `{path}`: {message}"),
@@ -276,37 +276,9 @@ fn is_json(content_type: &[u8]) -> bool {
 }
 
 fn describe_path_error(error: &DecodeError) -> String {
-    let message = sanitize(&error.to_string());
+    let message = decode::sanitize(&error.to_string());
     match error.path() {
         None => message,
         Some(path) => format!("at `{path}`: {message}"),
     }
-}
-
-/// A deserializer's message without the value it rejected, which may be a secret:
-/// `invalid type: string "hunter2", expected u32` becomes `invalid type: string, expected
-/// u32`; `unknown variant `x`, expected one of ...` loses the `x`.
-pub(crate) fn sanitize(message: &str) -> String {
-    for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            let (unexpected, expected) = match rest.find(", expected") {
-                Some(at) => rest.split_at(at),
-                None => (rest, ""),
-            };
-            // `string "..."`, `integer `7``, `floating point `1.5``, `map`, `unit value`.
-            let kind = match unexpected.split_once([' ', '`', '"']) {
-                Some(("floating", _)) => "floating point",
-                Some(("unit", _)) => "unit value",
-                Some((kind, _)) => kind,
-                None => unexpected,
-            };
-            return format!("{prefix}{kind}{expected}");
-        }
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant `")
-        && let Some((_, after)) = rest.split_once('`')
-    {
-        return format!("unknown variant{after}");
-    }
-    message.to_owned()
 }

@@ -646,7 +646,7 @@ async fn an_http_api_sends_cookies_apart_and_binary_bodies_as_base64() {
 
 #[test]
 fn a_rejected_value_is_not_repeated_in_messages() {
-    use super::extract::sanitize;
+    use crate::decode::sanitize;
     assert_eq!(
         sanitize("invalid type: string \"hunter2\", expected u32 at line 1 column 9"),
         "invalid type: string, expected u32 at line 1 column 9"

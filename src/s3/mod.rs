@@ -10,23 +10,36 @@
 //! a queue when a notification is configured is acknowledged with an INFO line, without
 //! calling the handler.
 //!
+//! [`lines`] streams an object's lines from `GetObject` with bounded memory (gzip decoded, a
+//! maximum line length, each line's number and byte offset to resume with a ranged read), and
+//! [`Line::decode`] decodes one as JSON Lines, a bad line reported by its number and path
+//! without stopping the file.
+//!
 //! ```no_run
 //! use helve::batch::SqsMessage;
 //! use helve::s3::S3Notification;
 //!
-//! #[helve::handler(batch)]
-//! async fn ingest(message: SqsMessage<S3Notification>) -> Result<(), helve::Error> {
+//! /// One message of the queue S3 notifies: each object's lines, a bad one logged and skipped.
+//! async fn ingest(message: SqsMessage<S3Notification>, s3: &aws_sdk_s3::Client) -> Result<(), helve::Error> {
 //!     for object in message.body().objects() {
-//!         tracing::info!(bucket = %object.bucket, key = %object.key, "object {} arrived", object.key);
+//!         let mut lines = helve::s3::lines(s3, object, None).await?;
+//!         while let Some(line) = lines.next_line().await {
+//!             match line.and_then(|line| line.decode::<serde_json::Value>()) {
+//!                 Ok(record) => tracing::debug!(%record, "a record"),
+//!                 Err(bad) => tracing::warn!("{bad}"),
+//!             }
+//!         }
 //!     }
 //!     Ok(())
 //! }
 //! ```
 
 mod key;
+mod lines;
 mod notification;
 #[cfg(test)]
 mod tests;
 
 pub use key::decode_key;
+pub use lines::{DEFAULT_MAX_LINE, GetObjectError, Line, LineError, Lines, ObjectReader, lines};
 pub use notification::{ObjectCreated, S3Notification};

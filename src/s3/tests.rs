@@ -272,3 +272,132 @@ mod through_sqs {
         );
     }
 }
+
+mod streaming {
+    use tokio::io::BufReader;
+
+    use super::*;
+
+    /// Every line of `bytes`, read through a buffer of `capacity` bytes.
+    async fn read_all(bytes: &[u8], capacity: usize, max: usize) -> Vec<Result<Line, String>> {
+        let mut lines = Lines::new(BufReader::with_capacity(capacity, bytes)).max_line(max);
+        let mut all = Vec::new();
+        while let Some(line) = lines.next_line().await {
+            all.push(line.map_err(|error| error.to_string()));
+        }
+        assert_eq!(
+            lines.offset(),
+            bytes.len() as u64,
+            "the offset reaches the end"
+        );
+        all
+    }
+
+    fn line(number: u64, offset: u64, text: &str) -> Result<Line, String> {
+        Ok(Line {
+            number,
+            offset,
+            text: text.to_owned(),
+        })
+    }
+
+    #[tokio::test]
+    async fn lines_end_at_lf_or_crlf_and_a_last_line_needs_no_ending() {
+        let text = b"first\r\nsecond\n\nlast";
+        for capacity in [1, 3, 64] {
+            assert_eq!(
+                read_all(text, capacity, 100).await,
+                [
+                    line(1, 0, "first"),
+                    line(2, 7, "second"),
+                    line(3, 14, ""),
+                    line(4, 15, "last"),
+                ],
+                "read {capacity} bytes at a time"
+            );
+        }
+        assert!(read_all(b"", 4, 100).await.is_empty());
+        assert_eq!(read_all(b"one\n", 4, 100).await, [line(1, 0, "one")]);
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_maximum_is_reported_and_skipped_without_being_kept() {
+        let text = format!("ok\n{}\nafter\n", "x".repeat(50));
+        assert_eq!(
+            read_all(text.as_bytes(), 8, 10).await,
+            [
+                line(1, 0, "ok"),
+                Err("line 2 (at byte 3) is longer than 10 bytes: skipped".to_owned()),
+                line(3, 54, "after"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_reported_and_the_next_one_read() {
+        let text = b"a\n\xff\xfe\nb\n";
+        assert_eq!(
+            read_all(text, 2, 100).await,
+            [
+                line(1, 0, "a"),
+                Err("line 2 (at byte 2) is not UTF-8".to_owned()),
+                line(3, 5, "b"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn lines_read_from_a_resumed_offset_keep_their_numbers() {
+        let rest = b"line 7\nline 8\n";
+        let mut lines = Lines::starting_at(&rest[..], 7, 120);
+        let first = lines.next_line().await.and_then(Result::ok);
+        assert_eq!(first.map(|l| (l.number, l.offset)), Some((7, 120)));
+        let second = lines.next_line().await.and_then(Result::ok);
+        assert_eq!(second.map(|l| (l.number, l.offset)), Some((8, 127)));
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase")]
+    struct Output {
+        record_id: String,
+        tokens: u32,
+    }
+
+    #[test]
+    fn a_json_line_decodes_and_a_bad_one_names_its_line_and_path_without_its_value() {
+        let good = Line {
+            number: 3,
+            offset: 90,
+            text: r#"{"recordId": "r-1", "tokens": 12}"#.to_owned(),
+        };
+        assert_eq!(
+            good.decode::<Output>().ok(),
+            Some(Output {
+                record_id: "r-1".to_owned(),
+                tokens: 12
+            })
+        );
+        let wrong = Line {
+            text: r#"{"recordId": "r-1", "tokens": "secret-many"}"#.to_owned(),
+            ..good.clone()
+        };
+        let error = wrong.decode::<Output>().unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "line 3 (at byte 90) does not decode: at tokens: invalid type: string"
+            ),
+            "{error}"
+        );
+        assert!(!error.contains("secret"), "{error}");
+        let not_json = Line {
+            text: "secret {".to_owned(),
+            ..good
+        };
+        let error = not_json.decode::<Output>().unwrap_err().to_string();
+        assert!(
+            error.starts_with("line 3 (at byte 90) does not decode: expected"),
+            "{error}"
+        );
+        assert!(!error.contains("secret"), "{error}");
+    }
+}
