@@ -133,7 +133,7 @@ pub(crate) fn json_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeE
 /// A deserializer's message without the value it rejected, which may be a secret:
 /// `invalid type: string "hunter2", expected u32` becomes `invalid type: string, expected
 /// u32`; `unknown variant `x`, expected one of ...` loses the `x`.
-#[cfg(any(feature = "http", feature = "s3", test))]
+#[cfg(any(feature = "http", feature = "s3"))]
 pub(crate) fn sanitize(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = message.strip_prefix(prefix) {

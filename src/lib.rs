@@ -176,6 +176,13 @@ pub mod guide {
     #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
     #[doc = include_str!("../docs/idempotency.md")]
     pub mod idempotency {}
+    #[cfg(all(feature = "s3", feature = "dynamodb", feature = "batch"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(all(feature = "s3", feature = "dynamodb", feature = "batch")))
+    )]
+    #[doc = include_str!("../docs/s3-ingest.md")]
+    pub mod s3_ingest {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
     #[doc = include_str!("../docs/architecture.md")]

@@ -132,15 +132,20 @@ async fn at_the_deadline_margin_the_writer_stops_and_reports_what_is_left() {
     let context = Context::builder().timeout(Duration::from_secs(2)).build();
     let report = context
         .scope(async {
-            // The margin is the whole invocation: no retry fits before it.
+            // The margin is the whole invocation: what is given is sent once, never again.
             let mut writer = writer(&faults).deadline_margin(Duration::from_secs(2));
-            write(&mut writer, 0..5).await;
             assert!(writer.out_of_time());
+            write(&mut writer, 0..5).await;
             writer.finish().await
         })
         .await;
-    assert!(faults.calls().is_empty(), "nothing is sent past the margin");
-    assert_eq!(report.unprocessed.len(), 5);
+    assert_eq!(
+        sizes(&faults),
+        [5],
+        "sent once, not retried past the margin"
+    );
+    assert_eq!(report.written, 3);
+    assert_eq!(report.unprocessed, ["id=t-003", "id=t-004"]);
 
     let context = Context::builder()
         .timeout(Duration::from_millis(1300))
@@ -156,7 +161,7 @@ async fn at_the_deadline_margin_the_writer_stops_and_reports_what_is_left() {
         })
         .await;
     // What was buffered is sent once, within the margin; no retry starts past it.
-    assert_eq!(sizes(&faults), [5]);
+    assert_eq!(sizes(&faults), [5, 5]);
     assert_eq!(report.written, 3);
     assert_eq!(report.unprocessed, ["id=t-013", "id=t-014"]);
 }

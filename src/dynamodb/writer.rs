@@ -129,8 +129,9 @@ impl fmt::Debug for BatchWriter {
 }
 
 impl BatchWriter {
-    /// A writer to `table`, whose partition key is `partition_key`, through `client`. In an
-    /// invocation, it stops [`DEFAULT_DEADLINE_MARGIN`] before the deadline.
+    /// A writer to `table`, whose partition key is `partition_key`, through `client`. Made in
+    /// an invocation (inside the handler, or `Context::scope`), it stops
+    /// [`DEFAULT_DEADLINE_MARGIN`] before that invocation's deadline: make one per invocation.
     pub fn new(client: Client, table: impl Into<String>, partition_key: impl Into<String>) -> Self {
         let stop_at = crate::context().map(|context| context.stop_at(DEFAULT_DEADLINE_MARGIN));
         Self {
@@ -178,9 +179,10 @@ impl BatchWriter {
         self
     }
 
-    /// Whether the deadline margin has come: stop giving items (they would be reported
-    /// unprocessed) and [`finish`](BatchWriter::finish), which sends what is buffered once,
-    /// within the margin, and retries nothing.
+    /// Whether the deadline margin has come: stop giving items and
+    /// [`finish`](BatchWriter::finish). Past the margin a chunk is still sent once (so what
+    /// was given is sent within the margin), but nothing is sent again: what DynamoDB leaves
+    /// unprocessed then is reported.
     pub fn out_of_time(&self) -> bool {
         self.stop_at
             .is_some_and(|stop_at| tokio::time::Instant::now() >= stop_at)
@@ -223,10 +225,6 @@ impl BatchWriter {
                 key,
                 format!("it is {size} bytes, over DynamoDB's item limit of {MAX_ITEM_BYTES}"),
             );
-        }
-        if self.out_of_time() {
-            self.report.unprocessed.push(key);
-            return;
         }
         if let Some(earlier) = self.chunk.iter().position(|pending| pending.key == key) {
             let dropped = self.chunk.remove(earlier);

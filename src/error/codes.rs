@@ -126,6 +126,11 @@ error_codes! {
     /// logged at ERROR, and the response still goes out.
     IDEMPOTENCY_RESPONSE_TOO_LARGE = "helve.IdempotencyResponseTooLarge",
         "`idempotency`: the response is too large for the store (DynamoDB: 400 KB); logged, not stored, the record released, and the response still goes out";
+    /// Features `s3` and `dynamodb`: an object's ingest stopped before its end (the deadline
+    /// margin came, the object could not be read on, or items were left unprocessed); the
+    /// message names the object and the line and offset to resume from.
+    INGEST_INCOMPLETE = "helve.IngestIncomplete",
+        "`s3` + `dynamodb`: an object's ingest stopped before its end (deadline margin, a read failure, items left unprocessed); names the object and where to resume";
     /// A metric was recorded but no metrics namespace is configured, so no metric is
     /// written; logged once per process.
     METRICS_NOT_CONFIGURED = "helve.MetricsNotConfigured",

@@ -34,12 +34,17 @@
 //! }
 //! ```
 
+#[cfg(feature = "dynamodb")]
+mod ingest;
 mod key;
 mod lines;
 mod notification;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "dynamodb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dynamodb")))]
+pub use ingest::{IngestIncomplete, IngestReport, ingest};
 pub use key::decode_key;
 pub use lines::{DEFAULT_MAX_LINE, GetObjectError, Line, LineError, Lines, ObjectReader, lines};
 pub use notification::{ObjectCreated, S3Notification};
