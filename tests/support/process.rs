@@ -18,12 +18,13 @@ use tokio::{
 use super::HANG_GUARD;
 
 /// The packages whose binaries the tests run.
-const PACKAGES: [&str; 7] = [
+const PACKAGES: [&str; 8] = [
     "example-hello",
     "example-scheduled",
     "example-custom-resource",
     "example-sqs-worker",
     "example-orders-api",
+    "example-s3-ingest",
     "helve-test-functions",
     "hand-written-hello",
 ];
