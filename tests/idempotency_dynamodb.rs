@@ -24,17 +24,14 @@ use aws_sdk_dynamodb::{
     Client,
     config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig},
     error::DisplayErrorContext,
-    types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-        ScalarAttributeType,
-    },
+    types::AttributeValue,
 };
 use helve::{
     Context,
     idempotency::{DynamoDbStore, Idempotency, IdempotencyError, Store},
 };
 use serde_json::{Value, json};
-use support::{DynamoDbProxy, Moto};
+use support::{DynamoDbProxy, Moto, create_table};
 
 const TABLE: &str = "idempotency";
 
@@ -50,7 +47,7 @@ impl Setup {
         let moto = Moto::start_or_skip(test)?;
         let proxy = DynamoDbProxy::start(moto.endpoint()).await;
         let client = client(proxy.endpoint());
-        create_table(&client).await;
+        create_table(&client, TABLE, "id").await;
         proxy.take_calls();
         Some(Setup {
             moto,
@@ -103,31 +100,6 @@ fn client(endpoint: &str) -> Client {
         )
         .build();
     Client::from_conf(config)
-}
-
-/// The table of docs/idempotency.md: partition key `id`, a string.
-async fn create_table(client: &Client) {
-    client
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("a complete attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("a complete key schema"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("cannot create the table: {}", DisplayErrorContext(error)));
 }
 
 fn now_seconds() -> u64 {

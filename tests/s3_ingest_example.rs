@@ -10,14 +10,11 @@
 
 mod support;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use helve::s3::S3Notification;
 use serde_json::{Value, json};
-use support::{Moto, Outcome, RuntimeApi, read_workspace_file};
+use support::{Moto, Outcome, RuntimeApi, create_table, read_workspace_file};
 
 const BUCKET: &str = "inference-results";
 const KEY: &str = "batch-output/job-7/part 1.jsonl.out";
@@ -53,30 +50,6 @@ fn dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
             .http_client(helve::aws::https_client())
             .build(),
     )
-}
-
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, key: &str) {
-    client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("an attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key)
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("a key"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("a table");
 }
 
 /// The job as the API that submitted it wrote it.

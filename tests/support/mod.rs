@@ -35,6 +35,8 @@ pub(crate) use logs::{
     InvocationKeys, LogLine, READY, emf_documents, fields, init_line, invocation_key_order,
     is_rfc3339_utc_millis, is_uuid_v4, log_lines, without_init_duration,
 };
+#[cfg(feature = "dynamodb")]
+pub(crate) use moto::create_table;
 pub(crate) use moto::{DynamoDbProxy, Moto};
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use response_url::{Received, ResponseUrl};

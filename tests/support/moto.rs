@@ -290,3 +290,37 @@ async fn forward(
             .unwrap_or_default()
     }))
 }
+
+/// Creates the DynamoDB table `table`, partition key `key` (a string), on demand.
+#[cfg(feature = "dynamodb")]
+pub(crate) async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, key: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("a complete attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("a complete key schema"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot create the table {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(error)
+            )
+        });
+}
