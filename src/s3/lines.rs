@@ -46,6 +46,26 @@ impl Line {
     }
 }
 
+impl Line {
+    /// The line decoded as JSON into `T`, then validated (feature `validate`): a line that
+    /// fails validation is [`LineError::Invalid`] listing every field that fails, never the
+    /// values.
+    #[cfg(feature = "validate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
+    pub fn decode_valid<T: DeserializeOwned + validator::Validate>(&self) -> Result<T, LineError> {
+        let value: T = self.decode()?;
+        value.validate().map_err(|errors| LineError::Invalid {
+            number: self.number,
+            offset: self.offset,
+            reason: format!(
+                "it does not validate: {}",
+                crate::validation::describe(&errors)
+            ),
+        })?;
+        Ok(value)
+    }
+}
+
 /// A line that could not be read or decoded. Every kind but [`Read`](LineError::Read) is about
 /// one line, and the lines after it are read on.
 #[derive(Debug)]

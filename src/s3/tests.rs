@@ -356,6 +356,31 @@ mod streaming {
         assert_eq!(second.map(|l| (l.number, l.offset)), Some((8, 127)));
     }
 
+    #[cfg(feature = "validate")]
+    #[test]
+    fn a_json_line_that_fails_validation_names_the_field_without_its_value() {
+        #[derive(Debug, serde::Deserialize, validator::Validate)]
+        struct Scored {
+            #[validate(range(min = 0, max = 100))]
+            score: i64,
+        }
+        let line = |text: &str| Line {
+            number: 4,
+            offset: 120,
+            text: text.to_owned(),
+        };
+        assert!(line(r#"{"score": 42}"#).decode_valid::<Scored>().is_ok());
+        let error = line(r#"{"score": 4242}"#)
+            .decode_valid::<Scored>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("line 4 (at byte 120) does not decode: it does not validate: score"),
+            "{error}"
+        );
+        assert!(!error.contains("4242"), "{error}");
+    }
+
     #[derive(Debug, serde::Deserialize, PartialEq)]
     #[serde(rename_all = "camelCase")]
     struct Output {
