@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
-/// Why a document did not decode: where, and the deserializer's own words.
+/// Why a document did not decode: where, and the deserializer's own words without the value
+/// it rejected (which may be a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DecodeError {
     /// The field that failed, as `items[2].sku`; `None` for the document itself.
@@ -23,7 +24,7 @@ impl DecodeError {
     fn new<E: fmt::Display>(path: &serde_path_to_error::Path, error: E) -> Self {
         Self {
             path: document_or(path.to_string()),
-            message: error.to_string(),
+            message: sanitize(&error.to_string()),
             position: None,
             syntax: false,
         }
@@ -36,13 +37,13 @@ impl DecodeError {
         match text.strip_suffix(&suffix) {
             Some(message) if error.line() != 0 => Self {
                 path,
-                message: message.to_owned(),
+                message: sanitize(message),
                 position: Some((error.line(), error.column())),
                 syntax,
             },
             _ => Self {
                 path,
-                message: text,
+                message: sanitize(&text),
                 position: None,
                 syntax,
             },
@@ -133,11 +134,11 @@ pub(crate) fn json_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeE
 /// A deserializer's message without the value it rejected, which may be a secret:
 /// `invalid type: string "hunter2", expected u32` becomes `invalid type: string, expected
 /// u32`; `unknown variant `x`, expected one of ...` loses the `x`.
-#[cfg(any(feature = "http", feature = "s3"))]
 pub(crate) fn sanitize(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = message.strip_prefix(prefix) {
-            let (unexpected, expected) = match rest.find(", expected") {
+            // The last `, expected`: a rejected string may itself contain the words.
+            let (unexpected, expected) = match rest.rfind(", expected") {
                 Some(at) => rest.split_at(at),
                 None => (rest, ""),
             };
@@ -185,12 +186,13 @@ mod tests {
         assert!(!error.is_syntax());
         assert_eq!(
             error.to_string(),
-            "invalid type: string \"two\", expected u32 at line 1 column 24"
+            "invalid type: string, expected u32 at line 1 column 24",
+            "the value sent is not repeated"
         );
     }
 
     #[test]
-    fn the_message_is_the_one_serde_json_writes() {
+    fn the_message_is_the_one_serde_json_writes_without_the_value() {
         for input in [
             &br#"{"items": [{"qty": -1}]}"#[..],
             br#"{"items": 3}"#,
@@ -199,13 +201,34 @@ mod tests {
             b"not json",
         ] {
             let expected = match serde_json::from_slice::<Order>(input) {
-                Err(error) => error.to_string(),
+                Err(error) => sanitize(&error.to_string()),
                 Ok(_) => unreachable!("the input does not decode"),
             };
             assert_eq!(
                 json_slice::<Order>(input).unwrap_err().to_string(),
                 expected
             );
+        }
+    }
+
+    #[test]
+    fn a_rejected_value_is_never_repeated_even_when_it_reads_like_the_message() {
+        for (input, expected) in [
+            (
+                &br#"{"items": [{"qty": "a, expected u8, secret"}]}"#[..],
+                "invalid type: string, expected u32 at line 1 column 43",
+            ),
+            (
+                br#"{"items": [{"qty": 98765432123}]}"#,
+                "invalid value: integer, expected u32 at line 1 column 30",
+            ),
+            (
+                br#"{"items": [{"qty": 1.5}]}"#,
+                "invalid type: floating point, expected u32 at line 1 column 22",
+            ),
+        ] {
+            let error = json_slice::<Order>(input).unwrap_err().to_string();
+            assert_eq!(error, expected);
         }
     }
 
@@ -233,10 +256,7 @@ mod tests {
         let error = deserialize::<_, Order>(value).unwrap_err();
         assert_eq!(error.path(), Some("items[0].qty"));
         assert_eq!(error.line(), None);
-        assert_eq!(
-            error.to_string(),
-            "invalid type: boolean `true`, expected u32"
-        );
+        assert_eq!(error.to_string(), "invalid type: boolean, expected u32");
         let map: Result<BTreeMap<String, u32>, _> = deserialize(serde_json::json!([]));
         assert_eq!(map.unwrap_err().path(), None);
     }

@@ -62,7 +62,7 @@ async fn an_invalid_event_prints_the_lambda_error_and_exits_1() {
     assert_eq!(exit.code(), Some(1), "{exit}");
     assert!(
         exit.stderr_lines().contains(
-            &r#"{"errorType":"helve.InvalidEvent","errorMessage":"invalid event at name: invalid type: integer `42`, expected a string at line 1 column 11"}"#
+            &r#"{"errorType":"helve.InvalidEvent","errorMessage":"invalid event at name: invalid type: integer, expected a string at line 1 column 11"}"#
         ),
         "{exit}"
     );

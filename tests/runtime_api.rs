@@ -93,7 +93,7 @@ async fn an_event_that_does_not_decode_is_reported_with_its_field_line_and_colum
         body,
         json!({
             "errorType": "helve.InvalidEvent",
-            "errorMessage": "invalid event at name: invalid type: integer `42`, expected a string at line 1 column 11"
+            "errorMessage": "invalid event at name: invalid type: integer, expected a string at line 1 column 11"
         })
     );
 }

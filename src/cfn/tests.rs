@@ -167,7 +167,7 @@ async fn old_properties_that_do_not_decode_answer_failed_with_the_existing_id() 
     assert_eq!(answer["PhysicalResourceId"], "uploads-bucket");
     assert_eq!(
         answer["Reason"],
-        "invalid OldResourceProperties at Name: invalid type: integer `7`, expected a string"
+        "invalid OldResourceProperties at Name: invalid type: integer, expected a string"
     );
 }
 

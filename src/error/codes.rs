@@ -36,7 +36,7 @@ error_codes! {
     /// custom resource request is not one): the message names the field path, line and
     /// column, and the handler is not called.
     INVALID_EVENT = "helve.InvalidEvent",
-        "the payload does not deserialize into the event type; the message names the field path, line and column, as `invalid event at items[0].qty: invalid type: string \"two\", expected u32 at line 1 column 27`; the handler is not called";
+        "the payload does not deserialize into the event type; the message names the field path, line and column, as `invalid event at items[0].qty: invalid type: string, expected u32 at line 1 column 27` (never the value sent); the handler is not called";
     /// The handler (or a record's decoding) panicked: the invocation, or the record, fails
     /// with `the handler panicked: <message>`, and the next invocation runs normally.
     PANIC = "helve.Panic",

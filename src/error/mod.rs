@@ -337,8 +337,8 @@ impl ErrorStatus for Error {
 /// The payload did not deserialize into the handler's event type.
 ///
 /// Reported as `helve.InvalidEvent`; the message names the field path, line and column, for
-/// example `invalid event at name: invalid type: integer `7`, expected a string at line 1
-/// column 10`.
+/// example `invalid event at name: invalid type: integer, expected a string at line 1
+/// column 10`; never the value that was sent, which may be a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidEvent {
     path: String,
