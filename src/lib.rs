@@ -46,7 +46,7 @@
 //! | `dynamodb` | aws-sdk-dynamodb (no aws-config): the [`BatchWriter`](dynamodb::BatchWriter) that loses no item; with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
-//! | `s3` | [S3 object notifications](s3) from S3, SQS, SNS and EventBridge, keys decoded; with `batch`, `SqsMessage<S3Notification>` acknowledges `s3:TestEvent` | off |
+//! | `s3` | [S3](s3): notifications from S3, SQS, SNS and EventBridge with keys decoded (`SqsMessage<S3Notification>` acknowledges `s3:TestEvent`), an object's lines streamed from GetObject (aws-sdk-s3, gzip), and with `dynamodb` the [ingest](s3::ingest) of JSON lines into a table | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
 //! The areas to come each get a feature (`testing`), so a function pays only
