@@ -17,6 +17,34 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
+/// A failed SDK call in a line: the service's error code, HTTP status and message, or the
+/// whole chain of causes for an error that is not the service's (a timeout, a refused
+/// connection).
+pub(crate) fn describe<E>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    match (error, error.code()) {
+        (SdkError::ServiceError(service), Some(code)) => format!(
+            "{code} (HTTP {}): {}",
+            service.raw().status().as_u16(),
+            error.message().unwrap_or("no message")
+        ),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
+    }
+}
+
 /// What Lambda puts in a function's environment for its SDK clients: the region, the role's
 /// credentials, and (locally) an endpoint to use instead of AWS's.
 #[cfg(all(feature = "dynamodb", feature = "idempotency"))]

@@ -9,7 +9,7 @@ use std::{
 
 use aws_sdk_dynamodb::{
     Client,
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    error::{ProvideErrorMetadata, SdkError},
     types::{AttributeValue, PutRequest, WriteRequest},
 };
 use serde::Serialize;
@@ -355,7 +355,7 @@ impl BatchWriter {
                 }
                 Err(error) if is_throttling(&error) => {}
                 Err(error) => {
-                    let reason = format!("BatchWriteItem failed: {}", DisplayErrorContext(&error));
+                    let reason = format!("BatchWriteItem failed: {}", crate::aws::describe(&error));
                     for item in pending {
                         self.reject(item.key, reason.clone());
                     }

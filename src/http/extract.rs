@@ -234,12 +234,7 @@ fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
             ))
             .with_code("unsupported_media_type"));
     }
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
+    let bytes: &[u8] = request.body().as_ref();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("the request has no body; this endpoint takes a JSON document")

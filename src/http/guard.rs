@@ -10,7 +10,6 @@ use std::{
     time::Duration,
 };
 
-use lambda_http::Body;
 use tower::Service;
 
 use super::{
@@ -78,11 +77,7 @@ where
             .map(|invoked| invoked.limits);
         let service = self.inner.clone();
         Box::pin(async move {
-            let size = match request.body() {
-                Body::Text(text) => text.len(),
-                Body::Binary(bytes) => bytes.len(),
-                _ => 0,
-            };
+            let size = request.body().as_ref().len();
             if let Some(limits) = limits
                 && size > limits.body_limit
             {

@@ -239,11 +239,7 @@ fn read_keys(keys: &Keys, request: &Request, body_limit: Option<usize>) -> (Valu
     let needs_body = matches!(keys.key, HttpKey::Body(_)) || keys.validation.is_some();
     let body = needs_body
         .then(|| {
-            let bytes: &[u8] = match request.body() {
-                Body::Text(text) => text.as_bytes(),
-                Body::Binary(bytes) => bytes,
-                _ => &[],
-            };
+            let bytes: &[u8] = request.body().as_ref();
             if body_limit.is_some_and(|limit| bytes.len() > limit) {
                 return None;
             }

@@ -6,7 +6,7 @@ use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 use aws_sdk_dynamodb::{
     Client,
     config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig},
-    error::{DisplayErrorContext, SdkError},
+    error::SdkError,
     types::{AttributeValue, ReturnValuesOnConditionCheckFailure},
 };
 
@@ -245,17 +245,23 @@ impl DynamoDbStore {
         Ok(())
     }
 
-    /// A failed call, with the SDK's whole account of it (the service's error code and
-    /// message, or why no answer came).
-    fn failed<E, R>(&self, operation: &str, error: SdkError<E, R>) -> StoreError
+    /// A failed call: DynamoDB's error code and message, or why no answer came.
+    fn failed<E>(
+        &self,
+        operation: &str,
+        error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> StoreError
     where
-        E: std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
     {
         StoreError::new(format!(
             "DynamoDB {operation} on table {} failed: {}",
             self.table,
-            DisplayErrorContext(&error)
+            crate::aws::describe(&error)
         ))
     }
 }

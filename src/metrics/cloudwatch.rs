@@ -73,8 +73,6 @@ use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc, time::
 
 use aws_sdk_cloudwatch::{
     Client,
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
-    operation::put_metric_data::PutMetricDataError,
     primitives::DateTime,
     types::{Dimension, MetricDatum, StandardUnit},
 };
@@ -377,7 +375,7 @@ async fn send_all(client: Client, namespace: Arc<str>, requests: Requests, budge
                 tracing::error!(
                     datums,
                     "metrics not published to CloudWatch: PutMetricData failed: {}",
-                    describe(&error)
+                    crate::aws::describe(&error)
                 );
             }
             Ok(Some(Err(error))) => {
@@ -397,20 +395,6 @@ async fn send_all(client: Client, namespace: Arc<str>, requests: Requests, budge
                 break;
             }
         }
-    }
-}
-
-/// What went wrong, in a line: the service's error code, HTTP status and message, or the
-/// whole chain of causes for an error that is not the service's (a timeout, a refused
-/// connection).
-fn describe(error: &SdkError<PutMetricDataError>) -> String {
-    match (error, error.code()) {
-        (SdkError::ServiceError(service), Some(code)) => format!(
-            "{code} (HTTP {}): {}",
-            service.raw().status().as_u16(),
-            error.message().unwrap_or("no message")
-        ),
-        _ => DisplayErrorContext(error).to_string(),
     }
 }
 

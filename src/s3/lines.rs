@@ -302,24 +302,13 @@ pub async fn lines(
     if let Some((_, offset)) = ranged {
         request = request.range(format!("bytes={offset}-"));
     }
-    let output = request.send().await.map_err(|error| {
-        use aws_sdk_s3::error::ProvideErrorMetadata as _;
-        // S3's own answer in its words (`NoSuchKey: The specified key does not exist.`); a
-        // failure to reach S3 with the SDK's whole account of it.
-        let why = match error.as_service_error() {
-            Some(service) => format!(
-                "{}: {}",
-                service.code().unwrap_or("an error"),
-                service.message().unwrap_or("no message")
-            ),
-            None => aws_sdk_s3::error::DisplayErrorContext(&error).to_string(),
-        };
-        GetObjectError {
-            message: format!(
-                "GetObject of s3://{}/{} failed: {why}",
-                object.bucket, object.key
-            ),
-        }
+    let output = request.send().await.map_err(|error| GetObjectError {
+        message: format!(
+            "GetObject of s3://{}/{} failed: {}",
+            object.bucket,
+            object.key,
+            crate::aws::describe(&error)
+        ),
     })?;
     let gzip = gzip_by_name
         || output

@@ -164,7 +164,7 @@ impl S3Notification {
                 return Err("`Records` is not an array".to_owned());
             };
             for (index, record) in records.iter().enumerate() {
-                self.read_record(record, index, depth)
+                self.read_record(record, depth)
                     .map_err(|reason| format!("`Records[{index}]`: {reason}"))?;
             }
             return Ok(());
@@ -177,7 +177,7 @@ impl S3Notification {
                 .map_err(|reason| format!("the SNS envelope's `Message`: {reason}"));
         }
         if event.get("source").and_then(Value::as_str) == Some("aws.s3") {
-            let object = from_eventbridge(event)
+            let object = object_created(event, &EVENTBRIDGE)
                 .map_err(|reason| format!("the EventBridge event from aws.s3: {reason}"))?;
             self.objects.push(object);
             return Ok(());
@@ -187,25 +187,29 @@ impl S3Notification {
         ))
     }
 
-    fn read_record(&mut self, record: &Value, index: usize, depth: usize) -> Result<(), String> {
+    fn read_record(&mut self, record: &Value, depth: usize) -> Result<(), String> {
+        let Some(record) = record.as_object() else {
+            return Err("it has no `eventSource`".to_owned());
+        };
         let source = record
             .get("eventSource")
             .or_else(|| record.get("EventSource"))
             .and_then(Value::as_str);
         match source {
             Some("aws:s3") => {
-                self.objects.push(from_s3_record(record)?);
+                self.objects.push(object_created(record, &S3_RECORD)?);
                 Ok(())
             }
-            Some("aws:sns") => match record.pointer("/Sns/Message") {
+            Some("aws:sns") => match record.get("Sns").and_then(|sns| sns.get("Message")) {
                 Some(message) => self
                     .read_embedded(message, depth)
                     .map_err(|reason| format!("the SNS record's `Message`: {reason}")),
                 None => Err("an SNS record without `Sns.Message`".to_owned()),
             },
-            Some(_) => Err(format!(
-                "its `eventSource` is neither `aws:s3` nor `aws:sns` (record {index} of an event of another service)"
-            )),
+            Some(_) => Err(
+                "its `eventSource` is neither `aws:s3` nor `aws:sns` (an event of another service)"
+                    .to_owned(),
+            ),
             None => Err("it has no `eventSource`".to_owned()),
         }
     }
@@ -263,41 +267,55 @@ fn etag(raw: Option<String>) -> Option<String> {
     raw.map(|tag| tag.trim_matches('"').to_owned())
 }
 
-fn from_s3_record(record: &Value) -> Result<ObjectCreated, String> {
-    let s3 = record
-        .get("s3")
-        .ok_or_else(|| "it has no `s3` object".to_owned())?;
-    let bucket = object_of(s3, "bucket").map_err(|reason| format!("`s3`: {reason}"))?;
-    let object = object_of(s3, "object").map_err(|reason| format!("`s3`: {reason}"))?;
-    let record = record.as_object().cloned().unwrap_or_default();
-    Ok(ObjectCreated {
-        bucket: text(bucket, "name").ok_or("`s3.bucket` has no `name`")?,
-        key: decode_key(&text(object, "key").ok_or("`s3.object` has no `key`")?),
-        size: size(object),
-        etag: etag(text(object, "eTag")),
-        version_id: text(object, "versionId"),
-        sequencer: text(object, "sequencer"),
-        event_time: text(&record, "eventTime"),
-        event_name: text(&record, "eventName").unwrap_or_default(),
-        region: text(&record, "awsRegion"),
-    })
+/// Where each attribute of the object is in one shape of notification: under which object
+/// of the event, and by which names.
+struct Shape {
+    parent: &'static str,
+    etag: &'static str,
+    version_id: &'static str,
+    event_time: &'static str,
+    event_name: &'static str,
+    region: &'static str,
 }
 
-fn from_eventbridge(event: &Map<String, Value>) -> Result<ObjectCreated, String> {
-    let detail = event
-        .get("detail")
-        .ok_or_else(|| "it has no `detail` object".to_owned())?;
-    let bucket = object_of(detail, "bucket").map_err(|reason| format!("`detail`: {reason}"))?;
-    let object = object_of(detail, "object").map_err(|reason| format!("`detail`: {reason}"))?;
+/// A record of an S3 event: `s3.bucket`, `s3.object`, `eventName`.
+const S3_RECORD: Shape = Shape {
+    parent: "s3",
+    etag: "eTag",
+    version_id: "versionId",
+    event_time: "eventTime",
+    event_name: "eventName",
+    region: "awsRegion",
+};
+
+/// An EventBridge event from `aws.s3`: `detail.bucket`, `detail.object`, `detail-type`.
+const EVENTBRIDGE: Shape = Shape {
+    parent: "detail",
+    etag: "etag",
+    version_id: "version-id",
+    event_time: "time",
+    event_name: "detail-type",
+    region: "region",
+};
+
+fn object_created(event: &Map<String, Value>, shape: &Shape) -> Result<ObjectCreated, String> {
+    let parent = shape.parent;
+    let within = event
+        .get(parent)
+        .ok_or_else(|| format!("it has no `{parent}` object"))?;
+    let part =
+        |field: &str| object_of(within, field).map_err(|reason| format!("`{parent}`: {reason}"));
+    let (bucket, object) = (part("bucket")?, part("object")?);
+    let missing = |part: &str, field: &str| format!("`{parent}.{part}` has no `{field}`");
     Ok(ObjectCreated {
-        bucket: text(bucket, "name").ok_or("`detail.bucket` has no `name`")?,
-        key: decode_key(&text(object, "key").ok_or("`detail.object` has no `key`")?),
+        bucket: text(bucket, "name").ok_or_else(|| missing("bucket", "name"))?,
+        key: decode_key(&text(object, "key").ok_or_else(|| missing("object", "key"))?),
         size: size(object),
-        etag: etag(text(object, "etag")),
-        version_id: text(object, "version-id"),
+        etag: etag(text(object, shape.etag)),
+        version_id: text(object, shape.version_id),
         sequencer: text(object, "sequencer"),
-        event_time: text(event, "time"),
-        event_name: text(event, "detail-type").unwrap_or_default(),
-        region: text(event, "region"),
+        event_time: text(event, shape.event_time),
+        event_name: text(event, shape.event_name).unwrap_or_default(),
+        region: text(event, shape.region),
     })
 }
