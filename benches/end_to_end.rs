@@ -1,10 +1,11 @@
 //! helve's `examples/hello` against the same function written by hand on `lambda_runtime`
 //! (`benches/hand-written`: current-thread tokio, a tracing-subscriber JSON line and one EMF
 //! document per invocation), both as release binaries served by the test support's Runtime API
-//! on 127.0.0.1, exactly as Lambda runs them, side by side in one run. The two are built as a
-//! user builds them (`cargo build --release -p example-hello -p hand-written-hello`, helve with
-//! its default features), in `target/end-to-end/` so that no other package's features reach
-//! them.
+//! on 127.0.0.1, exactly as Lambda runs them, side by side in one run, with a third: `hello`
+//! built with helve's `tracer` feature, each invocation sampled. The two are built as a user
+//! builds them (`cargo build --release -p example-hello -p hand-written-hello`, helve with its
+//! default features), in `target/end-to-end/` so that no other package's features reach them;
+//! the traced hello with `--features helve/tracer`, in `target/end-to-end-tracer/`.
 //!
 //! ```text
 //! cargo bench --bench end_to_end                       # 5 rounds of 2,000 invocations each
@@ -42,8 +43,12 @@ use nix::sys::resource::{UsageWho, getrusage};
 use serde_json::json;
 use support::{Launch, Outcome, Process, RuntimeApi};
 
-/// The two functions compared, by binary name.
-const FUNCTIONS: [&str; 2] = ["example-hello", "hand-written-hello"];
+/// The functions compared, by name: helve's hello, the hand-written one, and helve's hello
+/// built with the feature `tracer` (every invocation sampled, as the Runtime API of the test
+/// support sends `Sampled=1`, so one document sent per invocation).
+const FUNCTIONS: [&str; 3] = ["example-hello", "hand-written-hello", TRACED_HELLO];
+/// `example-hello` with `--features helve/tracer`, built in a target directory of its own.
+const TRACED_HELLO: &str = "example-hello+tracer";
 /// How many times a round starts each function only to measure its init: a start takes a few
 /// milliseconds, and one start alone is at the machine's mercy.
 const INIT_SAMPLES: usize = 10;
@@ -94,36 +99,78 @@ fn children_cpu() -> Duration {
     duration(usage.user_time()) + duration(usage.system_time())
 }
 
-/// Builds the two functions on their own, once, and says where their binaries are.
-fn built_alone() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// Builds the functions on their own, once, and says where their binaries are: the
+/// untraced two in `target/end-to-end/release`, the traced hello in
+/// `target/end-to-end-tracer/release` (the same package with another feature).
+fn built_alone() -> &'static (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| workspace.join("target"), |dir| workspace.join(dir))
-            .join("end-to-end");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace.join("target"), |dir| workspace.join(dir));
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let mut command = Command::new(cargo);
-        command
-            .current_dir(workspace)
-            .args(["build", "--release", "--message-format=short"])
-            .arg("--target-dir")
-            .arg(&target_dir);
-        for binary in FUNCTIONS {
-            command.args(["-p", binary]);
-        }
-        let status = command.status().expect("cargo runs");
-        assert!(status.success(), "{command:?} failed: {status}");
-        target_dir.join("release")
+        let build = |target_dir: &Path, packages: &[&str], features: Option<&str>| {
+            let mut command = Command::new(&cargo);
+            command
+                .current_dir(workspace)
+                .args(["build", "--release", "--message-format=short"])
+                .arg("--target-dir")
+                .arg(target_dir);
+            for package in packages {
+                command.args(["-p", package]);
+            }
+            if let Some(features) = features {
+                command.args(["--features", features]);
+            }
+            let status = command.status().expect("cargo runs");
+            assert!(status.success(), "{command:?} failed: {status}");
+            target_dir.join("release")
+        };
+        (
+            build(
+                &target.join("end-to-end"),
+                &["example-hello", "hand-written-hello"],
+                None,
+            ),
+            build(
+                &target.join("end-to-end-tracer"),
+                &["example-hello"],
+                Some("helve/tracer"),
+            ),
+        )
     })
 }
 
-/// A function started as Lambda starts it, with the environment the benchmark gives both.
+/// Where the binary of a function of [`FUNCTIONS`] is.
+fn binary_path(function: &str) -> PathBuf {
+    let (plain, traced) = built_alone();
+    if function == TRACED_HELLO {
+        traced.join("example-hello")
+    } else {
+        plain.join(function)
+    }
+}
+
+/// A socket on 127.0.0.1 standing in for the X-Ray daemon, as on Lambda: a datagram to a
+/// port nobody listens on would cost the kernel an ICMP answer each time.
+fn daemon_address() -> &'static str {
+    static DAEMON: OnceLock<(std::net::UdpSocket, String)> = OnceLock::new();
+    &DAEMON
+        .get_or_init(|| {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+            let address = socket.local_addr().expect("its address").to_string();
+            (socket, address)
+        })
+        .1
+}
+
+/// A function started as Lambda starts it, with the environment the benchmark gives all.
 fn launch(api: &RuntimeApi, binary: &str) -> Launch {
     let mut launch = api.function(binary);
     launch
-        .binary_at(built_alone().join(binary))
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO");
+        .binary_at(binary_path(binary))
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_XRAY_DAEMON_ADDRESS", daemon_address());
     launch
 }
 
@@ -259,13 +306,22 @@ async fn compare(options: &Options) {
     if let [
         (helve_cpu, helve_wall, helve_init),
         (hand_cpu, hand_wall, hand_init),
+        (traced_cpu, traced_wall, traced_init),
     ] = medians[..]
     {
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        let more_ms = |a: Duration, b: Duration| (a.as_secs_f64() - b.as_secs_f64()) * 1e3;
         println!(
             "helve / hand-written: CPU {:.2}x, wall {:.2}x, init {:+.2} ms",
-            helve_cpu.as_secs_f64() / hand_cpu.as_secs_f64(),
-            helve_wall.as_secs_f64() / hand_wall.as_secs_f64(),
-            (helve_init.as_secs_f64() - hand_init.as_secs_f64()) * 1e3
+            ratio(helve_cpu, hand_cpu),
+            ratio(helve_wall, hand_wall),
+            more_ms(helve_init, hand_init)
+        );
+        println!(
+            "helve with the tracer (sampled) / helve: CPU {:.2}x, wall {:.2}x, init {:+.2} ms",
+            ratio(traced_cpu, helve_cpu),
+            ratio(traced_wall, helve_wall),
+            more_ms(traced_init, helve_init)
         );
     }
 }

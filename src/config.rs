@@ -13,10 +13,18 @@
 //! | `POWERTOOLS_LOGGER_LOG_EVENT` | `true` logs each incoming event once, secrets redacted | `false` |
 //! | [`Function::buffer_debug_logs`](crate::Function::buffer_debug_logs) | hold DEBUG lines, print them only when the invocation fails | off |
 //! | [`Function::redact_keys`](crate::Function::redact_keys) | the keys whose values are hidden in logged events | `authorization`, `cookie`, `password`, `secret`, `token`, `api_key` |
+//! | `POWERTOOLS_TRACE_DISABLED` | (feature `tracer`) `true` turns the tracer off | `false` |
+//! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | (feature `tracer`) whether the handler's response is kept as trace metadata, unless the code says | `true` |
+//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | (feature `tracer`) whether the handler's error is kept as trace metadata, unless the code says | `true` |
+//! | `POWERTOOLS_TRACER_EXPORT` | (feature `tracer`) `xray` (segment documents) or `otlp` (OpenTelemetry spans), unless the code says | `xray` |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | (feature `tracer`, set by Lambda) where the X-Ray daemon listens | `127.0.0.1:2000` |
 //! | `correlation_id` option / [`Function::correlation_id`](crate::Function::correlation_id) | a JSON pointer to the correlation id | helve's presets |
 //!
 //! The name given in code wins over the environment, as in Powertools for AWS Lambda. Log
 //! levels may be a level name or `RUST_LOG`-style directives (`info,hyper=warn`).
+
+#[cfg(feature = "tracer")]
+mod tracer;
 
 use std::sync::Arc;
 
@@ -26,6 +34,12 @@ use crate::{
     logging::{LogConfig, config::LogOptions, redact::Redactor},
     metrics::{MetricsConfig, config::MetricsOptions},
 };
+
+#[cfg(feature = "tracer")]
+pub(crate) use tracer::TracerConfig;
+#[cfg(feature = "tracer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
+pub use tracer::{DEFAULT_DAEMON_ADDRESS, Export, TracerOptions};
 
 /// The service name used when neither the code nor `POWERTOOLS_SERVICE_NAME` names one.
 pub const DEFAULT_SERVICE: &str = "service_undefined";
@@ -56,6 +70,9 @@ pub struct Options {
     /// (`Function::metrics_sink`, feature `cloudwatch`): they then need a namespace of at most
     /// 255 characters, the most PutMetricData takes.
     pub metrics_sink: bool,
+    /// What the code says about tracing (feature `tracer`).
+    #[cfg(feature = "tracer")]
+    pub tracer: TracerOptions,
 }
 
 /// helve's settings, checked once.
@@ -66,6 +83,8 @@ pub struct Settings {
     metrics: Option<MetricsConfig>,
     /// `POWERTOOLS_METRICS_DISABLED=true`: metrics turned off on purpose.
     metrics_disabled: bool,
+    #[cfg(feature = "tracer")]
+    tracer: TracerConfig,
 }
 
 impl Settings {
@@ -135,11 +154,15 @@ impl Settings {
             metrics_disabled,
             &lookup,
         )?;
+        #[cfg(feature = "tracer")]
+        let tracer = TracerConfig::resolve(&options.tracer, &lookup)?;
         Ok(Self {
             log,
             correlation_pointer,
             metrics,
             metrics_disabled,
+            #[cfg(feature = "tracer")]
+            tracer,
         })
     }
 
@@ -188,6 +211,12 @@ impl Settings {
     /// The JSON pointer to the correlation id, when the code names one.
     pub fn correlation_pointer(&self) -> Option<&Pointer> {
         self.correlation_pointer.as_ref()
+    }
+
+    /// The tracer's settings (feature `tracer`).
+    #[cfg(feature = "tracer")]
+    pub(crate) fn tracer(&self) -> &TracerConfig {
+        &self.tracer
     }
 
     pub(crate) fn service_arc(&self) -> Arc<str> {

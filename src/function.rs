@@ -60,6 +60,8 @@ pub struct Function<H, I = NoInit> {
     handler: H,
     init: I,
     init_name: Cow<'static, str>,
+    /// The handler's name, in traces (`## {name}`).
+    handler_name: Cow<'static, str>,
     options: Options,
     correlate: Option<CorrelateFn>,
     metrics_sink: MetricsOutput,
@@ -140,6 +142,10 @@ impl<H> Function<H, NoInit> {
             handler,
             init: NoInit,
             init_name: Cow::Borrowed("none"),
+            handler_name: Cow::Borrowed(match short_type_name::<H>() {
+                "closure" => "handler",
+                name => name,
+            }),
             options: Options::default(),
             correlate: None,
             metrics_sink: MetricsOutput::default(),
@@ -156,11 +162,30 @@ impl<H, I> Function<H, I> {
             handler: self.handler,
             init,
             init_name: Cow::Borrowed(short_type_name::<I2>()),
+            handler_name: self.handler_name,
             options: self.options,
             correlate: self.correlate,
             metrics_sink: self.metrics_sink,
             multi_thread: self.multi_thread,
         }
+    }
+
+    /// The handler's name, as traces show it (`## {name}`, as Powertools names the handler's
+    /// subsegment); by default the name of the handler function. `#[helve::handler]` gives
+    /// the name of the function it is on.
+    pub fn handler_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.handler_name = name.into();
+        self
+    }
+
+    /// How the function is traced in AWS X-Ray (see [`helve::tracer`](crate::tracer)): with
+    /// the feature `tracer`, every sampled invocation is traced unless these options or
+    /// `POWERTOOLS_TRACE_DISABLED` turn it off.
+    #[cfg(feature = "tracer")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
+    pub fn tracer(mut self, options: crate::tracer::TracerOptions) -> Self {
+        self.options.tracer = options;
+        self
     }
 
     /// The service name in logs and metrics; wins over `POWERTOOLS_SERVICE_NAME`.
@@ -328,6 +353,7 @@ impl<H, I> Function<H, I> {
             handler: wrap(self.handler),
             init: self.init,
             init_name: self.init_name,
+            handler_name: self.handler_name,
             options: self.options,
             correlate: self.correlate,
             metrics_sink: self.metrics_sink,
@@ -396,12 +422,17 @@ impl<H, I> Function<H, I> {
         I: Init,
         H: Handler<T, I::State, M>,
     {
+        let layers = layers::Layers {
+            logging: LoggingLayer::new(&settings),
+            metrics: MetricsLayer::disabled(),
+            #[cfg(feature = "tracer")]
+            tracer: layers::TracerLayer::disabled(),
+        };
         layers::stack(
             HandlerService::new(self.handler, state),
             &settings,
             Mode::Lambda,
-            LoggingLayer::new(&settings),
-            MetricsLayer::disabled(),
+            layers,
         )
     }
 
@@ -463,13 +494,23 @@ impl<H, I> Function<H, I> {
             handler,
             init,
             init_name,
+            handler_name,
             options,
             correlate,
             metrics_sink,
             multi_thread: _,
         } = self;
         let sink = logging::stdout_sink();
-        let settings = settings_and_logging(&options, &sink);
+        let started_logging = settings_and_logging(&options, &sink, &boot);
+        #[cfg(feature = "tracer")]
+        let (settings, tracer) = match started_logging {
+            Ok((settings, tracer)) => (Ok(settings), tracer),
+            Err(diagnostic) => (Err(diagnostic), None),
+        };
+        #[cfg(not(feature = "tracer"))]
+        let settings = started_logging.map(|(settings, ())| settings);
+        #[cfg(not(feature = "tracer"))]
+        let _ = &handler_name;
         // The recorder goes in before the init step, so what init records is kept (and written
         // with the first invocation).
         let recorder = settings.as_ref().ok().and_then(install_recorder);
@@ -503,12 +544,17 @@ impl<H, I> Function<H, I> {
         let logging = LoggingLayer::with_sink(&settings, sink, Some(started.elapsed()));
         #[cfg(feature = "idempotency")]
         let event_keys = handler.event_keys();
+        let layers = layers::Layers {
+            #[cfg(feature = "tracer")]
+            tracer: layers::TracerLayer::with(tracer, &handler_name, settings.service_arc()),
+            logging,
+            metrics,
+        };
         let service = layers::stack(
             HandlerService::new(handler, state),
             &settings,
             boot.mode,
-            logging,
-            metrics,
+            layers,
         );
         #[cfg(feature = "idempotency")]
         let events = event_layer(correlate, &settings).with_event_keys(event_keys);
@@ -570,16 +616,43 @@ impl Boot {
     }
 }
 
-/// Resolves the settings and installs the JSON logger; an invalid setting is still logged,
-/// with what is valid (the service named in code, if it is).
+/// What starts with the logger: the tracer (feature `tracer`), whose spans layer goes on the
+/// same subscriber.
+#[cfg(feature = "tracer")]
+type Started = Option<Arc<crate::tracer::Tracer>>;
+#[cfg(not(feature = "tracer"))]
+type Started = ();
+
+/// Resolves the settings and installs the JSON logger (and, feature `tracer`, the tracer's
+/// span layer); an invalid setting is still logged, with what is valid (the service named in
+/// code, if it is).
 fn settings_and_logging(
     options: &Options,
     sink: &logging::LineSink,
-) -> Result<Settings, Diagnostic> {
+    boot: &Boot,
+) -> Result<(Settings, Started), Diagnostic> {
     match Settings::resolve(options, |name| std::env::var(name).ok()) {
         Ok(settings) => {
-            logging::init(settings.log(), Arc::clone(sink));
-            Ok(settings)
+            #[cfg(feature = "tracer")]
+            {
+                let tracer = start_tracer(&settings, boot);
+                match &tracer {
+                    Some(tracer) => crate::tracer::install(&settings, tracer, Arc::clone(sink)),
+                    None => logging::init(settings.log(), Arc::clone(sink)),
+                }
+                Ok((settings, tracer))
+            }
+            #[cfg(not(feature = "tracer"))]
+            {
+                if boot.local.as_ref().is_some_and(local::Args::trace) {
+                    eprintln!(
+                        "helve: `--trace` needs helve's `tracer` feature, which this function is \
+                         built without: nothing is traced"
+                    );
+                }
+                logging::init(settings.log(), Arc::clone(sink));
+                Ok((settings, ()))
+            }
         }
         Err(error) => {
             let fallback = Options {
@@ -594,6 +667,29 @@ fn settings_and_logging(
             Err(error::diagnostic(&error))
         }
     }
+}
+
+/// The function's tracer, when it is on: sending to the X-Ray daemon on Lambda, printing to
+/// stderr in local mode with `--trace`.
+#[cfg(feature = "tracer")]
+fn start_tracer(settings: &Settings, boot: &Boot) -> Option<Arc<crate::tracer::Tracer>> {
+    use crate::tracer::{Output, Tracer};
+    let config = settings.tracer();
+    if !config.enabled {
+        return None;
+    }
+    let output = match &boot.local {
+        Some(args) if args.trace() => Output::stderr(),
+        Some(_) => return None,
+        None => match Output::daemon(config.daemon) {
+            Ok(output) => output,
+            Err(error) => {
+                eprintln!("helve: the tracer is off: no UDP socket for the X-Ray daemon: {error}");
+                return None;
+            }
+        },
+    };
+    Some(Tracer::new(config.clone(), output, settings.service()))
 }
 
 /// No namespace, and metrics not turned off on purpose: a metric recorded from here on is told
@@ -702,12 +798,17 @@ pub(crate) fn service_stack<H, T, S, M>(
 where
     H: Handler<T, S, M>,
 {
+    let layers = layers::Layers {
+        logging,
+        metrics,
+        #[cfg(feature = "tracer")]
+        tracer: layers::TracerLayer::disabled(),
+    };
     layers::stack(
         HandlerService::new(handler, state),
         settings,
         Mode::Lambda,
-        logging,
-        metrics,
+        layers,
     )
 }
 

@@ -47,6 +47,7 @@
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
 //! | `s3` | [S3](s3): notifications from S3, SQS, SNS and EventBridge with keys decoded (`SqsMessage<S3Notification>` acknowledges `s3:TestEvent`), an object's lines streamed from GetObject (aws-sdk-s3, gzip), and with `dynamodb` the [ingest](s3::ingest) of JSON lines into a table | off |
+//! | `tracer` | [traces in AWS X-Ray](tracer): the function's `tracing` spans as subsegments (or OTLP spans), sent to the X-Ray daemon over UDP with no SDK; `trace_header()` and `traceparent()` for outgoing calls | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
 //! The areas to come each get a feature (`testing`), so a function pays only
@@ -106,6 +107,9 @@ mod runtime_api;
 pub mod s3;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "tracer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
+pub mod tracer;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod validation;
@@ -183,6 +187,10 @@ pub mod guide {
     )]
     #[doc = include_str!("../docs/s3-ingest.md")]
     pub mod s3_ingest {}
+    #[cfg(feature = "tracer")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
+    #[doc = include_str!("../docs/tracing.md")]
+    pub mod tracing {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
     #[doc = include_str!("../docs/architecture.md")]

@@ -34,6 +34,8 @@ pub(crate) enum Command {
 pub(crate) struct Args {
     event: EventSource,
     timeout: Duration,
+    /// `--trace`: the invocation is sampled, and the tracer prints its documents to stderr.
+    trace: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -56,11 +58,16 @@ impl Args {
     pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
         let mut event = None;
         let mut timeout = Duration::from_secs(3);
+        let mut trace = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let text = arg.to_string_lossy();
             if text == "-h" || text == "--help" {
                 return Ok(Command::Help);
+            }
+            if text == "--trace" {
+                trace = true;
+                continue;
             }
             let value = if text == "--timeout" {
                 Some(
@@ -93,7 +100,16 @@ impl Args {
                 "no event: name an event file, or `-` to read the event from stdin".to_owned(),
             )
         })?;
-        Ok(Command::Run(Args { event, timeout }))
+        Ok(Command::Run(Args {
+            event,
+            timeout,
+            trace,
+        }))
+    }
+
+    /// Whether `--trace` was given.
+    pub(crate) fn trace(&self) -> bool {
+        self.trace
     }
 }
 
@@ -118,8 +134,8 @@ pub(crate) fn usage() -> String {
         "\
 Runs this Lambda function once, locally, on an event.
 
-Usage: {name} [--timeout SECONDS] EVENT_FILE
-       {name} [--timeout SECONDS] -        (read the event from stdin)
+Usage: {name} [--timeout SECONDS] [--trace] EVENT_FILE
+       {name} [--timeout SECONDS] [--trace] -        (read the event from stdin)
 
 Started without AWS_LAMBDA_RUNTIME_API, a helve function runs in local mode: it runs its
 init step, calls the handler once with the event, prints the log lines and metrics as they
@@ -133,6 +149,8 @@ or 128 MB, and a deadline --timeout seconds away (default 3, at most 900).
 
 Options:
   --timeout SECONDS   the function's timeout (default 3)
+  --trace             sample the invocation and print each X-Ray subsegment document the
+                      tracer would send, one per line on stderr (feature `tracer`)
   -h, --help          print this help
 "
     )
@@ -179,7 +197,10 @@ where
         }
     };
     let bytes = Bytes::from(bytes);
-    let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), context(args.timeout));
+    let event = LambdaEvent::new(
+        Payload::<T>::from_slice(&bytes),
+        context(args.timeout, args.trace),
+    );
     let findings = events.read(&bytes);
     let call = async {
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
@@ -225,7 +246,7 @@ fn read_event(source: &EventSource) -> Result<Vec<u8>, String> {
 }
 
 /// A context as Lambda would fill it for this invocation.
-fn context(timeout: Duration) -> lambda_runtime::Context {
+fn context(timeout: Duration, sampled: bool) -> lambda_runtime::Context {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let function_name = env("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(program_name);
     let region = env("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
@@ -246,20 +267,22 @@ fn context(timeout: Duration) -> lambda_runtime::Context {
         "arn:aws:lambda:{region}:123456789012:function:{}",
         config.function_name
     );
-    context.xray_trace_id = Some(trace_header());
+    context.xray_trace_id = Some(trace_header(sampled));
     context.env_config = Arc::new(config);
     context
 }
 
-/// A trace header of the X-Ray shape: `Root=1-{epoch seconds}-{96 random bits}`.
-fn trace_header() -> String {
+/// A trace header of the X-Ray shape: `Root=1-{epoch seconds}-{96 random bits}`, sampled
+/// with `--trace`.
+fn trace_header(sampled: bool) -> String {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0);
     let root = uuid::Uuid::new_v4().as_u128() >> 32;
     let parent = uuid::Uuid::new_v4().as_u128() as u64;
-    format!("Root=1-{seconds:08x}-{root:024x};Parent={parent:016x};Sampled=0")
+    let sampled = u8::from(sampled);
+    format!("Root=1-{seconds:08x}-{root:024x};Parent={parent:016x};Sampled={sampled}")
 }
 
 #[cfg(test)]
@@ -329,7 +352,7 @@ mod tests {
 
     #[test]
     fn the_local_trace_header_has_the_xray_shape() {
-        let header = trace_header();
+        let header = trace_header(false);
         let root = header.strip_prefix("Root=1-").unwrap();
         let (time, rest) = root.split_once('-').unwrap();
         assert_eq!(time.len(), 8);

@@ -35,6 +35,9 @@ use tracing_subscriber::{
 
 use crate::context::{LogBuffer, lock, with_current};
 
+/// The target of spans helve opens for traces only: their fields are not written in log lines.
+pub(crate) const TRACE_ONLY_TARGET: &str = "helve::tracer";
+
 /// Where finished lines go: stdout in a function, a buffer in tests.
 pub(crate) type LineSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
@@ -214,6 +217,10 @@ pub(crate) fn json_layer(
     config: &LogConfig,
     sink: LineSink,
 ) -> Filtered<JsonLayer, Targets, Registry> {
+    json_layer_unfiltered(config, sink).with_filter(layer_filter(config))
+}
+
+fn json_layer_unfiltered(config: &LogConfig, sink: LineSink) -> JsonLayer {
     let sampling_rate = (config.sample_rate() > 0.0).then_some(config.sample_rate());
     let debug = tracing::level_filters::LevelFilter::DEBUG;
     let sample_ceiling = config
@@ -227,7 +234,73 @@ pub(crate) fn json_layer(
         sampling_rate,
         sample_ceiling,
     )
-    .with_filter(layer_filter(config))
+}
+
+#[cfg(feature = "tracer")]
+/// Which spans a layer installed beside the JSON layer records whatever the log level (the
+/// tracer's): their shared filter lets them through, so that the layer needs no filter of its
+/// own (a second per-layer filter costs every span a lookup per callback).
+pub(crate) type SpansAlsoWanted = fn(&tracing::Metadata<'_>) -> bool;
+
+#[cfg(feature = "tracer")]
+/// The filter of the JSON layer and the layer beside it: the log level's targets, and the
+/// spans that layer wants.
+#[derive(Clone)]
+pub(crate) struct InstalledFilter {
+    targets: Targets,
+    spans: Option<SpansAlsoWanted>,
+}
+
+#[cfg(feature = "tracer")]
+impl std::fmt::Debug for InstalledFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstalledFilter")
+            .field("targets", &self.targets)
+            .field("spans", &self.spans.is_some())
+            .finish()
+    }
+}
+
+#[cfg(feature = "tracer")]
+impl InstalledFilter {
+    fn wants_span(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        self.spans
+            .is_some_and(|wanted| metadata.is_span() && wanted(metadata))
+    }
+}
+
+#[cfg(feature = "tracer")]
+impl<S> tracing_subscriber::layer::Filter<S> for InstalledFilter {
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        cx: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.wants_span(metadata)
+            || tracing_subscriber::layer::Filter::<S>::enabled(&self.targets, metadata, cx)
+    }
+
+    fn callsite_enabled(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if self.wants_span(metadata) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing_subscriber::layer::Filter::<S>::callsite_enabled(&self.targets, metadata)
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        let hint = tracing_subscriber::layer::Filter::<S>::max_level_hint(&self.targets);
+        match self.spans {
+            Some(_) => Some(
+                hint.unwrap_or(tracing::level_filters::LevelFilter::OFF)
+                    .max(tracing::level_filters::LevelFilter::DEBUG),
+            ),
+            None => hint,
+        }
+    }
 }
 
 /// Installs helve's JSON logger, writing to stdout, as the global `tracing` subscriber, and a
@@ -238,6 +311,16 @@ pub fn install(config: impl AsRef<LogConfig>) {
     init(config.as_ref(), stdout_sink());
 }
 
+#[cfg(feature = "tracer")]
+/// The subscriber helve installs with a layer beside the JSON layer (the tracer's spans): both
+/// behind one filter, which lets through what the log level enables and the spans the other
+/// layer wants. One filter, not two: a second per-layer filter, or a layer outside the
+/// filtered one, costs every span and every disabled callsite a check.
+pub(crate) type SubscriberWith<L> = tracing_subscriber::layer::Layered<
+    Filtered<tracing_subscriber::layer::Layered<L, JsonLayer, Registry>, InstalledFilter, Registry>,
+    Registry,
+>;
+
 /// Installs the JSON logger as the global subscriber, unless the program installed one, and
 /// the panic hook that logs panics outside invocations as JSON lines.
 pub(crate) fn init(config: &LogConfig, sink: LineSink) {
@@ -245,6 +328,45 @@ pub(crate) fn init(config: &LogConfig, sink: LineSink) {
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         return;
     }
+    init_installed(config, &sink);
+}
+
+#[cfg(feature = "tracer")]
+/// [`init`], with `layer` beside the JSON layer, seeing the spans `wanted` picks whatever the
+/// log level.
+pub(crate) fn init_with<L>(config: &LogConfig, sink: LineSink, layer: L, wanted: SpansAlsoWanted)
+where
+    L: tracing_subscriber::Layer<Registry> + Send + Sync,
+{
+    let subscriber = subscriber_with(config, Arc::clone(&sink), layer, wanted);
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        return;
+    }
+    init_installed(config, &sink);
+}
+
+#[cfg(feature = "tracer")]
+/// The subscriber [`init_with`] installs.
+pub(crate) fn subscriber_with<L>(
+    config: &LogConfig,
+    sink: LineSink,
+    layer: L,
+    wanted: SpansAlsoWanted,
+) -> SubscriberWith<L>
+where
+    L: tracing_subscriber::Layer<Registry>,
+{
+    let targets = layer_filter(config);
+    let json = json_layer_unfiltered(config, sink).span_filter(targets.clone());
+    let filter = InstalledFilter {
+        targets,
+        spans: Some(wanted),
+    };
+    tracing_subscriber::registry().with(json.and_then(layer).with_filter(filter))
+}
+
+/// What follows the subscriber's installation: the panic hook, the first lines.
+fn init_installed(config: &LogConfig, sink: &LineSink) {
     install_panic_hook();
     tracing::debug!(log_level_from = config.level().source, "logging started");
     if let Some(warning) = &config.level().dropped_by_lambda {

@@ -109,7 +109,7 @@ async fn help_explains_local_mode_and_exits_0() {
     assert_eq!(exit.code(), Some(0), "{exit}");
     assert!(
         exit.stdout
-            .contains("Usage: example-hello [--timeout SECONDS] EVENT_FILE"),
+            .contains("Usage: example-hello [--timeout SECONDS] [--trace] EVENT_FILE"),
         "{exit}"
     );
     assert!(

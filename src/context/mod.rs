@@ -17,6 +17,8 @@
 #[cfg(feature = "idempotency")]
 mod event_keys;
 mod state;
+#[cfg(feature = "tracer")]
+mod trace;
 
 use std::{
     future::Future,
@@ -30,6 +32,8 @@ use tokio::task::futures::TaskLocalFuture;
 #[doc(hidden)]
 pub use event_keys::{EventKeys, ReadKeys};
 pub(crate) use state::{Collector, Findings, LogBuffer, Recorded, State, lock};
+#[cfg(feature = "tracer")]
+pub(crate) use trace::{Fields, SegmentId, Trace};
 
 tokio::task_local! {
     /// The invocation the task is running: the only task-local of helve.

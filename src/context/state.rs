@@ -33,6 +33,9 @@ pub(crate) struct State {
     /// The idempotency key and validated part, read from the raw event.
     #[cfg(feature = "idempotency")]
     event_keys: Mutex<Option<crate::context::ReadKeys>>,
+    /// The invocation's trace, filled by the tracer layer when it is sampled.
+    #[cfg(feature = "tracer")]
+    pub(crate) trace: super::trace::InvocationTrace,
 }
 
 /// Locks `mutex`, also when a panic poisoned it: every value kept here is valid at any point.
@@ -75,6 +78,8 @@ impl State {
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner) = None;
         }
+        #[cfg(feature = "tracer")]
+        self.trace.reset();
     }
 
     /// Keeps what the raw event said about idempotency, for the idempotent handler; no lock

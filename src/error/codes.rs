@@ -61,6 +61,10 @@ error_codes! {
     /// report it.
     INTERNAL = "helve.Internal",
         "a bug in helve (an invocation's future polled after it completed); please report it";
+    /// Feature `tracer`: the invocation was stopped (its deadline passed, the function shut
+    /// down) before it answered: the type of the `cause` of its `## {handler}` subsegment.
+    STOPPED = "helve.Stopped",
+        "`tracer`: the invocation was stopped before it answered (its deadline passed, the function shut down); the fault recorded on its `## handler` subsegment in X-Ray";
     /// Local mode only: the handler ran past `--timeout`, reported as Lambda reports it.
     SANDBOX_TIMEDOUT = "Sandbox.Timedout",
         "local mode only: the handler ran past `--timeout`, as Lambda reports it";

@@ -51,6 +51,12 @@ pub(super) fn finish(
     if request_metrics {
         record_metrics(response.status(), started.elapsed());
     }
+    // The status marks the invocation's subsegment: an error for 4xx, a fault for 5xx.
+    #[cfg(feature = "tracer")]
+    context
+        .state()
+        .trace
+        .set_http_status(response.status().as_u16());
     HttpResponse::new(origin, response)
 }
 

@@ -38,6 +38,8 @@ mod event;
 mod logging;
 mod metrics;
 mod panic;
+#[cfg(feature = "tracer")]
+mod tracer;
 
 pub use context::{ContextLayer, ContextService};
 pub use event::{Correlation, FindCorrelationId, RawEventLayer, RawEventService};
@@ -62,6 +64,9 @@ pub(crate) use panic::CatchUnwind;
 #[cfg(feature = "batch")]
 pub(crate) use panic::catch;
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
+#[cfg(feature = "tracer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
+pub use tracer::{TracerFuture, TracerLayer, TracerService};
 
 use tower::Layer as _;
 
@@ -69,17 +74,28 @@ use crate::{Settings, context::Mode};
 
 /// helve's layers around an innermost service, outermost first: context, logging, metrics,
 /// panic safety. The event layer goes on the runtime itself, around all of them.
+#[cfg(not(feature = "tracer"))]
 pub type Stack<S> = ContextService<LoggingService<MetricsService<CatchPanic<S>>>>;
 
+/// helve's layers around an innermost service, outermost first: context, tracer, logging,
+/// metrics, panic safety. The event layer goes on the runtime itself, around all of them.
+#[cfg(feature = "tracer")]
+pub type Stack<S> = ContextService<TracerService<LoggingService<MetricsService<CatchPanic<S>>>>>;
+
+/// The layers of one function, as [`stack`] composes them.
+pub(crate) struct Layers {
+    pub(crate) logging: LoggingLayer,
+    pub(crate) metrics: MetricsLayer,
+    #[cfg(feature = "tracer")]
+    pub(crate) tracer: TracerLayer,
+}
+
 /// Stacks helve's layers around `inner`: the one place they are composed.
-pub(crate) fn stack<S>(
-    inner: S,
-    settings: &Settings,
-    mode: Mode,
-    logging: LoggingLayer,
-    metrics: MetricsLayer,
-) -> Stack<S> {
-    ContextLayer::new(settings.clone())
-        .mode(mode)
-        .layer(logging.layer(metrics.layer(CatchPanicLayer::new().layer(inner))))
+pub(crate) fn stack<S>(inner: S, settings: &Settings, mode: Mode, layers: Layers) -> Stack<S> {
+    let inner = layers
+        .logging
+        .layer(layers.metrics.layer(CatchPanicLayer::new().layer(inner)));
+    #[cfg(feature = "tracer")]
+    let inner = layers.tracer.layer(inner);
+    ContextLayer::new(settings.clone()).mode(mode).layer(inner)
 }

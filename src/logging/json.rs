@@ -58,6 +58,9 @@ pub struct JsonLayer {
     /// The most verbose level a sampled invocation prints: DEBUG, or Lambda's level when that
     /// is less verbose (Lambda would drop the rest).
     sample_ceiling: LevelFilter,
+    /// With a layer beside it that sees spans the log level does not (the tracer's): the
+    /// spans whose fields log lines carry, so that lines are the same with it as without.
+    span_filter: Option<(Targets, LevelFilter)>,
 }
 
 impl fmt::Debug for JsonLayer {
@@ -87,7 +90,22 @@ impl JsonLayer {
             service,
             sampling_rate,
             sample_ceiling,
+            span_filter: None,
         }
+    }
+
+    /// Records the fields only of the spans `filter` enables.
+    #[cfg(feature = "tracer")]
+    pub(crate) fn span_filter(mut self, filter: Targets) -> Self {
+        // The level every target enables at least: spans at or above it need no lookup.
+        let everywhere = filter
+            .iter()
+            .map(|(_, level)| level)
+            .chain(filter.default_level())
+            .min()
+            .unwrap_or(LevelFilter::OFF);
+        self.span_filter = Some((filter, everywhere));
+        self
     }
 }
 
@@ -117,6 +135,20 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: layer::Context<'_, S>) {
+        // helve's own spans for traces (a batch record's) keep their fields out of log lines,
+        // which are the same whether the invocation is traced or not.
+        let metadata = attrs.metadata();
+        if metadata.target() == super::TRACE_ONLY_TARGET
+            || self
+                .span_filter
+                .as_ref()
+                .is_some_and(|(filter, everywhere)| {
+                    *metadata.level() > *everywhere
+                        && !filter.would_enable(metadata.target(), metadata.level())
+                })
+        {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut fields = SpanFields::default();
         attrs.record(&mut SpanVisitor(&mut fields));

@@ -26,6 +26,7 @@ mod moto;
 mod process;
 mod response_url;
 mod runtime_api;
+mod xray;
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub(crate) use moto::{DynamoDbProxy, Moto};
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use response_url::{Received, ResponseUrl};
 pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};
+pub(crate) use xray::{DAEMON_HEADER, XRayDaemon, normalised};
 
 /// The longest any test waits for a function: generous, so that only a real hang trips it.
 pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);

@@ -131,6 +131,7 @@ fn build() -> Result<PathBuf, String> {
         feature = "http",
         feature = "idempotency",
         feature = "s3",
+        feature = "tracer",
         feature = "validate"
     )) {
         // Under `cargo test --workspace --all-features` (the README's and CI's command): the

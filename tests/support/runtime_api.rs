@@ -213,10 +213,30 @@ impl RuntimeApi {
         self.enqueue(request_id, body, Some(deadline))
     }
 
+    /// Queues an event with this trace header (`Sampled=0`, say).
+    pub(crate) fn push_with_trace(
+        &self,
+        request_id: &str,
+        body: &str,
+        trace_header: &str,
+    ) -> Pushed {
+        self.enqueue_traced(request_id, body, None, trace_header.to_owned())
+    }
+
     fn enqueue(&self, request_id: &str, body: &str, deadline: Option<SystemTime>) -> Pushed {
+        self.enqueue_traced(request_id, body, deadline, self.trace_header())
+    }
+
+    fn enqueue_traced(
+        &self,
+        request_id: &str,
+        body: &str,
+        deadline: Option<SystemTime>,
+        trace_header: String,
+    ) -> Pushed {
         let pushed = Pushed {
             request_id: request_id.to_owned(),
-            trace_header: self.trace_header(),
+            trace_header,
         };
         let queued = Queued {
             request_id: pushed.request_id.clone(),

@@ -223,7 +223,9 @@ fn output(job: &Job) -> Result<String, JobFailure> {
     }
 }
 
-/// One step of the job: a short sleep standing in for real work, or a simulated failure.
+/// One step of the job: a short sleep standing in for real work, or a simulated failure. Each
+/// step is a subsegment in X-Ray, under its record's, annotated with the job's id.
+#[tracing::instrument(skip_all, fields(annotation.job_id = %job.job_id, step))]
 async fn simulate_step(job: &Job, step: u32, duration: Duration) -> Result<(), JobError> {
     match job.kind {
         JobKind::SimulatePanic => panic!(

@@ -35,6 +35,11 @@ pub(super) mod kw {
     syn::custom_keyword!(wait_in_progress);
     syn::custom_keyword!(store);
     syn::custom_keyword!(local_cache);
+    syn::custom_keyword!(tracer);
+    syn::custom_keyword!(capture_response);
+    syn::custom_keyword!(capture_error);
+    syn::custom_keyword!(disabled);
+    syn::custom_keyword!(export);
 }
 
 /// `init = path, service = "name", log_level = "debug", log_buffer = 20480`.
@@ -52,6 +57,85 @@ pub(crate) struct HandlerArgs {
     /// `runtime = "multi_thread"` or `runtime = "current_thread"`.
     pub(super) runtime: Option<LitStr>,
     pub(super) idempotency: Option<IdempotencyArgs>,
+    pub(super) tracer: Option<TracerArgs>,
+}
+
+/// `tracer(capture_response = false, capture_error = false, disabled)`: the options of the
+/// X-Ray tracer (feature `tracer`).
+pub(crate) struct TracerArgs {
+    /// The span of the `tracer` key, where errors about the option point.
+    pub(super) span: Span,
+    pub(super) capture_response: Option<syn::LitBool>,
+    pub(super) capture_error: Option<syn::LitBool>,
+    pub(super) disabled: bool,
+    /// `export = "otlp"` or `export = "xray"`.
+    pub(super) export: Option<LitStr>,
+}
+
+impl TracerArgs {
+    fn parse(key: kw::tracer, input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = TracerArgs {
+            span: key.span,
+            capture_response: None,
+            capture_error: None,
+            disabled: false,
+            export: None,
+        };
+        parse_option_list(input, |content| {
+            let lookahead = content.lookahead1();
+            if lookahead.peek(kw::capture_response) {
+                let at: kw::capture_response = content.parse()?;
+                let value = bool_value(content, "capture_response")?;
+                set_once(
+                    &mut args.capture_response,
+                    value,
+                    at.span,
+                    "capture_response",
+                )
+            } else if lookahead.peek(kw::capture_error) {
+                let at: kw::capture_error = content.parse()?;
+                let value = bool_value(content, "capture_error")?;
+                set_once(&mut args.capture_error, value, at.span, "capture_error")
+            } else if lookahead.peek(kw::export) {
+                let at: kw::export = content.parse()?;
+                content.parse::<Token![=]>()?;
+                let value: LitStr = content.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`export` takes `\"xray\"` or `\"otlp\"`, as `export = \"otlp\"`",
+                    )
+                })?;
+                if !matches!(value.value().as_str(), "xray" | "otlp") {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`export` is `\"xray\"` (X-Ray segment documents, the default) or `\"otlp\"` (OpenTelemetry spans)",
+                    ));
+                }
+                set_once(&mut args.export, value, at.span, "export")
+            } else if lookahead.peek(kw::disabled) {
+                let at: kw::disabled = content.parse()?;
+                if args.disabled {
+                    return Err(syn::Error::new(at.span, "`disabled` is given twice"));
+                }
+                args.disabled = true;
+                Ok(())
+            } else {
+                Err(lookahead.error())
+            }
+        })?;
+        Ok(args)
+    }
+}
+
+/// `= true` or `= false` after the key `key`.
+fn bool_value(content: ParseStream<'_>, key: &str) -> syn::Result<syn::LitBool> {
+    content.parse::<Token![=]>()?;
+    content.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`{key}` takes `true` or `false`, as `{key} = false`"),
+        )
+    })
 }
 
 /// `idempotency(key = "/order_id", expires = 3600, payload_validation = "/amount",
@@ -644,6 +728,11 @@ impl Parse for HandlerArgs {
                 let span = key.span;
                 let idempotency = IdempotencyArgs::parse(key, input)?;
                 set_once(&mut args.idempotency, idempotency, span, "idempotency")?;
+            } else if lookahead.peek(kw::tracer) {
+                let key: kw::tracer = input.parse()?;
+                let span = key.span;
+                let tracer = TracerArgs::parse(key, input)?;
+                set_once(&mut args.tracer, tracer, span, "tracer")?;
             } else if lookahead.peek(kw::runtime) {
                 let key: kw::runtime = input.parse()?;
                 input.parse::<Token![=]>()?;

@@ -115,6 +115,28 @@ pub(super) fn expand(
             .buffer_debug_logs(::helve::__private::DEFAULT_BUFFER_BYTES)
         },
     });
+    let tracer = args.tracer.as_ref().map(|tracer| {
+        let capture_response = tracer
+            .capture_response
+            .as_ref()
+            .map(|value| quote!(.capture_response(#value)));
+        let capture_error = tracer
+            .capture_error
+            .as_ref()
+            .map(|value| quote!(.capture_error(#value)));
+        let disabled = tracer.disabled.then(|| quote!(.disabled()));
+        let export = tracer.export.as_ref().map(|export| {
+            let variant = match export.value().as_str() {
+                "otlp" => quote!(Otlp),
+                _ => quote!(XRay),
+            };
+            quote!(.export(::helve::tracer::Export::#variant))
+        });
+        quote_spanned! {tracer.span=>
+            .tracer(::helve::tracer::TracerOptions::new() #capture_response #capture_error #export #disabled)
+        }
+    });
+    let handler_name = name.to_string().trim_start_matches("r#").to_owned();
     let handler = kind.wrap(args, name);
     // `run` checks the init function again (after `.init(..)` did): at the init path, so that
     // rustc sees the same error twice at one place and reports it once. The event type,
@@ -150,6 +172,7 @@ pub(super) fn expand(
                 async move { #body }
             }
             let __helve_function = ::helve::__private::Function::new(#handler)
+                .handler_name(#handler_name)
                 #init
                 #service
                 #log_level
@@ -157,6 +180,7 @@ pub(super) fn expand(
                 #correlation_id
                 #namespace
                 #idempotency
+                #tracer
                 #runtime;
             #run
         }
