@@ -121,8 +121,10 @@ where
     })
 }
 
-/// Decodes a whole JSON document into `T`: one value and nothing after it but whitespace.
+/// Decodes a whole JSON document into `T`: one value and nothing after it but whitespace. A
+/// UTF-8 byte order mark before it (some editors and HTTP clients write one) is skipped.
 pub(crate) fn json_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = json(&mut deserializer)?;
     deserializer
@@ -176,6 +178,12 @@ mod tests {
     #[allow(dead_code)]
     struct Item {
         qty: u32,
+    }
+
+    #[test]
+    fn a_document_after_a_byte_order_mark_decodes() {
+        let item: Item = json_slice(b"\xEF\xBB\xBF{\"qty\": 2}").unwrap();
+        assert_eq!(item.qty, 2);
     }
 
     #[test]

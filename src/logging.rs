@@ -190,7 +190,16 @@ fn layer_filter(config: &LogConfig) -> Targets {
         let default = raise(base.default_level().unwrap_or(LevelFilter::INFO));
         Targets::new().with_default(default).with_targets(
             base.iter()
-                .map(|(target, level)| (target.to_owned(), raise(level)))
+                .map(|(target, level)| {
+                    // lambda_runtime's TRACE line is its raw event: capped in every module.
+                    let level = raise(level);
+                    let level = if level::is_runtime_target(target) {
+                        level.min(LevelFilter::DEBUG)
+                    } else {
+                        level
+                    };
+                    (target.to_owned(), level)
+                })
                 .chain(
                     ["lambda_runtime", "lambda_runtime_api_client"]
                         .into_iter()

@@ -101,7 +101,7 @@ async fn an_event_that_does_not_decode_is_reported_with_its_field_line_and_colum
 #[tokio::test]
 async fn a_user_error_reaches_lambda_with_its_own_error_type() {
     let mut api = RuntimeApi::start().await;
-    let _function = api.function("example-hello").spawn();
+    let function = api.function("example-hello").spawn();
     api.push(
         "empty-1",
         &read_workspace_file("examples/hello/events/empty-name.json"),
@@ -117,6 +117,15 @@ async fn a_user_error_reaches_lambda_with_its_own_error_type() {
         api.next_outcome().await,
         response("after-empty", json!({"message": "Hello, Ada!"}))
     );
+    // The error is logged once, by helve, with the invocation's ids: lambda_runtime's own
+    // line for it (`Diagnostic { .. }`, without them) is not written.
+    let exit = function.stop().await;
+    let errors: Vec<_> = support::log_lines(&exit.stdout)
+        .into_iter()
+        .filter(|line| line.get("level") == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].get("function_request_id"), "empty-1");
 }
 
 #[tokio::test]

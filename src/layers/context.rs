@@ -86,6 +86,19 @@ impl<S: Clone> Clone for ContextService<S> {
     }
 }
 
+/// The longest correlation id kept from an event: it is on every log line, and an HTTP
+/// client chooses its `x-correlation-id`.
+pub const MAX_CORRELATION_ID_BYTES: usize = 256;
+
+/// At most [`MAX_CORRELATION_ID_BYTES`] of `id`, cut at a character boundary.
+fn capped(id: &str) -> &str {
+    let mut end = id.len().min(MAX_CORRELATION_ID_BYTES);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    id.get(..end).unwrap_or_default()
+}
+
 impl<S> fmt::Debug for ContextService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContextService")
@@ -105,7 +118,8 @@ impl<S> ContextService<S> {
         } = Findings::take().unwrap_or_default();
         let correlation = correlation
             .as_deref()
-            .and_then(|id| std::str::from_utf8(id).ok());
+            .and_then(|id| std::str::from_utf8(id).ok())
+            .map(capped);
         if let Some(last) = self.last.as_mut()
             && let Some(reusable) = Arc::get_mut(last)
         {
@@ -188,6 +202,25 @@ mod tests {
 
     fn layer() -> ContextLayer {
         ContextLayer::new(Settings::from_lookup(Some("orders"), |_| None).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_huge_correlation_id_from_the_event_is_cut_to_its_first_256_bytes() {
+        let mut service = layer().layer(service_fn(|inv: Invocation<()>| async move {
+            Ok::<_, Infallible>(inv.context.correlation_id().to_owned())
+        }));
+        // 300 KB of two-byte characters: the cut falls on a character boundary.
+        let huge = "é".repeat(150_000);
+        let findings = Findings {
+            correlation_id: Some(bytes::Bytes::from(huge.clone())),
+            ..Findings::default()
+        };
+        let id = findings
+            .during(|| service.call(event("req-1")))
+            .await
+            .unwrap();
+        assert_eq!(id.len(), MAX_CORRELATION_ID_BYTES);
+        assert!(huge.starts_with(&id));
     }
 
     #[tokio::test]

@@ -41,7 +41,7 @@ mod panic;
 #[cfg(feature = "tracer")]
 mod tracer;
 
-pub use context::{ContextLayer, ContextService};
+pub use context::{ContextLayer, ContextService, MAX_CORRELATION_ID_BYTES};
 pub use event::{Correlation, FindCorrelationId, RawEventLayer, RawEventService};
 
 /// The old name of [`RawEventLayer`].

@@ -166,6 +166,9 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: layer::Context<'_, S>) {
         let metadata = event.metadata();
         let level = *metadata.level();
+        if level == Level::ERROR && is_runtime_repeat(event) {
+            return;
+        }
         let wanted = self.base.would_enable(metadata.target(), &level);
         let log = super::current_state();
         let verbose = level >= Level::DEBUG;
@@ -188,6 +191,41 @@ where
             Err(_) => self.write_event(event, &ctx, &mut Scratch::default(), level, destination),
         });
     }
+}
+
+/// Where lambda_runtime logs each error a handler returns, `{error:?}` of its `Diagnostic`,
+/// without the invocation's ids: helve has logged that error already, with them.
+const RUNTIME_ERROR_TARGET: &str = "lambda_runtime::layers::panic";
+
+/// Whether `event` is lambda_runtime's repeat of a handler error helve logged: its only field
+/// is a message that is a `Diagnostic`'s `Debug`. Its line for a panic (a field `error`, the
+/// message "user handler panicked") is kept.
+fn is_runtime_repeat(event: &Event<'_>) -> bool {
+    /// Reads whether the event is a message alone, starting `Diagnostic {`.
+    struct Repeat {
+        message: bool,
+        other: bool,
+    }
+    impl tracing::field::Visit for Repeat {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+            if field.name() == "message" {
+                let mut start = String::with_capacity(16);
+                let _ = fmt::write(&mut start, format_args!("{value:?}"));
+                self.message = start.starts_with("Diagnostic {");
+            } else {
+                self.other = true;
+            }
+        }
+    }
+    if event.metadata().target() != RUNTIME_ERROR_TARGET {
+        return false;
+    }
+    let mut repeat = Repeat {
+        message: false,
+        other: false,
+    };
+    event.record(&mut repeat);
+    repeat.message && !repeat.other
 }
 
 impl JsonLayer {
@@ -359,11 +397,32 @@ pub(crate) fn raw_line(
     start_line(&mut line, Level::INFO, message);
     write_context(&mut line, service, sampling_rate);
     line.extend_from_slice(b",\"location\":\"helve\"");
+    let start = line.len();
     write_key(&mut line, key);
     if serde_json::to_writer(&mut line, value).is_err() {
         line.extend_from_slice(b"null");
     }
     line.extend_from_slice(b"}\n");
+    if line.len() > MAX_LINE_BYTES {
+        // CloudWatch would cut the line, breaking its JSON: the value's start, as a string,
+        // and how long the line was.
+        let original = line.len();
+        let json = line.get(start..).unwrap_or_default().to_vec();
+        line.truncate(start);
+        let text =
+            String::from_utf8_lossy(json.get(..json.len().saturating_sub(2)).unwrap_or_default());
+        let mut end = text.len().min(TRUNCATED_MESSAGE_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let rest = text.get(..end).unwrap_or_default();
+        // `rest` starts `,"key":`: keep the value's part only.
+        let value_start = rest
+            .find(':')
+            .map_or(rest, |colon| rest.get(colon + 1..).unwrap_or_default());
+        write_str_key(&mut line, &format!("{key}_start"), value_start);
+        let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
+    }
     line
 }
 

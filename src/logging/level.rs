@@ -108,10 +108,35 @@ fn cap(targets: &Targets, ceiling: LevelFilter) -> Targets {
     )
 }
 
+/// Whether `target` is lambda_runtime's or one of its modules'
+/// (`lambda_runtime::layers::api_response`).
+pub(crate) fn is_runtime_target(target: &str) -> bool {
+    ["lambda_runtime", "lambda_runtime_api_client"]
+        .iter()
+        .any(|runtime| {
+            target
+                .strip_prefix(runtime)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 /// lambda_runtime logs each raw event, unredacted, at TRACE: helve never lets that line
-/// through, whatever the level, so event logging's redaction cannot be bypassed.
+/// through, whatever the level or the directive (one naming a module of lambda_runtime
+/// included), so event logging's redaction cannot be bypassed.
 fn without_raw_events(targets: Targets) -> Targets {
-    let mut targets = targets;
+    let capped = targets.iter().map(|(target, level)| {
+        let level = if is_runtime_target(target) {
+            level.min(LevelFilter::DEBUG)
+        } else {
+            level
+        };
+        (target.to_owned(), level)
+    });
+    let mut targets = match targets.default_level() {
+        Some(level) => Targets::new().with_default(level),
+        None => Targets::new(),
+    }
+    .with_targets(capped);
     for target in ["lambda_runtime", "lambda_runtime_api_client"] {
         if targets.would_enable(target, &Level::TRACE) {
             targets = targets.with_target(target, LevelFilter::DEBUG);
@@ -286,6 +311,28 @@ mod tests {
             "lambda_runtime::layers::api_response",
             Level::DEBUG
         ));
+    }
+
+    #[test]
+    fn a_directive_naming_a_module_of_lambda_runtime_cannot_let_the_raw_event_through() {
+        let level = resolve(
+            None,
+            &env(&[(
+                "POWERTOOLS_LOG_LEVEL",
+                "info,lambda_runtime::layers::api_response=trace,lambda_runtime_api_client::body=trace",
+            )]),
+        )
+        .unwrap();
+        for target in [
+            "lambda_runtime::layers::api_response",
+            "lambda_runtime_api_client::body",
+        ] {
+            assert!(!allows(&level, target, Level::TRACE), "{target}");
+            assert!(allows(&level, target, Level::DEBUG), "{target}");
+        }
+        assert!(allows(&level, "app", Level::INFO));
+        assert!(is_runtime_target("lambda_runtime"));
+        assert!(!is_runtime_target("lambda_runtime_extras"));
     }
 
     #[test]

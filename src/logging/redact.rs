@@ -237,7 +237,8 @@ impl Redactor {
     /// A payload that is not JSON is never returned as it came, since it cannot be checked:
     /// it becomes the string `"<N bytes, not JSON>"`.
     pub fn redact_event(&self, payload: &[u8]) -> Value {
-        match serde_json::from_slice::<Value>(payload) {
+        let json = payload.strip_prefix(UTF8_BOM).unwrap_or(payload);
+        match serde_json::from_slice::<Value>(json) {
             Ok(mut event) => {
                 self.redact(&mut event);
                 event
@@ -271,21 +272,27 @@ impl Redactor {
             Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
                 self.redact_value(item, depth) | changed
             }),
-            Value::String(text) => self.redact_embedded(text, depth),
+            Value::String(text) => redact_presigned_url(text) | self.redact_embedded(text, depth),
             Value::Null | Value::Bool(_) | Value::Number(_) => false,
         }
     }
 
     /// Redacts a string that holds a JSON object or array; true when it was rewritten.
     fn redact_embedded(&self, text: &mut String, depth: usize) -> bool {
-        if !text.trim_start().starts_with(['{', '[']) || text == REDACTED {
+        // A byte order mark before the JSON (an HTTP body saved by some editors) hides
+        // nothing: it is skipped, as decoding skips it.
+        let json = text
+            .trim_start()
+            .trim_start_matches('\u{feff}')
+            .trim_start();
+        if !json.starts_with(['{', '[']) || text == REDACTED {
             return false;
         }
         if depth >= MAX_EMBEDDED_DEPTH {
             *text = format!("<{} bytes, JSON nested too deep>", text.len());
             return true;
         }
-        let Ok(mut inner) = serde_json::from_str::<Value>(text) else {
+        let Ok(mut inner) = serde_json::from_str::<Value>(json) else {
             // It looks like JSON but does not parse, so its keys cannot be checked: hide it
             // rather than risk a secret.
             *text = format!("<{} bytes, JSON that does not parse>", text.len());
@@ -326,6 +333,56 @@ impl Redactor {
         Some(redacted)
     }
 }
+
+/// The query parameters that sign a pre-signed URL (SigV4's and S3's older form): whoever
+/// reads them can use the URL (answer a CloudFormation stack, read an S3 object).
+const PRESIGNING_PARAMETERS: [&str; 5] = [
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-amz-credential",
+    "signature",
+    "awsaccesskeyid",
+];
+
+/// Hides the signing parameters of a pre-signed `http(s)://` URL (a CloudFormation
+/// `ResponseURL`, an S3 pre-signed URL); true when it was rewritten. The rest of the URL (its
+/// host, path, expiry) stays, to tell which it was.
+fn redact_presigned_url(text: &mut String) -> bool {
+    let is_url = text.starts_with("https://") || text.starts_with("http://");
+    let Some((base, query)) = text.split_once('?').filter(|_| is_url) else {
+        return false;
+    };
+    let signing = |pair: &str| {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        PRESIGNING_PARAMETERS
+            .iter()
+            .any(|parameter| name.eq_ignore_ascii_case(parameter))
+    };
+    if !query.split('&').any(signing) {
+        return false;
+    }
+    let mut redacted = String::with_capacity(text.len());
+    redacted.push_str(base);
+    redacted.push('?');
+    for (index, pair) in query.split('&').enumerate() {
+        if index > 0 {
+            redacted.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) if signing(pair) => {
+                redacted.push_str(name);
+                redacted.push('=');
+                redacted.push_str(REDACTED);
+            }
+            _ => redacted.push_str(pair),
+        }
+    }
+    *text = redacted;
+    true
+}
+
+/// The UTF-8 byte order mark, which some writers put before JSON.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A redaction name that cannot be used: empty, only separators, or an empty list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,6 +500,49 @@ mod tests {
         for secret in secrets {
             assert!(!text.contains(secret), "`{secret}` leaked into {text}");
         }
+    }
+
+    #[test]
+    fn a_pre_signed_url_is_logged_without_what_signs_it() {
+        let event = json!({
+            "RequestType": "Create",
+            "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws/abc?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261203T120000Z&X-Amz-SignedHeaders=host&X-Amz-Expires=7200&X-Amz-Credential=AKIAEXAMPLE%2F20261203%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLETOKEN&X-Amz-Signature=0123abcdSIGNATURE",
+            "Download": "https://bucket.s3.amazonaws.com/report.csv?AWSAccessKeyId=AKIAOLDSTYLE&Expires=1796300000&Signature=oldStyleSignature%3D",
+            "Page": "https://example.com/orders?page=2",
+        });
+        let (logged, text) = log(&event.to_string());
+        assert_hidden(
+            &text,
+            &[
+                "0123abcdSIGNATURE",
+                "FwoGZXIvYXdzEXAMPLETOKEN",
+                "AKIAEXAMPLE",
+                "AKIAOLDSTYLE",
+                "oldStyleSignature",
+            ],
+        );
+        let url = logged["ResponseURL"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws/abc?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261203T120000Z"),
+            "{url}"
+        );
+        assert!(url.contains("X-Amz-Expires=7200"), "{url}");
+        assert_eq!(logged["Page"], "https://example.com/orders?page=2");
+    }
+
+    #[test]
+    fn a_json_body_after_a_byte_order_mark_is_redacted_like_any_other() {
+        let event = json!({
+            "body": "\u{feff}{\"password\": \"bom-hunter2\", \"sku\": \"A-1\"}",
+        });
+        let (logged, text) = log(&event.to_string());
+        assert_hidden(&text, &["bom-hunter2"]);
+        assert!(text.contains("A-1"), "{text}");
+        assert!(logged["body"].as_str().unwrap().contains(REDACTED));
+        // A whole event after a byte order mark, too.
+        let (_, text) = log("\u{feff}{\"token\": \"bom-token-1\"}");
+        assert_hidden(&text, &["bom-token-1"]);
+        assert!(text.contains(REDACTED), "{text}");
     }
 
     /// API Gateway REST API (v1) proxy event, from aws_lambda_events' fixtures, with secrets added.

@@ -805,3 +805,57 @@ fn the_buffer_drops_the_oldest_lines_when_full() {
     assert_eq!(buffer.len(), 0);
     assert_eq!(buffer.evicted, 2);
 }
+
+#[test]
+fn a_sampled_function_never_lets_lambda_runtimes_raw_event_through_a_module_directive() {
+    let settings = settings(
+        options("orders"),
+        &[
+            (
+                "POWERTOOLS_LOG_LEVEL",
+                "info,lambda_runtime::layers::api_response=trace",
+            ),
+            ("POWERTOOLS_LOGGER_SAMPLE_RATE", "1"),
+        ],
+    );
+    let filter = super::layer_filter(settings.log());
+    let runtime = "lambda_runtime::layers::api_response";
+    assert!(!filter.would_enable(runtime, &tracing::Level::TRACE));
+    assert!(filter.would_enable(runtime, &tracing::Level::DEBUG));
+    assert!(filter.would_enable("orders", &tracing::Level::DEBUG));
+}
+
+#[test]
+fn a_handler_error_is_logged_once_not_again_by_lambda_runtime() {
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        let diagnostic = lambda_runtime::Diagnostic {
+            error_type: "orders.Declined".to_owned(),
+            error_message: "the card was declined".to_owned(),
+        };
+        // What lambda_runtime logs for every error a handler returns, after helve's line.
+        tracing::error!(target: "lambda_runtime::layers::panic", "{diagnostic:?}");
+        // Its line for a panic that reached it is kept.
+        tracing::error!(target: "lambda_runtime::layers::panic", error = ?"boom", "user handler panicked");
+    });
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["message"], "user handler panicked");
+}
+
+#[test]
+fn a_logged_event_too_big_for_cloudwatch_keeps_its_start_and_says_how_big_it_was() {
+    let event = json!({"order": {"notes": "x".repeat(300 * 1024)}});
+    let line = super::raw_line("orders", None, "incoming event", "event", &event);
+    assert!(line.len() <= 250 * 1024, "{}", line.len());
+    let line: Value = serde_json::from_slice(&line).expect("one JSON object");
+    assert_eq!(line["message"], "incoming event");
+    assert!(line.get("event").is_none());
+    let start = line["event_start"].as_str().unwrap();
+    assert!(
+        start.starts_with(r#"{"order":{"notes":"xxx"#),
+        "{start:.40}"
+    );
+    assert!(line["truncated_from_bytes"].as_u64().unwrap() > 300 * 1024);
+}
