@@ -428,6 +428,18 @@ impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
             if item.is_empty() {
                 return Ok(None);
             }
+            // Into JSON, helve writes the value itself: binary as base64 text (JSON has no
+            // bytes), numbers exactly (a number JSON cannot hold exactly stays a string).
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<serde_json::Value>() {
+                let json = serde_json::Value::Object(
+                    item.iter()
+                        .map(|(key, value)| (key.clone(), attribute_json(value)))
+                        .collect(),
+                );
+                return serde_json::from_value(json)
+                    .map(Some)
+                    .map_err(|error| format!("the {name} does not decode: {error}"));
+            }
             serde_dynamo::from_item(item.clone())
                 .map(Some)
                 .map_err(|error| format!("the {name} does not decode: {error}"))
@@ -448,6 +460,100 @@ impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
     #[cfg(feature = "idempotency")]
     fn idempotency_key(&self) -> Option<serde_json::Value> {
         Some(serde_json::Value::String(self.record.event_id.clone()))
+    }
+}
+
+/// A DynamoDB attribute as JSON: `B` and `BS` as base64 text (as the stream event carries
+/// them), `N` and `NS` as numbers when JSON holds them exactly, else as their digits in a
+/// string; sets as arrays.
+fn attribute_json(value: &serde_dynamo::AttributeValue) -> serde_json::Value {
+    use base64::Engine as _;
+    use serde_dynamo::AttributeValue;
+    use serde_json::Value;
+    let binary =
+        |bytes: &[u8]| Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    match value {
+        AttributeValue::N(number) => exact_number(number),
+        AttributeValue::S(text) => Value::String(text.clone()),
+        AttributeValue::Bool(value) => Value::Bool(*value),
+        AttributeValue::B(bytes) => binary(bytes),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), attribute_json(value)))
+                .collect(),
+        ),
+        AttributeValue::L(list) => Value::Array(list.iter().map(attribute_json).collect()),
+        AttributeValue::Ss(texts) => {
+            Value::Array(texts.iter().cloned().map(Value::String).collect())
+        }
+        AttributeValue::Ns(numbers) => {
+            Value::Array(numbers.iter().map(|number| exact_number(number)).collect())
+        }
+        AttributeValue::Bs(items) => {
+            Value::Array(items.iter().map(|bytes| binary(bytes)).collect())
+        }
+    }
+}
+
+/// A DynamoDB number (up to 38 digits) as JSON: an integer when it fits 64 bits, a float when
+/// the float prints back to the same number, otherwise its text, so that no digit is lost.
+fn exact_number(number: &str) -> serde_json::Value {
+    let number = number.trim();
+    if let Ok(integer) = number.parse::<i64>() {
+        return integer.into();
+    }
+    if let Ok(integer) = number.parse::<u64>() {
+        return integer.into();
+    }
+    if let Ok(float) = number.parse::<f64>()
+        && float.is_finite()
+        && same_decimal(number, float)
+        && let Some(json) = serde_json::Number::from_f64(float)
+    {
+        return serde_json::Value::Number(json);
+    }
+    serde_json::Value::String(number.to_owned())
+}
+
+/// Whether `float` is the decimal `text` exactly, read as decimals (`3.14159` and `1e2` are,
+/// `12345678901234567890123` is not).
+fn same_decimal(text: &str, float: f64) -> bool {
+    /// The digits without leading and trailing zeros, and the power of ten of the first.
+    fn canonical(text: &str) -> Option<(String, i64)> {
+        let text = text.trim_start_matches('+');
+        let (negative, text) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+            None => (text, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if !(whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit()))
+        {
+            return None;
+        }
+        let digits = format!("{whole}{fraction}");
+        let leading = digits.len() - digits.trim_start_matches('0').len();
+        let digits = digits.trim_start_matches('0').trim_end_matches('0');
+        if digits.is_empty() {
+            return Some((String::from("0"), 0));
+        }
+        let power = exponent + whole.len() as i64 - leading as i64 - 1;
+        Some((
+            format!("{}{digits}", if negative { "-" } else { "" }),
+            power,
+        ))
+    }
+    // Rust prints the shortest decimal that reads back as the same float.
+    match (canonical(text), canonical(&format!("{float:e}"))) {
+        (Some(given), Some(printed)) => given == printed,
+        _ => false,
     }
 }
 

@@ -787,3 +787,53 @@ mod idempotency {
         assert!(Handler::<RawBatch, (), crate::Stateless>::check_idempotency(&valid).is_ok());
     }
 }
+
+#[test]
+fn every_record_of_the_dynamodb_fixture_decodes_into_json_binary_as_base64() {
+    let event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/example-dynamodb-event.json"
+    ))
+    .unwrap();
+    let records = event["Records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    for record in records {
+        let raw = serde_json::value::to_raw_value(record).unwrap();
+        let decoded = <DynamoDbRecord<serde_json::Value> as Record>::decode(&raw)
+            .unwrap_or_else(|error| panic!("{error}"));
+        if let Some(image) = decoded.new_image() {
+            assert_eq!(image["asdf1"], "AAEqQQ==");
+            assert_eq!(image["asdf2"][1], "QSoBAA==");
+        }
+    }
+}
+
+#[test]
+fn a_dynamodb_number_is_kept_exactly_in_json() {
+    let record = json!({
+        "eventID": "1",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "SequenceNumber": "111",
+            "SizeBytes": 26,
+            "Keys": {"id": {"S": "1"}},
+            "StreamViewType": "NEW_IMAGE",
+            "NewImage": {
+                "big": {"N": "12345678901234567890123456789012345678"},
+                "price": {"N": "123.45"},
+                "count": {"N": "35"},
+                "tiny": {"N": "1E-130"},
+                "set": {"NS": ["1", "0.1", "99999999999999999999"]}
+            }
+        }
+    });
+    let raw = serde_json::value::to_raw_value(&record).unwrap();
+    let decoded = <DynamoDbRecord<serde_json::Value> as Record>::decode(&raw).unwrap();
+    let image = decoded.new_image().unwrap();
+    assert_eq!(image["big"], "12345678901234567890123456789012345678");
+    assert_eq!(image["price"], 123.45);
+    assert_eq!(image["count"], 35);
+    assert_eq!(image["tiny"], 1e-130);
+    assert_eq!(image["set"], json!([1, 0.1, "99999999999999999999"]));
+}

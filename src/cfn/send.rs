@@ -28,8 +28,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// One attempt never takes longer than this, however much time is left.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An attempt is not started with less time than this before the deadline.
+/// A retry is not started with less time than this before the deadline (the first attempt is
+/// made whenever any time is left).
 const MIN_ATTEMPT: Duration = Duration::from_millis(50);
+
+/// Kept free before the deadline for what follows the PUT: the log line and the invocation's
+/// own answer to Lambda. No attempt runs into it.
+pub(crate) const REPORT_MARGIN: Duration = Duration::from_millis(20);
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -45,6 +50,8 @@ pub(crate) enum SendError {
     Rejected { status: u16, attempts: u32 },
     /// Every attempt failed, or the deadline came first.
     GaveUp { attempts: u32, last: String },
+    /// The deadline (less the time kept to report) had passed before the first attempt.
+    NoTime,
 }
 
 impl fmt::Display for SendError {
@@ -56,9 +63,15 @@ impl fmt::Display for SendError {
                 f,
                 "the ResponseURL answered {status} on attempt {attempts}, which retrying cannot change"
             ),
+            SendError::GaveUp { attempts: 1, last } => write!(f, "the one attempt failed: {last}"),
             SendError::GaveUp { attempts, last } => {
                 write!(f, "{attempts} attempts failed; the last: {last}")
             }
+            SendError::NoTime => write!(
+                f,
+                "no time was left to send it: the function's deadline was less than {} ms away",
+                REPORT_MARGIN.as_millis()
+            ),
         }
     }
 }
@@ -88,9 +101,11 @@ fn client() -> Result<&'static HttpsClient, SendError> {
         .map_err(|why| SendError::Client(why.clone()))
 }
 
-/// PUTs `body` to `url`, retrying network errors and 5xx answers, until `deadline`. Returns
-/// the number of attempts it took.
+/// PUTs `body` to `url`, retrying network errors and 5xx answers, until [`REPORT_MARGIN`]
+/// before `deadline` (the function's): every attempt ends by then. One attempt is made
+/// whenever any time is left. Returns the number of attempts it took.
 pub(crate) async fn put(url: &str, body: Vec<u8>, deadline: Instant) -> Result<u32, SendError> {
+    let deadline = deadline.checked_sub(REPORT_MARGIN).unwrap_or(deadline);
     let uri: http::Uri = url
         .parse()
         .map_err(|error: http::uri::InvalidUri| SendError::InvalidUrl(error.to_string()))?;
@@ -110,8 +125,12 @@ pub(crate) async fn put(url: &str, body: Vec<u8>, deadline: Instant) -> Result<u
     while attempt < MAX_ATTEMPTS {
         attempt += 1;
         let left = deadline.saturating_duration_since(Instant::now());
-        if left < MIN_ATTEMPT {
+        if left.is_zero() && attempt == 1 {
+            return Err(SendError::NoTime);
+        }
+        if attempt > 1 && left < MIN_ATTEMPT {
             last = format!("{last} (then the deadline came)");
+            attempt -= 1;
             break;
         }
         tracing::info!(
@@ -221,6 +240,54 @@ mod tests {
                 "{wait:?} for {longest:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn with_little_time_left_one_attempt_is_still_made() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/answer", listener.local_addr().unwrap());
+        // Less than a retry needs, more than the time kept to report.
+        let deadline = Instant::now() + MIN_ATTEMPT - Duration::from_millis(5);
+        let outcome = put(&url, b"{}".to_vec(), deadline).await;
+        // Whatever the attempt's fate, it was made: its connection is waiting.
+        let accepted = tokio::time::timeout(Duration::from_secs(60), listener.accept()).await;
+        assert!(accepted.is_ok(), "no attempt was made: {outcome:?}");
+        if let Err(error) = outcome {
+            assert!(!error.to_string().ends_with(": "), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_url_is_given_up_before_the_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/answer", listener.local_addr().unwrap());
+        // Accepts, reads, never answers.
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let error = put(&url, b"{}".to_vec(), deadline).await.unwrap_err();
+        assert!(
+            Instant::now() < deadline,
+            "the PUT ran into the time kept to report: {error}"
+        );
+        assert!(error.to_string().contains("timed out"), "{error}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn no_time_left_is_said_as_such() {
+        let error = put("http://127.0.0.1:9/answer", Vec::new(), Instant::now())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SendError::NoTime), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "no time was left to send it: the function's deadline was less than 20 ms away"
+        );
     }
 
     #[tokio::test]

@@ -341,6 +341,34 @@ async fn a_handler_past_the_margin_is_dropped_and_failed_is_answered() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_handler_whose_state_panics_when_dropped_at_the_margin_still_gets_failed_answered() {
+    /// A connection that panics when it is dropped mid-request.
+    struct Connection;
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            panic!("the connection panicked while it was dropped");
+        }
+    }
+    let handler = custom_resource(|_: CustomResource<Bucket>, _: Context| async move {
+        let _connection = Connection;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<(), crate::Error>(())
+    })
+    .deadline_margin(Duration::from_millis(500));
+    let answer = decide(
+        handler,
+        request("Create", properties("a")),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(answer["Status"], "FAILED");
+    assert_eq!(
+        answer["Reason"],
+        "the handler did not finish 500 ms before the function's deadline, so helve answered without it (its result is ignored); raise the function's timeout"
+    );
+}
+
 #[tokio::test]
 async fn validation_runs_before_the_handler() {
     fn at_most_two_versions(bucket: &Bucket) -> Result<(), ValidationErrors> {

@@ -142,10 +142,24 @@ pin_project_lite::pin_project! {
     /// A future that catches a panic while `F` runs: `Ok(output)`, or the [`Panic`], logged
     /// once. The layer's future runs on it, and so do helve's own wrappers that must answer
     /// even when the handler panics (a custom resource answers FAILED, a batch's record fails).
+    ///
+    /// Dropping `F` is caught too: a future cancelled at a deadline whose state panics in its
+    /// `Drop` is dropped (once it finished, or when this is dropped) inside the catch, and the
+    /// panic is logged instead of unwinding into helve.
     pub(crate) struct CatchUnwind<F> {
         #[pin]
-        future: F,
-        done: bool,
+        future: Option<F>,
+    }
+
+    impl<F> PinnedDrop for CatchUnwind<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut future = this.project().future;
+            if future.is_some()
+                && let Err(panic) = catch(|| future.set(None))
+            {
+                report(panic);
+            }
+        }
     }
 }
 
@@ -153,8 +167,7 @@ impl<F> CatchUnwind<F> {
     /// Catches the panics of `future`.
     pub(crate) fn new(future: F) -> Self {
         Self {
-            future,
-            done: false,
+            future: Some(future),
         }
     }
 }
@@ -163,24 +176,22 @@ impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, Panic>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if *this.done {
+        let mut slot = self.project().future;
+        let Some(future) = slot.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(Panic::from_payload(
                 &"the invocation's future was polled after it completed",
             )));
+        };
+        let outcome = match catch(|| future.poll(cx)) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(panic) => Err(report(panic)),
+        };
+        // Finished: its state goes now, inside the catch as well.
+        if let Err(panic) = catch(|| slot.set(None)) {
+            report(panic);
         }
-        let future = this.future;
-        match catch(|| future.poll(cx)) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => {
-                *this.done = true;
-                Poll::Ready(Ok(output))
-            }
-            Err(panic) => {
-                *this.done = true;
-                Poll::Ready(Err(report(panic)))
-            }
-        }
+        Poll::Ready(outcome)
     }
 }
 
@@ -190,6 +201,26 @@ mod tests {
     use tower::{ServiceExt, service_fn};
 
     use super::*;
+
+    /// State that panics when it is dropped.
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("the connection pool panicked while it was dropped");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_future_that_panics_when_cancelled_is_caught_too() {
+        let future = CatchUnwind::new(async {
+            let _state = PanicsOnDrop;
+            std::future::pending::<()>().await;
+        });
+        // Cancelled at a deadline: the drop's panic does not unwind out of the timeout.
+        let outcome = tokio::time::timeout(std::time::Duration::from_millis(5), future).await;
+        assert!(outcome.is_err(), "timed out");
+    }
 
     #[tokio::test]
     async fn a_panic_while_running_becomes_a_helve_panic_error() {
