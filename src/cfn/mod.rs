@@ -10,7 +10,7 @@
 //! | the handler returned `Ok` | `SUCCESS` | the handler's, or the default below | (none) |
 //! | the handler returned `Err` | `FAILED` | the existing one; on Create, the failed-Create id | the error and its sources |
 //! | the handler panicked | `FAILED` | as above | `the handler panicked: ...` |
-//! | `ResourceProperties` (or `OldResourceProperties`) do not decode or validate | `FAILED`, the handler is not called | as above | the field and what is wrong |
+//! | `ResourceProperties` (or `OldResourceProperties`) do not decode or validate, or their JSON cannot be read at all | `FAILED`, the handler is not called | as above | the field and what is wrong |
 //! | the handler still runs when the deadline margin starts (2 s before the deadline) | `FAILED`, the handler's future is dropped | as above | says so |
 //! | a Delete of a resource whose Create failed | `SUCCESS`, the handler is not called | the failed-Create id | (none) |
 //! | an unknown `RequestType` | `FAILED` | as above | names it |

@@ -158,19 +158,71 @@ impl<P> CustomResource<P> {
 /// A custom resource request as it arrives, before helve reads it: any JSON object.
 ///
 /// It is the event type of [`CustomResourceHandler`](super::CustomResourceHandler); helve reads every field itself, so that
-/// a request with a missing or unexpected field still gets an answer.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct RawRequest(Map<String, Value>);
+/// a request with a missing or unexpected field still gets an answer. A field whose JSON cannot
+/// be read as a value (a lone surrogate in a string, a number beyond `f64`, nesting past
+/// serde_json's limit) does not fail the whole request: it is kept as unreadable, so that the
+/// request is still answered, FAILED, naming the field.
+#[derive(Debug, Clone, Default)]
+pub struct RawRequest {
+    fields: Map<String, Value>,
+    /// The fields that are JSON but not values serde_json holds, with why.
+    unreadable: Vec<(String, String)>,
+}
 
 impl RawRequest {
     /// A request made of these fields.
     pub fn new(fields: Map<String, Value>) -> Self {
-        Self(fields)
+        Self {
+            fields,
+            unreadable: Vec::new(),
+        }
     }
 
     pub(super) fn text(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(Value::as_str)
+        self.fields.get(key).and_then(Value::as_str)
+    }
+
+    /// Why the field `key` could not be read, when it could not.
+    pub(super) fn unreadable(&self, key: &str) -> Option<&str> {
+        self.unreadable
+            .iter()
+            .find(|(field, _)| field == key)
+            .map(|(_, why)| why.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Reads the request's fields one by one, each as raw JSON first.
+        struct Fields;
+
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = RawRequest;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a custom resource request (a JSON object)")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawRequest, A::Error> {
+                let mut request = RawRequest::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let raw = map.next_value::<Box<serde_json::value::RawValue>>()?;
+                    match serde_json::from_str::<Value>(raw.get()) {
+                        Ok(value) => {
+                            request.fields.insert(key, value);
+                        }
+                        // serde_json's message names the line and column, never the value.
+                        Err(error) => request.unreadable.push((key, error.to_string())),
+                    }
+                }
+                Ok(request)
+            }
+        }
+
+        deserializer.deserialize_map(Fields)
     }
 }
 
@@ -213,7 +265,10 @@ pub(super) struct Ids {
 /// Decodes `ResourceProperties` or `OldResourceProperties`, without `ServiceToken` and
 /// `ServiceTimeout`; a missing field decodes as `{}`.
 pub(super) fn decode<P: DeserializeOwned>(request: &RawRequest, field: &str) -> Result<P, String> {
-    let value = match request.0.get(field) {
+    if let Some(why) = request.unreadable(field) {
+        return Err(format!("invalid {field}: its JSON cannot be read: {why}"));
+    }
+    let value = match request.fields.get(field) {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::Object(map)) => Value::Object(
             map.iter()

@@ -445,3 +445,39 @@ async fn in_local_mode_the_answer_is_the_response_and_nothing_is_sent() {
         other => panic!("local mode sent the answer: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn properties_whose_json_cannot_be_read_are_answered_failed_naming_the_field() {
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    for (properties, why) in [
+        (r#"{"Name": "\ud800"}"#.to_owned(), "hex escape"),
+        (r#"{"Size": 1e400}"#.to_owned(), "number out of range"),
+        (format!(r#"{{"Tree": {deep}}}"#), "recursion limit exceeded"),
+    ] {
+        let event = format!(
+            r#"{{"RequestType": "Create", "RequestId": "r-1", "ResponseURL": "https://example.com/answer",
+                "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/shop/1",
+                "LogicalResourceId": "Bucket", "ResourceType": "Custom::Bucket",
+                "ResourceProperties": {properties}}}"#
+        );
+        // As lambda_runtime decodes the event: the request itself decodes.
+        let crate::handler::Payload(request) =
+            crate::handler::Payload::<super::RawRequest>::from_slice(event.as_bytes());
+        let request = request.unwrap_or_else(|error| panic!("{why}: {error}"));
+        assert_eq!(
+            request.text("ResponseURL"),
+            Some("https://example.com/answer")
+        );
+        let context = context(Duration::from_secs(30));
+        let handler = custom_resource(never_called);
+        let body = handler.decide(&request, &context, &()).await.finish("");
+        let answer = serde_json::to_value(body).unwrap();
+        assert_eq!(answer["Status"], "FAILED", "{why}");
+        let reason = answer["Reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("invalid ResourceProperties: its JSON cannot be read: ")
+                && reason.contains(why),
+            "{reason}"
+        );
+    }
+}
