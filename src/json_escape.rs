@@ -38,6 +38,19 @@ pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     hex
 }
 
+/// At most `max` bytes of `text`, cut at a character boundary: how every writer of helve
+/// (log lines, trace documents, correlation ids) shortens a text.
+pub(crate) fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 /// Appends `text` JSON-escaped, without the quotes.
 #[inline]
 pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {

@@ -219,7 +219,7 @@ fn annotate_into(trace: &Trace, fields: &mut Fields, key: &str, value: Annotatio
         trace.drop_annotation(|| {
             format!(
                 "the key `{}` is not 1 to {MAX_ANNOTATION_KEY} letters, digits and `_`",
-                document::truncated(key, 64).escape_debug()
+                crate::json_escape::truncated(key, 64).escape_debug()
             )
         });
         return;

@@ -16,6 +16,7 @@
 
 #[cfg(feature = "idempotency")]
 mod event_keys;
+mod lock;
 mod state;
 #[cfg(feature = "tracer")]
 mod trace;

@@ -8,7 +8,7 @@ use std::{
     cell::RefCell,
     collections::VecDeque,
     sync::{
-        Mutex, MutexGuard, PoisonError,
+        Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
 };
@@ -38,10 +38,7 @@ pub(crate) struct State {
     pub(crate) trace: super::trace::InvocationTrace,
 }
 
-/// Locks `mutex`, also when a panic poisoned it: every value kept here is valid at any point.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use super::lock::lock;
 
 impl State {
     /// A fresh invocation's state, with the redacted event to log, if any.

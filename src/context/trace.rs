@@ -4,14 +4,11 @@
 //! sending them) stays in [`crate::tracer`].
 
 use std::sync::{
-    Arc, Mutex, MutexGuard, OnceLock, PoisonError,
+    Arc, Mutex, OnceLock,
     atomic::{AtomicU16, AtomicUsize, Ordering},
 };
 
-/// Locks `mutex`, also when a panic poisoned it: what it holds is valid at any point.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use super::lock::lock;
 
 /// A subsegment id: 16 lowercase hex digits, kept as ASCII.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -90,15 +90,6 @@ impl<S: Clone> Clone for ContextService<S> {
 /// client chooses its `x-correlation-id`.
 pub const MAX_CORRELATION_ID_BYTES: usize = 256;
 
-/// At most [`MAX_CORRELATION_ID_BYTES`] of `id`, cut at a character boundary.
-fn capped(id: &str) -> &str {
-    let mut end = id.len().min(MAX_CORRELATION_ID_BYTES);
-    while !id.is_char_boundary(end) {
-        end -= 1;
-    }
-    id.get(..end).unwrap_or_default()
-}
-
 impl<S> fmt::Debug for ContextService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContextService")
@@ -119,7 +110,7 @@ impl<S> ContextService<S> {
         let correlation = correlation
             .as_deref()
             .and_then(|id| std::str::from_utf8(id).ok())
-            .map(capped);
+            .map(|id| crate::json_escape::truncated(id, MAX_CORRELATION_ID_BYTES));
         if let Some(last) = self.last.as_mut()
             && let Some(reusable) = Arc::get_mut(last)
         {

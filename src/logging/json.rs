@@ -23,7 +23,7 @@ use tracing_subscriber::{
 
 use super::{LineSink, time::write_rfc3339_millis};
 // `logging` escapes the lines it writes itself with it too.
-use crate::json_escape::escape_into;
+use crate::json_escape::{escape_into, truncated};
 
 /// Keys helve writes itself. A field of the event or of a span with one of these names is
 /// written as `user_<name>` instead, so it never overwrites them.
@@ -343,12 +343,8 @@ impl JsonLayer {
         }
         let mut message = MessageText(String::new());
         event.record(&mut message);
-        let mut end = message.0.len().min(TRUNCATED_MESSAGE_BYTES);
-        while !message.0.is_char_boundary(end) {
-            end -= 1;
-        }
         line.clear();
-        start_line(line, level, message.0.get(..end).unwrap_or_default());
+        start_line(line, level, truncated(&message.0, TRUNCATED_MESSAGE_BYTES));
         self.write_context(line);
         let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
     }
@@ -411,11 +407,7 @@ pub(crate) fn raw_line(
         line.truncate(start);
         let text =
             String::from_utf8_lossy(json.get(..json.len().saturating_sub(2)).unwrap_or_default());
-        let mut end = text.len().min(TRUNCATED_MESSAGE_BYTES);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let rest = text.get(..end).unwrap_or_default();
+        let rest = truncated(&text, TRUNCATED_MESSAGE_BYTES);
         // `rest` starts `,"key":`: keep the value's part only.
         let value_start = rest
             .find(':')

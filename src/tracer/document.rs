@@ -3,7 +3,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{context::SegmentId, json_escape::escape_into};
+use crate::{
+    context::SegmentId,
+    json_escape::{escape_into, truncated},
+};
 
 /// The most a document may be: one UDP datagram to the daemon, header included (65,535
 /// bytes of IPv4 less its IP and UDP headers).
@@ -137,7 +140,7 @@ impl Subsegment<'_> {
         let status = self.http_status.unwrap_or(0);
         if let Some(status) = self.http_status {
             out.extend_from_slice(b",\"http\":{\"response\":{\"status\":");
-            out.extend_from_slice(status.to_string().as_bytes());
+            let _ = std::io::Write::write_fmt(out, format_args!("{status}"));
             out.extend_from_slice(b"}}");
         }
         if self.fault || status >= 500 {
@@ -211,27 +214,10 @@ fn write_object(out: &mut Vec<u8>, members: &[u8]) {
 
 /// Epoch seconds with microseconds, as X-Ray reads `start_time` and `end_time`.
 fn write_time(out: &mut Vec<u8>, time: SystemTime) {
+    use std::io::Write as _;
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut text = since.as_secs().to_string();
-    text.push('.');
-    let micros = since.subsec_micros();
-    // Six digits, leading zeros kept.
-    let digits = micros.to_string();
-    text.extend(std::iter::repeat_n('0', 6 - digits.len()));
-    text.push_str(&digits);
-    out.extend_from_slice(text.as_bytes());
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-pub(crate) fn truncated(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default()
+    // Six digits of microseconds, leading zeros kept; writing to a Vec cannot fail.
+    let _ = write!(out, "{}.{:06}", since.as_secs(), since.subsec_micros());
 }
 
 /// Appends to `out` the member `"key":value,` with `json` (a JSON document) as the value

@@ -13,7 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-use super::document::{Subsegment, truncated};
+use super::document::Subsegment;
+use crate::json_escape::truncated;
 
 /// The longest text kept in a span's name or an attribute, so that a span always fits in a
 /// datagram after base64.

@@ -239,10 +239,15 @@ impl Value<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Value::Bool(value) => out.extend_from_slice(if *value { b"true" } else { b"false" }),
-            Value::I64(value) => out.extend_from_slice(value.to_string().as_bytes()),
-            Value::U64(value) => out.extend_from_slice(value.to_string().as_bytes()),
+            // Writing to a Vec cannot fail.
+            Value::I64(value) => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{value}"));
+            }
+            Value::U64(value) => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{value}"));
+            }
             Value::F64(value) if value.is_finite() => {
-                out.extend_from_slice(value.to_string().as_bytes());
+                let _ = std::io::Write::write_fmt(out, format_args!("{value}"));
             }
             Value::Str(text) => super::write_string(out, text),
             other => super::write_string(out, &other.text()),
