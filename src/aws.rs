@@ -1,4 +1,5 @@
-//! What helve's AWS SDK clients share (features `cloudwatch` and `dynamodb`): an HTTPS client
+//! What helve's AWS SDK clients share (features `cloudwatch`, `dynamodb`, `s3` and the SDK
+//! backends of `parameters`): an HTTPS client
 //! without OpenSSL or aws-lc, and a client configuration read from the Lambda environment.
 
 pub use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -47,7 +48,12 @@ where
 
 /// What Lambda puts in a function's environment for its SDK clients: the region, the role's
 /// credentials, and (locally) an endpoint to use instead of AWS's.
-#[cfg(all(feature = "dynamodb", feature = "idempotency"))]
+#[cfg(any(
+    all(feature = "dynamodb", feature = "idempotency"),
+    feature = "parameters-ssm",
+    feature = "parameters-secrets",
+    feature = "parameters-appconfig"
+))]
 #[derive(Debug, Clone)]
 pub(crate) struct Environment {
     pub(crate) region: String,
@@ -57,7 +63,12 @@ pub(crate) struct Environment {
     pub(crate) endpoint_url: Option<String>,
 }
 
-#[cfg(all(feature = "dynamodb", feature = "idempotency"))]
+#[cfg(any(
+    all(feature = "dynamodb", feature = "idempotency"),
+    feature = "parameters-ssm",
+    feature = "parameters-secrets",
+    feature = "parameters-appconfig"
+))]
 impl Environment {
     /// Reads the environment through `var`; `service_variable` is the service's own endpoint
     /// variable (`AWS_ENDPOINT_URL_DYNAMODB`), which wins over `AWS_ENDPOINT_URL`. `Err` names

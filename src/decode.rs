@@ -73,7 +73,13 @@ impl DecodeError {
 
     /// Whether the input is not JSON at all (a syntax error, or it ends too soon), rather
     /// than JSON of the wrong shape.
-    #[cfg(any(feature = "batch", feature = "http", feature = "s3", test))]
+    #[cfg(any(
+        feature = "batch",
+        feature = "http",
+        feature = "s3",
+        feature = "parameters",
+        test
+    ))]
     pub(crate) fn is_syntax(&self) -> bool {
         self.syntax
     }

@@ -46,6 +46,7 @@
 //! | `dynamodb` | aws-sdk-dynamodb (no aws-config): the [`BatchWriter`](dynamodb::BatchWriter) that loses no item; with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
+//! | `parameters` | [parameters and secrets](parameters) from SSM Parameter Store, Secrets Manager and AppConfig, cached and typed, secrets as `Secret<T>` and masked in logs, through the AWS Parameters and Secrets Lambda Extension (plain HTTP, no SDK); `parameters-ssm`, `parameters-secrets`, `parameters-appconfig` add the SDK backend of each service | off |
 //! | `s3` | [S3](s3): notifications from S3, SQS, SNS and EventBridge with keys decoded (`SqsMessage<S3Notification>` acknowledges `s3:TestEvent`), an object's lines streamed from GetObject (aws-sdk-s3, gzip), and with `dynamodb` the [ingest](s3::ingest) of JSON lines into a table | off |
 //! | `tracer` | [traces in AWS X-Ray](tracer): the function's `tracing` spans as subsegments (or OTLP spans), sent to the X-Ray daemon over UDP with no SDK; `trace_header()` and `traceparent()` for outgoing calls | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
@@ -66,10 +67,24 @@
 #[cfg(test)]
 extern crate self as helve;
 
-#[cfg(any(feature = "cloudwatch", feature = "dynamodb", feature = "s3"))]
+#[cfg(any(
+    feature = "cloudwatch",
+    feature = "dynamodb",
+    feature = "s3",
+    feature = "parameters-ssm",
+    feature = "parameters-secrets",
+    feature = "parameters-appconfig"
+))]
 #[cfg_attr(
     docsrs,
-    doc(cfg(any(feature = "cloudwatch", feature = "dynamodb", feature = "s3")))
+    doc(cfg(any(
+        feature = "cloudwatch",
+        feature = "dynamodb",
+        feature = "s3",
+        feature = "parameters-ssm",
+        feature = "parameters-secrets",
+        feature = "parameters-appconfig"
+    )))
 )]
 pub mod aws;
 #[cfg(feature = "batch")]
@@ -101,6 +116,9 @@ mod local;
 pub mod logging;
 pub mod metrics;
 mod outcome;
+#[cfg(feature = "parameters")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parameters")))]
+pub mod parameters;
 mod runtime_api;
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
@@ -187,6 +205,10 @@ pub mod guide {
     )]
     #[doc = include_str!("../docs/s3-ingest.md")]
     pub mod s3_ingest {}
+    #[cfg(feature = "parameters")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parameters")))]
+    #[doc = include_str!("../docs/parameters.md")]
+    pub mod parameters {}
     #[cfg(feature = "tracer")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
     #[doc = include_str!("../docs/tracing.md")]

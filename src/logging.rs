@@ -12,6 +12,7 @@ pub(crate) mod config;
 pub(crate) mod error_field;
 mod json;
 mod level;
+mod mask;
 pub mod redact;
 mod time;
 
@@ -27,6 +28,7 @@ pub use helve_macros::{debug, error, info, trace, warn};
 pub(crate) use json::raw_line;
 pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};
+pub use mask::{MAX_MASKED_VALUES, MIN_MASKED_BYTES, mask_value};
 use tracing_subscriber::{
     Layer as _, Registry,
     filter::{Filtered, Targets},

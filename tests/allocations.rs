@@ -144,3 +144,51 @@ fn writing_an_invocations_metrics_allocates_per_document_group_not_per_metric() 
         }
     });
 }
+
+#[cfg(feature = "parameters")]
+mod support;
+
+/// A cached parameter is an `Arc` shared with the cache: reading it again allocates nothing.
+#[cfg(feature = "parameters")]
+#[test]
+fn a_cached_parameter_is_read_without_allocating() {
+    use helve::parameters::{Backend, Parameters};
+    use support::{ParameterType, ParametersExtension};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_extension, parameters) = runtime.block_on(async {
+        let extension = ParametersExtension::start("token").await;
+        extension.put_parameter("/orders/endpoint", ParameterType::String, "https://orders");
+        extension.put_secret_string("orders/db", r#"{"password":"a-long-password"}"#);
+        let parameters = Parameters::builder()
+            .backend(Backend::Extension)
+            .extension_port(extension.port())
+            .session_token("token")
+            .max_age(std::time::Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        parameters
+            .ssm()
+            .get::<String>("/orders/endpoint")
+            .await
+            .unwrap();
+        parameters
+            .secrets()
+            .get::<Value>("orders/db")
+            .await
+            .unwrap();
+        (extension, parameters)
+    });
+    for _ in 0..3 {
+        let read = allocation_counter::measure(|| {
+            let endpoint = ready(parameters.ssm().get::<String>("/orders/endpoint")).unwrap();
+            assert_eq!(*endpoint, "https://orders");
+            let secret = ready(parameters.secrets().get::<Value>("orders/db")).unwrap();
+            assert_eq!(secret.expose()["password"], "a-long-password");
+        });
+        assert_eq!(read.count_total, 0, "{read:?}");
+    }
+}

@@ -6,7 +6,10 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use support::{Outcome, Received, ResponseUrl, RuntimeApi, log_lines, read_workspace_file};
+use support::{
+    Moto, Outcome, ParametersExtension, Received, ResponseUrl, RuntimeApi, log_lines,
+    read_workspace_file,
+};
 
 const STACK_ID: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/shop/5b1f7f00-c6b4-11ef-9c3a-0affd2c0b1a7";
@@ -515,4 +518,124 @@ async fn a_rollback_delete_after_an_init_failure_succeeds() {
         "helve:create-failed:3c8d7e6f-5a4b-4c3d-8e2f-1a0b9c8d7e6f"
     );
     expect_error(&mut api, "delete-9").await;
+}
+
+const DB_SECRET: &str = "orders-db";
+const DB_PASSWORD: &str = "m1grat0r-Pa55word-from-secrets";
+const SESSION_TOKEN: &str = "the-function-session-token";
+
+fn db_secret() -> String {
+    json!({
+        "username": "migrator",
+        "password": DB_PASSWORD,
+        "host": "orders-db.internal",
+        "port": 5432,
+    })
+    .to_string()
+}
+
+/// A Create with the credentials read in the init step: it succeeds, logs whom it connects as,
+/// and never the password.
+async fn assert_create_with_credentials(
+    mut api: RuntimeApi,
+    function: support::Process,
+    mut url: ResponseUrl,
+    tag: &str,
+) {
+    push(&api, "create-db", &event("create.json", &url, tag));
+    let put = url.next().await;
+    assert_eq!(put.body["Status"], "SUCCESS", "{}", api.process_output());
+    expect_response(&mut api, "create-db").await;
+    let exit = function.stop().await;
+    let output = format!("{}{}", exit.stdout, exit.stderr);
+    let lines = log_lines(&exit.stdout);
+    assert!(!output.contains(DB_PASSWORD), "{output}");
+    let connecting = lines
+        .iter()
+        .find(|line| line.message() == "connecting to the database")
+        .unwrap_or_else(|| panic!("no connecting line:\n{output}"));
+    assert_eq!(connecting.get("username"), "migrator");
+    assert_eq!(connecting.get("host"), "orders-db.internal");
+    assert_eq!(connecting.get("port"), 5432);
+    let done = lines
+        .iter()
+        .find(|line| line.message() == "the schema is up to date")
+        .unwrap_or_else(|| panic!("no summary line:\n{output}"));
+    assert_eq!(done.get("user"), "migrator");
+}
+
+#[tokio::test]
+async fn the_database_credentials_are_read_from_the_secret_through_the_extension() {
+    let extension = ParametersExtension::start(SESSION_TOKEN).await;
+    extension.put_secret_string(DB_SECRET, &db_secret());
+    let url = ResponseUrl::start().await;
+    let api = RuntimeApi::start().await;
+    let function = api
+        .function("example-custom-resource")
+        .env("DB_SECRET_ARN", extension.secret_arn(DB_SECRET))
+        .env("POWERTOOLS_PARAMETERS_BACKEND", "extension")
+        .env(
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.port().to_string(),
+        )
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+        .spawn();
+    assert_create_with_credentials(api, function, url, "with-extension").await;
+}
+
+#[tokio::test]
+async fn the_database_credentials_are_read_through_the_sdk_against_moto_locally() {
+    let Some(moto) =
+        Moto::start_or_skip("the_database_credentials_are_read_through_the_sdk_against_moto")
+    else {
+        return;
+    };
+    moto.create_secret(DB_SECRET, &db_secret()).await;
+    let url = ResponseUrl::start().await;
+    let api = RuntimeApi::start().await;
+    let function = api
+        .function("example-custom-resource")
+        .env("DB_SECRET_ARN", DB_SECRET)
+        .env("POWERTOOLS_PARAMETERS_BACKEND", "sdk")
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .spawn();
+    assert_create_with_credentials(api, function, url, "with-sdk").await;
+}
+
+#[tokio::test]
+async fn a_missing_database_secret_fails_the_init_and_answers_failed_naming_it() {
+    let extension = ParametersExtension::start(SESSION_TOKEN).await;
+    let mut url = ResponseUrl::start().await;
+    let mut api = RuntimeApi::start().await;
+    let function = api
+        .function("example-custom-resource")
+        .env("DB_SECRET_ARN", DB_SECRET)
+        .env("POWERTOOLS_PARAMETERS_BACKEND", "extension")
+        .env(
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.port().to_string(),
+        )
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+        .spawn();
+    push(
+        &api,
+        "create-no-secret",
+        &event("create.json", &url, "no-secret"),
+    );
+    let put = url.next().await;
+    let request_id = "1f8e4d36-1c58-4b5e-9a43-6a2f0d1b7e55";
+    assert_eq!(
+        put.body,
+        failed(
+            "the function's init failed, so the handler was not called: the init function `connect` failed (helve.ParameterNotFound): secret `orders-db` was not found in Secrets Manager",
+            &format!("helve:create-failed:{request_id}"),
+            request_id,
+        )
+    );
+    let error = expect_error(&mut api, "create-no-secret").await;
+    assert_eq!(error["errorType"], "helve.InitError");
+    assert_eq!(function.wait().await.code(), Some(1));
 }

@@ -135,6 +135,19 @@ error_codes! {
     /// message names the object and the line and offset to resume from.
     INGEST_INCOMPLETE = "helve.IngestIncomplete",
         "`s3` + `dynamodb`: an object's ingest stopped before its end (deadline margin, a read failure, items left unprocessed); names the object and where to resume";
+    /// Feature `parameters`: the parameter, secret or configuration does not exist (or the
+    /// version asked for does not); the message names it, never a value.
+    PARAMETER_NOT_FOUND = "helve.ParameterNotFound",
+        "`parameters`: the parameter, secret or AppConfig configuration does not exist (nor the version asked for); names it, never a value";
+    /// Feature `parameters`: the value does not convert into the type asked for (JSON of
+    /// another shape, base64 that is not); the message has the path of the JSON error, never
+    /// the value. It is not cached.
+    PARAMETER_TRANSFORM_FAILED = "helve.ParameterTransformFailed",
+        "`parameters`: the value does not convert into the type asked for; names the parameter and the JSON path that failed, never the value, and is not cached";
+    /// Feature `parameters`: the service (or the extension) could not be reached, refused the
+    /// request or failed; the message carries its error.
+    PARAMETERS_UNAVAILABLE = "helve.ParametersUnavailable",
+        "`parameters`: SSM, Secrets Manager or AppConfig (or the extension in front of them) could not be reached, refused the request or failed; carries the service's error";
     /// A metric was recorded but no metrics namespace is configured, so no metric is
     /// written; logged once per process.
     METRICS_NOT_CONFIGURED = "helve.MetricsNotConfigured",

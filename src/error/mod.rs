@@ -7,8 +7,14 @@
 //! [`codes`], listed with their meaning in the [errors guide](crate::guide::errors).
 
 pub mod codes;
+#[cfg(feature = "parameters")]
+mod parameter;
 
 use std::{borrow::Cow, error::Error as StdError, fmt};
+
+#[cfg(feature = "parameters")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parameters")))]
+pub use parameter::{ParameterError, Service};
 
 /// A boxed error, as `lambda_runtime` and most AWS SDK code return it.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -185,6 +191,10 @@ impl Error {
 }
 
 fn default_error_type(error: &(dyn StdError + 'static)) -> &'static str {
+    #[cfg(feature = "parameters")]
+    if let Some(error) = error.downcast_ref::<ParameterError>() {
+        return error.code();
+    }
     if error.is::<std::env::VarError>() || error.is::<ConfigError>() {
         codes::CONFIG_ERROR
     } else {

@@ -313,6 +313,7 @@ impl JsonLayer {
                 let original = line.len();
                 self.truncated_line(line, event, level, original);
             }
+            super::mask::apply(line);
 
             match destination {
                 Destination::Print => {
@@ -415,6 +416,7 @@ pub(crate) fn raw_line(
         write_str_key(&mut line, &format!("{key}_start"), value_start);
         let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
     }
+    super::mask::apply(&mut line);
     line
 }
 

@@ -23,6 +23,7 @@ mod cloudwatch;
 mod dynamodb_faults;
 mod logs;
 mod moto;
+mod parameters;
 mod process;
 mod response_url;
 mod runtime_api;
@@ -39,6 +40,11 @@ pub(crate) use logs::{
 #[cfg(feature = "dynamodb")]
 pub(crate) use moto::create_table;
 pub(crate) use moto::{DynamoDbProxy, Moto};
+pub(crate) use parameters::{
+    APPCONFIG_PORT_VARIABLE, AgentRequest, AppConfigAgent, AppConfigData, DataOperation,
+    DataRequest, ExtensionRequest, PARAMETERS_SECRETS_PORT_VARIABLE, ParameterType,
+    ParametersExtension, Route, TOKEN_HEADER, url_encode,
+};
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use response_url::{Received, ResponseUrl};
 pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};

@@ -142,6 +142,41 @@ impl Moto {
     pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Creates the Secrets Manager secret `name` holding `value`, with a plain JSON 1.1
+    /// request (moto checks no signature): for tests built without the SDK.
+    pub(crate) async fn create_secret(&self, name: &str, value: &str) {
+        let addr = self.endpoint.trim_start_matches("http://").to_owned();
+        let stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .unwrap_or_else(|error| panic!("moto on {addr}: {error}"));
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("an HTTP connection to moto");
+        tokio::spawn(connection);
+        let body = serde_json::json!({"Name": name, "SecretString": value}).to_string();
+        let request = Request::post("/")
+            .header("host", &addr)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "secretsmanager.CreateSecret")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261203/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(Full::new(Bytes::from(body)))
+            .expect("a request");
+        let response = sender.send_request(request).await.expect("moto answers");
+        let status = response.status();
+        let answer = response
+            .into_body()
+            .collect()
+            .await
+            .map(|body| body.to_bytes());
+        assert!(
+            status.is_success(),
+            "CreateSecret {name}: HTTP {status}: {answer:?}"
+        );
+    }
 }
 
 /// A proxy on 127.0.0.1 in front of moto's DynamoDB: every request is forwarded as it came and

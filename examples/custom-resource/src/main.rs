@@ -6,7 +6,11 @@
 //!
 //! The database is simulated in memory so that the example runs anywhere; replace
 //! [`Database`] with your driver (the migrations then record themselves in a
-//! `schema_migrations` table).
+//! `schema_migrations` table). Its credentials come from the Secrets Manager secret that
+//! `DB_SECRET_ARN` names: deployed, through the AWS Parameters and Secrets Lambda Extension
+//! (the template adds its layer); locally, through the SDK against moto
+//! (`POWERTOOLS_PARAMETERS_BACKEND=sdk`, `AWS_ENDPOINT_URL`). Without `DB_SECRET_ARN` the
+//! simulated database runs without credentials.
 //!
 //! Run with
 //!
@@ -25,6 +29,7 @@ use std::{
 };
 
 use helve::cfn::{CustomResource, Outcome, RequestType, from_string};
+use helve::parameters::{Parameters, Secret};
 use helve::prelude::*;
 use validator::{Validate, ValidationError};
 
@@ -121,14 +126,40 @@ impl FunctionError for MigrationError {
     }
 }
 
+/// How to reach the database: the secret `DB_SECRET_ARN` names, in the shape of an RDS
+/// secret (`{"username":..,"password":..,"host":..,"port":..}`).
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+
 /// The simulated database server: each database's schema version. A real one keeps it in a
 /// `schema_migrations` table.
 #[derive(Debug, Default)]
 struct Database {
     versions: Mutex<HashMap<String, u32>>,
+    /// What a real driver connects with; `[redacted]` when the state is printed.
+    credentials: Option<Secret<Credentials>>,
 }
 
 impl Database {
+    /// Who the migrations run as: the secret's username, or `simulated` without a secret.
+    fn user(&self) -> &str {
+        self.credentials
+            .as_ref()
+            .map_or("simulated", |credentials| {
+                credentials.expose().username.as_str()
+            })
+    }
+
     fn version(&self, database: &str) -> Option<u32> {
         let versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
         versions.get(database).copied()
@@ -156,8 +187,31 @@ impl Database {
     }
 }
 
+/// The init step: reads the database's credentials once per execution environment. A secret
+/// that cannot be read fails the init step with its own `errorType`
+/// (`helve.ParameterNotFound`, `helve.ParametersUnavailable`), and helve answers the waiting
+/// request FAILED with it.
 async fn connect() -> Result<Database, helve::Error> {
-    Ok(Database::default())
+    let Ok(secret_arn) = std::env::var("DB_SECRET_ARN") else {
+        tracing::info!("DB_SECRET_ARN is not set: the simulated database runs without credentials");
+        return Ok(Database::default());
+    };
+    let parameters = Parameters::from_env()?;
+    let credentials = parameters.secrets().get::<Credentials>(&secret_arn).await?;
+    let Credentials {
+        username,
+        password,
+        host,
+        port,
+    } = credentials.expose();
+    // A real driver connects here with the password; were it ever logged, helve masks it in
+    // every log line.
+    let _ = password;
+    tracing::info!(%host, port, %username, "connecting to the database");
+    Ok(Database {
+        versions: Mutex::default(),
+        credentials: Some(credentials),
+    })
 }
 
 #[helve::handler(init = connect, service = "schema-migrations")]
@@ -212,6 +266,7 @@ async fn migrate(
     }
     tracing::info!(
         database = %schema.database_name,
+        user = db.user(),
         from = current,
         to = schema.target_version,
         applied,

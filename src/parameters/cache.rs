@@ -1,0 +1,131 @@
+//! The cache of values read, per name and type, with one read shared by every caller asking
+//! for the same one at the same time.
+
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+
+use crate::{context::lock, error::ParameterError};
+
+/// Values of one service (or one kind of read), by name, then by the type they were read as.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    entries: Mutex<HashMap<Box<str>, Vec<Slot>>>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    type_id: TypeId,
+    value: Option<Cached>,
+    /// How many times the value was read: a forced read that waited for another caller's
+    /// read uses it when this grew meanwhile.
+    generation: u64,
+    /// Held by the one caller reading the value; the others wait for it, then find the value.
+    reading: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    value: Arc<dyn Any + Send + Sync>,
+    read_at: Instant,
+}
+
+impl Cache {
+    /// The value of `key` as a `T`: from the cache when it is younger than `max_age` (and, with
+    /// `force`, was read since this call began), else from `read`, whose value is then cached.
+    /// A `max_age` of zero caches nothing. An error (or a value that did not convert) is not
+    /// cached.
+    pub(crate) async fn get<T, F, Fut>(
+        &self,
+        key: &str,
+        max_age: Duration,
+        force: bool,
+        read: F,
+    ) -> Result<Arc<T>, ParameterError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ParameterError>>,
+    {
+        if max_age.is_zero() {
+            return read().await.map(Arc::new);
+        }
+        if !force && let Some(value) = self.fresh::<T>(key, max_age, None) {
+            return Ok(value);
+        }
+        let (reading, generation) = self.reading::<T>(key);
+        let _reading = reading.lock().await;
+        // Another caller may have read it while this one waited.
+        if let Some(value) = self.fresh::<T>(key, max_age, force.then_some(generation)) {
+            return Ok(value);
+        }
+        let value = Arc::new(read().await?);
+        self.put(key, Arc::clone(&value));
+        Ok(value)
+    }
+
+    /// The cached value, when it is younger than `max_age` (and was read again since the
+    /// slot's generation was `since`). Allocates nothing.
+    pub(crate) fn fresh<T: Send + Sync + 'static>(
+        &self,
+        key: &str,
+        max_age: Duration,
+        since: Option<u64>,
+    ) -> Option<Arc<T>> {
+        let entries = lock(&self.entries);
+        let slot = entries
+            .get(key)?
+            .iter()
+            .find(|slot| slot.type_id == TypeId::of::<T>())?;
+        let cached = slot.value.as_ref()?;
+        let young = Instant::now().saturating_duration_since(cached.read_at) < max_age;
+        let recent = since.is_none_or(|since| slot.generation > since);
+        if young && recent {
+            Arc::clone(&cached.value).downcast::<T>().ok()
+        } else {
+            None
+        }
+    }
+
+    /// Caches `value` as the value of `key` for its type, read now.
+    pub(crate) fn put<T: Send + Sync + 'static>(&self, key: &str, value: Arc<T>) {
+        let mut entries = lock(&self.entries);
+        let slot = slot::<T>(&mut entries, key);
+        slot.value = Some(Cached {
+            value,
+            read_at: Instant::now(),
+        });
+        slot.generation += 1;
+    }
+
+    /// The lock of the one caller reading `key` as a `T`, and the slot's generation now.
+    fn reading<T: 'static>(&self, key: &str) -> (Arc<tokio::sync::Mutex<()>>, u64) {
+        let mut entries = lock(&self.entries);
+        let slot = slot::<T>(&mut entries, key);
+        (Arc::clone(&slot.reading), slot.generation)
+    }
+}
+
+fn slot<'a, T: 'static>(entries: &'a mut HashMap<Box<str>, Vec<Slot>>, key: &str) -> &'a mut Slot {
+    let slots = entries.entry(Box::from(key)).or_default();
+    let type_id = TypeId::of::<T>();
+    let index = match slots.iter().position(|slot| slot.type_id == type_id) {
+        Some(index) => index,
+        None => {
+            slots.push(Slot {
+                type_id,
+                value: None,
+                generation: 0,
+                reading: Arc::default(),
+            });
+            slots.len() - 1
+        }
+    };
+    &mut slots[index]
+}
