@@ -824,11 +824,19 @@ async fn start<I: Init>(
     let state = match tokio::spawn(init.init()).await {
         Ok(Ok(state)) => state,
         Ok(Err(failure)) => {
+            let failure_type = failure.error_type();
+            // A value the init step could not read keeps its own type (an alarm on
+            // `helve.ParameterNotFound` sees it wherever it happens); any other failure is
+            // `helve.InitError`, its type in the message.
+            let error_type = if codes::KEPT_BY_INIT.contains(&failure_type.as_ref()) {
+                failure_type.clone().into_owned()
+            } else {
+                codes::INIT_ERROR.to_owned()
+            };
             return Err(Diagnostic {
-                error_type: codes::INIT_ERROR.to_owned(),
+                error_type,
                 error_message: format!(
-                    "the init function `{init_name}` failed ({}): {}",
-                    failure.error_type(),
+                    "the init function `{init_name}` failed ({failure_type}): {}",
                     failure.error_message()
                 ),
             });

@@ -492,6 +492,23 @@ fn converted<T: ParameterValue>(
     })
 }
 
+/// `max_age` and `force_fetch`, the same on every view.
+macro_rules! reading_options {
+    () => {
+        /// Caches what this reads for `max_age` instead of the client's.
+        pub fn max_age(mut self, max_age: Duration) -> Self {
+            self.reading.max_age = max_age;
+            self
+        }
+
+        /// Reads again even when a cached value is fresh, and caches what it reads.
+        pub fn force_fetch(mut self) -> Self {
+            self.reading.force = true;
+            self
+        }
+    };
+}
+
 /// Reads from SSM Parameter Store: [`Parameters::ssm`].
 #[derive(Debug, Clone, Copy)]
 pub struct Ssm<'a> {
@@ -500,17 +517,7 @@ pub struct Ssm<'a> {
 }
 
 impl Ssm<'_> {
-    /// Caches what this reads for `max_age` instead of the client's.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.reading.max_age = max_age;
-        self
-    }
-
-    /// Reads again even when a cached value is fresh, and caches what it reads.
-    pub fn force_fetch(mut self) -> Self {
-        self.reading.force = true;
-        self
-    }
+    reading_options!();
 
     /// The parameter `name` (its name or ARN) as a `T`, not decrypted: a SecureString's
     /// value stays encrypted ([`get_decrypted`](Ssm::get_decrypted) decrypts it).
@@ -678,17 +685,7 @@ pub struct Secrets<'a> {
 }
 
 impl<'a> Secrets<'a> {
-    /// Caches what this reads for `max_age` instead of the client's.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.reading.max_age = max_age;
-        self
-    }
-
-    /// Reads again even when a cached value is fresh, and caches what it reads.
-    pub fn force_fetch(mut self) -> Self {
-        self.reading.force = true;
-        self
-    }
+    reading_options!();
 
     /// Reads the version with this staging label (`AWSPREVIOUS`, `AWSPENDING`, your own)
     /// instead of `AWSCURRENT`.
@@ -742,17 +739,7 @@ pub struct AppConfig<'a> {
 }
 
 impl AppConfig<'_> {
-    /// Caches what this reads for `max_age` instead of the client's.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.reading.max_age = max_age;
-        self
-    }
-
-    /// Reads again even when a cached value is fresh, and caches what it reads.
-    pub fn force_fetch(mut self) -> Self {
-        self.reading.force = true;
-        self
-    }
+    reading_options!();
 
     /// The latest configuration of `profile` in `application`'s `environment` (names or
     /// ids) as a `T`. Through the SDK, a session is kept per configuration and AppConfig's

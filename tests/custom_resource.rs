@@ -636,6 +636,6 @@ async fn a_missing_database_secret_fails_the_init_and_answers_failed_naming_it()
         )
     );
     let error = expect_error(&mut api, "create-no-secret").await;
-    assert_eq!(error["errorType"], "helve.InitError");
+    assert_eq!(error["errorType"], "helve.ParameterNotFound");
     assert_eq!(function.wait().await.code(), Some(1));
 }

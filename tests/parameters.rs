@@ -339,30 +339,28 @@ async fn the_appconfig_agent_serves_a_configuration() {
     );
 }
 
+/// A client of `$sdk` for a local endpoint, with test credentials.
+macro_rules! sdk_client {
+    ($sdk:ident, $endpoint:expr) => {{
+        use $sdk::config::{BehaviorVersion, Credentials, Region};
+        $sdk::Client::from_conf(
+            $sdk::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                .endpoint_url($endpoint)
+                .http_client(helve::aws::https_client())
+                .build(),
+        )
+    }};
+}
+
 fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
-    use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_ssm::Client::from_conf(
-        aws_sdk_ssm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(endpoint)
-            .http_client(helve::aws::https_client())
-            .build(),
-    )
+    sdk_client!(aws_sdk_ssm, endpoint)
 }
 
 fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(endpoint)
-            .http_client(helve::aws::https_client())
-            .build(),
-    )
+    sdk_client!(aws_sdk_secretsmanager, endpoint)
 }
 
 /// Puts the values of [`seed_extension`] into moto.
@@ -528,16 +526,7 @@ async fn the_sdk_backend_names_a_service_it_cannot_reach() {
 }
 
 fn appconfig_client(endpoint: &str) -> aws_sdk_appconfigdata::Client {
-    use aws_sdk_appconfigdata::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_appconfigdata::Client::from_conf(
-        aws_sdk_appconfigdata::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(endpoint)
-            .http_client(helve::aws::https_client())
-            .build(),
-    )
+    sdk_client!(aws_sdk_appconfigdata, endpoint)
 }
 
 #[tokio::test]
@@ -731,7 +720,7 @@ async fn a_secret_missing_in_the_init_step_fails_the_init_with_its_type() {
         .spawn();
     match api.next_outcome().await {
         Outcome::InitError { body, .. } => {
-            assert_eq!(body["errorType"], codes::INIT_ERROR);
+            assert_eq!(body["errorType"], codes::PARAMETER_NOT_FOUND);
             assert_eq!(
                 body["errorMessage"],
                 "the init function `setup` failed (helve.ParameterNotFound): secret `orders/db` was not found in Secrets Manager"

@@ -42,9 +42,10 @@ error_codes! {
     PANIC = "helve.Panic",
         "the handler panicked: `the handler panicked: <message>`; the next invocation runs normally";
     /// The init function failed or panicked: reported to `/runtime/init/error`, and the
-    /// process exits before any invocation.
+    /// process exits before any invocation. A failed parameter read keeps its own type
+    /// ([`KEPT_BY_INIT`]).
     INIT_ERROR = "helve.InitError",
-        "the init function failed or panicked; reported to `/runtime/init/error`, and the process exits (a custom resource first answers the next request FAILED, and reports it as that invocation's error)";
+        "the init function failed or panicked; reported to `/runtime/init/error`, and the process exits (a custom resource first answers the next request FAILED, and reports it as that invocation's error); a parameter the init step could not read keeps its own `helve.Parameter*` type";
     /// A setting read from the environment (or given in code) is missing or invalid, for
     /// example an empty `POWERTOOLS_SERVICE_NAME`; reported as an init error.
     CONFIG_ERROR = "helve.ConfigError",
@@ -153,6 +154,14 @@ error_codes! {
     METRICS_NOT_CONFIGURED = "helve.MetricsNotConfigured",
         "a metric was recorded, but no metrics namespace is configured, so none is written; logged once";
 }
+
+/// The codes an init step's failure keeps as the init error's `errorType`, instead of
+/// [`INIT_ERROR`]: a parameter or secret the init step could not read.
+pub const KEPT_BY_INIT: &[&str] = &[
+    PARAMETER_NOT_FOUND,
+    PARAMETER_TRANSFORM_FAILED,
+    PARAMETERS_UNAVAILABLE,
+];
 
 #[cfg(test)]
 mod tests {
