@@ -50,6 +50,7 @@ where
 /// credentials, and (locally) an endpoint to use instead of AWS's.
 #[cfg(any(
     all(feature = "dynamodb", feature = "idempotency"),
+    feature = "invoke",
     feature = "parameters-ssm",
     feature = "parameters-secrets",
     feature = "parameters-appconfig"
@@ -65,6 +66,7 @@ pub(crate) struct Environment {
 
 #[cfg(any(
     all(feature = "dynamodb", feature = "idempotency"),
+    feature = "invoke",
     feature = "parameters-ssm",
     feature = "parameters-secrets",
     feature = "parameters-appconfig"

@@ -46,6 +46,7 @@
 //! | `dynamodb` | aws-sdk-dynamodb (no aws-config): the [`BatchWriter`](dynamodb::BatchWriter) that loses no item; with `idempotency`, the [DynamoDB store](idempotency::DynamoDbStore); an HTTPS client (rustls and ring) | off |
 //! | `http` | [HTTP functions](http) behind API Gateway, ALB and Function URLs: extractors, problem+json errors, tower-http layers, axum routers; turns on `validate` | off |
 //! | `idempotency` | [handlers that run once per idempotency key](idempotency) and replay the stored response, with keys a Powertools function computes the same | off |
+//! | `invoke` | [calling other functions](invoke): a typed client on aws-sdk-lambda (no aws-config) that decodes the callee's errors, retries throttling within the caller's deadline, refuses oversized payloads, and passes the correlation id and trace along | off |
 //! | `parameters` | [parameters and secrets](parameters) from SSM Parameter Store, Secrets Manager and AppConfig, cached and typed, secrets as `Secret<T>` and masked in logs, through the AWS Parameters and Secrets Lambda Extension (plain HTTP, no SDK); `parameters-ssm`, `parameters-secrets`, `parameters-appconfig` add the SDK backend of each service | off |
 //! | `s3` | [S3](s3): notifications from S3, SQS, SNS and EventBridge with keys decoded (`SqsMessage<S3Notification>` acknowledges `s3:TestEvent`), an object's lines streamed from GetObject (aws-sdk-s3, gzip), and with `dynamodb` the [ingest](s3::ingest) of JSON lines into a table | off |
 //! | `tracer` | [traces in AWS X-Ray](tracer): the function's `tracing` spans as subsegments (or OTLP spans), sent to the X-Ray daemon over UDP with no SDK; `trace_header()` and `traceparent()` for outgoing calls | off |
@@ -71,6 +72,7 @@ extern crate self as helve;
     feature = "cloudwatch",
     feature = "dynamodb",
     feature = "s3",
+    feature = "invoke",
     feature = "parameters-ssm",
     feature = "parameters-secrets",
     feature = "parameters-appconfig"
@@ -81,6 +83,7 @@ extern crate self as helve;
         feature = "cloudwatch",
         feature = "dynamodb",
         feature = "s3",
+        feature = "invoke",
         feature = "parameters-ssm",
         feature = "parameters-secrets",
         feature = "parameters-appconfig"
@@ -110,6 +113,9 @@ pub mod http;
 #[cfg(feature = "idempotency")]
 #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
 pub mod idempotency;
+#[cfg(feature = "invoke")]
+#[cfg_attr(docsrs, doc(cfg(feature = "invoke")))]
+pub mod invoke;
 mod json_escape;
 pub mod layers;
 mod local;
@@ -205,6 +211,10 @@ pub mod guide {
     )]
     #[doc = include_str!("../docs/s3-ingest.md")]
     pub mod s3_ingest {}
+    #[cfg(feature = "invoke")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "invoke")))]
+    #[doc = include_str!("../docs/invoke.md")]
+    pub mod invoke {}
     #[cfg(feature = "parameters")]
     #[cfg_attr(docsrs, doc(cfg(feature = "parameters")))]
     #[doc = include_str!("../docs/parameters.md")]

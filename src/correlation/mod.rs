@@ -7,6 +7,14 @@
 //! event source; a [`Pointer`] reads it from a place you name, for any other event. When
 //! neither applies, helve falls back to the Lambda request id.
 //!
+//! # From a calling helve function
+//!
+//! Before the presets (after a pointer or function you give), helve takes the id another helve
+//! function passed when it called this one ([`from_caller`]): the client context's
+//! `custom.correlation_id` of a synchronous call, or the `_helve.correlation_id` field an
+//! event sent with `Invoker::send` carries (feature `invoke`). One id then follows a request
+//! across functions.
+//!
 //! # Presets
 //!
 //! The first preset that matches the shape of the event and finds a non-empty string wins:
@@ -80,6 +88,49 @@ pub use pointer::{InvalidPointer, Pointer};
 
 /// The longest `x-correlation-id` taken from a caller.
 pub const MAX_HEADER_ID_LEN: usize = 256;
+
+/// The key of the correlation id in the client context's `custom` map that a helve function
+/// calling another one sends (`Invoker::call`, feature `invoke`).
+pub const CLIENT_CONTEXT_KEY: &str = "correlation_id";
+
+/// The key of the trace header in the same map.
+pub const CLIENT_CONTEXT_TRACE_KEY: &str = "trace_header";
+
+/// The field a helve function sending an event to another one (`Invoker::send`, where no
+/// client context reaches the callee) adds beside the event's own fields:
+/// `{"_helve":{"correlation_id":"..."},...}`. A callee that does not know it ignores it, as
+/// serde ignores unknown fields by default.
+pub const ENVELOPE_FIELD: &str = "_helve";
+
+/// The correlation id a calling helve function passed along: the client context's
+/// `custom.correlation_id`, else the event's `_helve.correlation_id`. Tried before the
+/// presets; at most [`MAX_HEADER_ID_LEN`] bytes are taken.
+pub fn from_caller(
+    body: &[u8],
+    client_context: Option<&std::collections::HashMap<String, String>>,
+) -> Option<Bytes> {
+    let cap = |id: &str| -> Option<Bytes> {
+        let id = crate::json_escape::truncated(id.trim(), MAX_HEADER_ID_LEN);
+        (!id.is_empty()).then(|| Bytes::copy_from_slice(id.as_bytes()))
+    };
+    if let Some(id) = client_context.and_then(|custom| custom.get(CLIENT_CONTEXT_KEY)) {
+        return cap(id);
+    }
+    // The envelope's key, before any parsing: most events have none.
+    memchr::memmem::find(body, b"\"_helve\"")?;
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(rename = "_helve", borrow)]
+        helve: Option<Fields<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        correlation_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let envelope: Envelope<'_> = serde_json::from_slice(body).ok()?;
+    cap(&envelope.helve?.correlation_id?)
+}
 
 /// Which preset found the correlation id of an event, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -149,6 +149,18 @@ error_codes! {
     /// request or failed; the message carries its error.
     PARAMETERS_UNAVAILABLE = "helve.ParametersUnavailable",
         "`parameters`: SSM, Secrets Manager or AppConfig (or the extension in front of them) could not be reached, refused the request or failed; carries the service's error";
+    /// Feature `invoke`: calling another function failed: Lambda refused the call, kept
+    /// throttling it, failed, or the caller's deadline left no time for it; names the function.
+    INVOKE_FAILED = "helve.InvokeFailed",
+        "`invoke`: Lambda refused the call, kept throttling it or failed, or the caller's deadline left no time to call; names the function called";
+    /// Feature `invoke`: the payload is over Lambda's limit (6 MB called, 1 MB sent); refused
+    /// before sending.
+    INVOKE_PAYLOAD_TOO_LARGE = "helve.InvokePayloadTooLarge",
+        "`invoke`: the payload is over Lambda's limit (6 MB for a call, 1 MB for an event); refused before anything is sent";
+    /// Feature `invoke`: the function called answered something that does not decode into
+    /// the response type; names the path, never the value.
+    INVOKE_INVALID_RESPONSE = "helve.InvokeInvalidResponse",
+        "`invoke`: the called function's answer does not decode into the response type; names the path, never the value";
     /// A metric was recorded but no metrics namespace is configured, so no metric is
     /// written; logged once per process.
     METRICS_NOT_CONFIGURED = "helve.MetricsNotConfigured",

@@ -7,11 +7,16 @@
 //! [`codes`], listed with their meaning in the [errors guide](crate::guide::errors).
 
 pub mod codes;
+#[cfg(feature = "invoke")]
+mod invoke;
 #[cfg(feature = "parameters")]
 mod parameter;
 
 use std::{borrow::Cow, error::Error as StdError, fmt};
 
+#[cfg(feature = "invoke")]
+#[cfg_attr(docsrs, doc(cfg(feature = "invoke")))]
+pub use invoke::InvokeError;
 #[cfg(feature = "parameters")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parameters")))]
 pub use parameter::{ParameterError, Service};
@@ -168,7 +173,7 @@ impl Error {
             // A helve::Error that travelled as a boxed error keeps its errorType.
             Ok(wrapper) => wrapper.0,
             Err(source) => Self {
-                error_type: Cow::Borrowed(default_error_type(source.as_ref())),
+                error_type: default_error_type(source.as_ref()),
                 source,
             },
         }
@@ -190,15 +195,20 @@ impl Error {
     }
 }
 
-fn default_error_type(error: &(dyn StdError + 'static)) -> &'static str {
+fn default_error_type(error: &(dyn StdError + 'static)) -> Cow<'static, str> {
     #[cfg(feature = "parameters")]
     if let Some(error) = error.downcast_ref::<ParameterError>() {
-        return error.code();
+        return Cow::Borrowed(error.code());
+    }
+    // A called function's failure keeps the callee's `errorType`.
+    #[cfg(feature = "invoke")]
+    if let Some(error) = error.downcast_ref::<InvokeError>() {
+        return Cow::Owned(error.code().to_owned());
     }
     if error.is::<std::env::VarError>() || error.is::<ConfigError>() {
-        codes::CONFIG_ERROR
+        Cow::Borrowed(codes::CONFIG_ERROR)
     } else {
-        codes::ERROR
+        Cow::Borrowed(codes::ERROR)
     }
 }
 
@@ -220,7 +230,7 @@ impl fmt::Display for Error {
 impl<E: StdError + Send + Sync + 'static> From<E> for Error {
     fn from(source: E) -> Self {
         Self {
-            error_type: Cow::Borrowed(default_error_type(&source)),
+            error_type: default_error_type(&source),
             source: Box::new(source),
         }
     }

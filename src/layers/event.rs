@@ -76,6 +76,15 @@ impl RawEventLayer {
 
     /// What the raw event says.
     pub(crate) fn read(&self, body: &Bytes) -> Findings {
+        self.read_from(body, None)
+    }
+
+    /// What the raw event and the client context (its `custom` map) say.
+    pub(crate) fn read_from(
+        &self,
+        body: &Bytes,
+        client_context: Option<&std::collections::HashMap<String, String>>,
+    ) -> Findings {
         let custom = match &self.correlation {
             Correlation::Presets => None,
             Correlation::Pointer(pointer) => pointer.extract(body).map(Bytes::from),
@@ -84,8 +93,9 @@ impl RawEventLayer {
                 .and_then(|event| find(&event))
                 .map(Bytes::from),
         };
-        let correlation_id =
-            custom.or_else(|| correlation::extract(body).map(correlation::Found::into_id));
+        let correlation_id = custom
+            .or_else(|| correlation::from_caller(body, client_context))
+            .or_else(|| correlation::extract(body).map(correlation::Found::into_id));
         let logged_event = self
             .log_event
             .as_ref()
@@ -130,7 +140,12 @@ where
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
-        let findings = self.layer.read(&invocation.body);
+        let client_context = invocation
+            .context
+            .client_context
+            .as_ref()
+            .map(|context| &context.custom);
+        let findings = self.layer.read_from(&invocation.body, client_context);
         // lambda_runtime decodes the event and calls helve's typed stack synchronously inside
         // this `call`, where the context layer takes what was found.
         findings.during(|| self.inner.call(invocation))
@@ -168,6 +183,24 @@ mod tests {
         assert_eq!(id(&findings), Some("eb-1"));
         let findings = layer.read(&body(r#"{"anything":1}"#));
         assert_eq!(id(&findings), None);
+    }
+
+    #[test]
+    fn a_calling_helve_function_passes_its_correlation_id_before_the_presets() {
+        let layer = RawEventLayer::new(Correlation::Presets, None);
+        let sqs = r#"{"Records":[{"eventSource":"aws:sqs","messageId":"m-1","body":"{}"}]}"#;
+        let custom: std::collections::HashMap<String, String> =
+            [("correlation_id".to_owned(), "from-the-caller".to_owned())].into();
+        let findings = layer.read_from(&body(sqs), Some(&custom));
+        assert_eq!(id(&findings), Some("from-the-caller"));
+        let findings = layer.read(&body(
+            r#"{"task":"t-1","_helve":{"correlation_id":"sent-along"}}"#,
+        ));
+        assert_eq!(id(&findings), Some("sent-along"));
+        let findings = layer.read(&body(r#"{"_helve":{"other":1}}"#));
+        assert_eq!(id(&findings), None);
+        let findings = layer.read(&body(sqs));
+        assert_eq!(id(&findings), Some("m-1"));
     }
 
     #[test]

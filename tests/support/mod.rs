@@ -21,6 +21,7 @@
 
 mod cloudwatch;
 mod dynamodb_faults;
+mod lambda;
 mod logs;
 mod moto;
 mod parameters;
@@ -33,6 +34,11 @@ use std::time::Duration;
 
 pub(crate) use cloudwatch::{Answer, CloudWatch, Datum, PUT_METRIC_DATA_PATH, PutRequest};
 pub(crate) use dynamodb_faults::{DynamoDbFaults, WriteAnswer, WriteCall};
+pub(crate) use lambda::{
+    CLIENT_CONTEXT_LIMIT, EVENT_PAYLOAD_LIMIT, INVOKE_PATH_PREFIX, InvocationKind, InvokeAnswer,
+    InvokeRequest, LOG_TAIL_LIMIT, LambdaInvoke, REQUEST_ENTITY_TOO_LARGE, REQUEST_TOO_LARGE,
+    SYNC_PAYLOAD_LIMIT, encode_client_context,
+};
 pub(crate) use logs::{
     InvocationKeys, LogLine, READY, emf_documents, fields, init_line, invocation_key_order,
     is_rfc3339_utc_millis, is_uuid_v4, log_lines, without_init_duration,

@@ -2,6 +2,16 @@
 //! `/runtime/invocation/next`, then `/response` or `/error` per invocation, and
 //! `/runtime/init/error`. It records every POST so a test can assert the exact JSON a function
 //! sent.
+//!
+//! An event may carry a client context ([`RuntimeApi::push_with_client_context`]): Lambda hands
+//! the function the JSON a caller of `Invoke` sent base64-encoded in `X-Amz-Client-Context`,
+//! decoded, in the `Lambda-Runtime-Client-Context` header. `lambda_runtime` 1.5 parses that
+//! header (`Context::new` in its `types.rs`) as `{"client":{..},"custom":{..},"environment":
+//! {..}}`: `custom` must map strings to strings, and a `client` must have all five of its
+//! fields (`installationId`, `appTitle`, `appVersionName`, `appVersionCode`,
+//! `appPackageName`); the `env` key Lambda's other runtimes read is ignored. A header it cannot
+//! parse is not an error of that invocation: the function's runtime loop ends, and the process
+//! exits without answering.
 
 use std::{
     collections::HashSet,
@@ -82,6 +92,8 @@ struct Queued {
     body: Bytes,
     deadline: Option<SystemTime>,
     trace_header: String,
+    /// The `lambda-runtime-client-context` header, when the event has one.
+    client_context: Option<String>,
 }
 
 /// What the Runtime API will send with a pushed event.
@@ -223,6 +235,32 @@ impl RuntimeApi {
         self.enqueue_traced(request_id, body, None, trace_header.to_owned())
     }
 
+    /// Queues an event with a client context: the next long poll receives it with
+    /// `client_context_json` as its `lambda-runtime-client-context` header, the JSON text as
+    /// Lambda sends it (not base64), e.g. `{"custom":{"correlation_id":"c-1"}}`.
+    ///
+    /// # Panics
+    ///
+    /// If the text cannot be a header value (a line break, say).
+    pub(crate) fn push_with_client_context(
+        &self,
+        request_id: &str,
+        body: &str,
+        client_context_json: &str,
+    ) -> Pushed {
+        assert!(
+            hyper::header::HeaderValue::from_str(client_context_json).is_ok(),
+            "a client context must fit in a header value (no line breaks): {client_context_json:?}"
+        );
+        self.enqueue_with(
+            request_id,
+            body,
+            None,
+            self.trace_header(),
+            Some(client_context_json.to_owned()),
+        )
+    }
+
     fn enqueue(&self, request_id: &str, body: &str, deadline: Option<SystemTime>) -> Pushed {
         self.enqueue_traced(request_id, body, deadline, self.trace_header())
     }
@@ -234,6 +272,17 @@ impl RuntimeApi {
         deadline: Option<SystemTime>,
         trace_header: String,
     ) -> Pushed {
+        self.enqueue_with(request_id, body, deadline, trace_header, None)
+    }
+
+    fn enqueue_with(
+        &self,
+        request_id: &str,
+        body: &str,
+        deadline: Option<SystemTime>,
+        trace_header: String,
+        client_context: Option<String>,
+    ) -> Pushed {
         let pushed = Pushed {
             request_id: request_id.to_owned(),
             trace_header,
@@ -243,6 +292,7 @@ impl RuntimeApi {
             body: Bytes::copy_from_slice(body.as_bytes()),
             deadline,
             trace_header: pushed.trace_header.clone(),
+            client_context,
         };
         self.shared
             .queue_tx
@@ -445,7 +495,11 @@ async fn next_invocation(shared: &Shared) -> HttpResponse {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis());
     let function_name = lock(&shared.function_name).clone();
-    Response::builder()
+    let mut response = Response::builder();
+    if let Some(client_context) = &queued.client_context {
+        response = response.header("lambda-runtime-client-context", client_context);
+    }
+    response
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("lambda-runtime-aws-request-id", &queued.request_id)
