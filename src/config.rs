@@ -375,7 +375,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid setting POWERTOOLS_LOGGER_SAMPLE_RATE: expected a number from 0.0 to 1.0, found `25%`"
+            "invalid setting POWERTOOLS_LOGGER_SAMPLE_RATE: expected a number from 0.0 to 1.0; the value given is not repeated here"
         );
         assert!(
             Settings::from_lookup(None, env(&[("POWERTOOLS_LOGGER_SAMPLE_RATE", "1.5")])).is_err()

@@ -30,7 +30,7 @@ pub(crate) fn check_runtime_api() -> Result<(), ConfigError> {
     } else {
         Err(ConfigError::new(
             NAME,
-            format!("expected `host:port` of the Lambda Runtime API, found `{value}`"),
+            "expected `host:port` of the Lambda Runtime API; the value given is not repeated here",
         ))
     }
 }
@@ -48,9 +48,9 @@ pub(crate) fn check_environment() -> Result<(), ConfigError> {
     let memory = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
     match std::env::var(memory) {
         Ok(value) if value.parse::<i32>().is_ok() => Ok(()),
-        Ok(value) => Err(ConfigError::new(
+        Ok(_) => Err(ConfigError::new(
             memory,
-            format!("expected the memory size in MB, found `{value}`"),
+            "expected the memory size in MB; the value given is not repeated here",
         )),
         Err(_) => Err(ConfigError::new(
             memory,

@@ -196,7 +196,7 @@ async fn an_unusable_runtime_api_address_is_a_config_error_not_a_panic() {
     assert_eq!(
         exit.stderr_lines().last().copied(),
         Some(
-            r#"{"errorType":"helve.ConfigError","errorMessage":"invalid setting AWS_LAMBDA_RUNTIME_API: expected `host:port` of the Lambda Runtime API, found `not a host`"}"#
+            r#"{"errorType":"helve.ConfigError","errorMessage":"invalid setting AWS_LAMBDA_RUNTIME_API: expected `host:port` of the Lambda Runtime API; the value given is not repeated here"}"#
         ),
         "{exit}"
     );

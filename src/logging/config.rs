@@ -43,7 +43,7 @@ impl LogConfig {
                 .ok_or_else(|| {
                     ConfigError::new(
                         "POWERTOOLS_LOGGER_SAMPLE_RATE",
-                        format!("expected a number from 0.0 to 1.0, found `{value}`"),
+                        "expected a number from 0.0 to 1.0; the value given is not repeated here",
                     )
                 })?,
             _ => 0.0,
