@@ -84,6 +84,10 @@ error_codes! {
     /// parameters; logged, and the request is answered 500.
     NO_PATH_PARAMETERS = "helve.NoPathParameters",
         "`http`: the handler takes `Path`, but the request's route has no path parameters; logged, and answered 500";
+    /// Feature `http`: the request could not be read (a malformed host, path, query string,
+    /// header or base64 body); logged at WARN, and answered 400 without calling the handler.
+    MALFORMED_REQUEST = "helve.MalformedRequest",
+        "`http`: the request could not be read (a malformed host, path, query string, header or base64 body); logged at WARN, and answered 400 without calling the handler";
     /// Feature `http`: the handler had not answered when the deadline came near; logged, and
     /// the request is answered 504.
     DEADLINE_EXCEEDED = "helve.DeadlineExceeded",

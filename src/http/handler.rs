@@ -410,8 +410,36 @@ where
     fn call(&self, event: HttpEvent, context: Context, state: &'static S) -> Self::Future {
         let started = Instant::now();
         let origin = lambda::Origin::of(&event.0);
-        let mut request: Request = event.0.into();
         let options = self.options;
+        // lambda_http panics on some requests a client can send (a `Host` with a space or a
+        // bad port, a query with `"` or `<`, a bad `x-forwarded-proto`, a body marked base64
+        // that is not): such a request is the client's mistake, a 400, not a crash that API
+        // Gateway would answer 502.
+        let mut request: Request = match crate::layers::catch(|| Request::from(event.0)) {
+            Ok(request) => request,
+            Err(panic) => {
+                let _ = crate::logging::take_panic_location();
+                tracing::warn!(
+                    error_type = crate::error::codes::MALFORMED_REQUEST,
+                    reason = panic.message(),
+                    "the request could not be read; answering 400"
+                );
+                // Logged above, once: rendered without the request it could not read.
+                let response = Problem::new(StatusCode::BAD_REQUEST)
+                    .with_detail("the request could not be read: its host, path, query string, headers or body is malformed")
+                    .with_code("malformed_request")
+                    .render(None, Some((context.request_id(), context.correlation_id())));
+                return Box::pin(context.clone().scope(async move {
+                    Ok(finish(
+                        response,
+                        &context,
+                        origin,
+                        started,
+                        options.request_metrics,
+                    ))
+                }));
+            }
+        };
         // Problems made while the request runs name it.
         context.state().set_request_uri(request.uri().clone());
         let stop_at = context.stop_at(options.deadline_margin);

@@ -151,6 +151,43 @@ async fn create(request: Request, _ctx: Context) -> Response {
 }
 
 #[tokio::test]
+async fn a_request_lambda_http_cannot_read_is_a_400_problem_not_a_crash() {
+    let handler = http(create);
+    let mut events = Vec::new();
+    let mut bad_host = v2(
+        "POST",
+        "/orders",
+        json!({"host": "api.example.com:99999"}),
+        Some("{}"),
+    );
+    bad_host["requestContext"]["domainName"] = json!("api example.com");
+    events.push(bad_host);
+    let mut bad_query = v2("GET", "/orders", json!({}), None);
+    bad_query["rawQueryString"] = json!("q=\"<script> x");
+    events.push(bad_query);
+    let mut not_base64 = v2(
+        "POST",
+        "/orders",
+        json_headers(),
+        Some("%%% not base64 %%%"),
+    );
+    not_base64["isBase64Encoded"] = json!(true);
+    events.push(not_base64);
+    let mut bad_proto = v1("POST", "/orders", Some("{}"));
+    bad_proto["headers"]["X-Forwarded-Proto"] = json!("ht tp");
+    bad_proto["headers"]["Host"] = json!("bad host");
+    events.push(bad_proto);
+    for event in events {
+        let response = invoke(&handler, event.clone()).await;
+        assert_eq!(response["statusCode"], 400, "{event}: {response}");
+        let problem = body(&response);
+        assert_eq!(problem["code"], "malformed_request", "{response}");
+        assert_eq!(problem["request_id"], "req-1");
+        assert_eq!(problem["correlation_id"], "corr-1");
+    }
+}
+
+#[tokio::test]
 async fn a_valid_order_is_created_with_201_json_and_the_correlation_id() {
     let response = invoke(
         &http(create),

@@ -61,7 +61,7 @@ pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
     feature = "idempotency"
 ))]
 pub(crate) use panic::CatchUnwind;
-#[cfg(feature = "batch")]
+#[cfg(any(feature = "batch", feature = "http"))]
 pub(crate) use panic::catch;
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
 #[cfg(feature = "tracer")]
