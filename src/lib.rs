@@ -60,7 +60,10 @@
 //! Deployable starters live in the repository's `examples/` folder: `hello` (JSON in, JSON
 //! out), `orders-api` (an HTTP API with validation, typed errors and CORS), `scheduled` (an
 //! EventBridge schedule), `sqs-worker` (an SQS job worker with partial batch failures),
-//! `s3-ingest` (S3 files through SQS into DynamoDB, one item per line) and `custom-resource` (a database migration run by CloudFormation at deploy time). See the [guide] for each topic.
+//! `s3-ingest` (S3 files through SQS into DynamoDB, one item per line), `task-api` (tasks
+//! accepted with 202 and handed to a processor function with a fire-and-forget invoke) and
+//! `custom-resource` (a database migration run by CloudFormation at deploy time). See the
+//! [guide] for each topic.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
