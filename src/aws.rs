@@ -55,13 +55,35 @@ where
     feature = "parameters-secrets",
     feature = "parameters-appconfig"
 ))]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Environment {
     pub(crate) region: String,
     pub(crate) access_key_id: String,
     pub(crate) secret_access_key: String,
     pub(crate) session_token: Option<String>,
     pub(crate) endpoint_url: Option<String>,
+}
+
+#[cfg(any(
+    all(feature = "dynamodb", feature = "idempotency"),
+    feature = "invoke",
+    feature = "parameters-ssm",
+    feature = "parameters-secrets",
+    feature = "parameters-appconfig"
+))]
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[redacted]")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("endpoint_url", &self.endpoint_url)
+            .finish()
+    }
 }
 
 #[cfg(any(

@@ -51,7 +51,8 @@ use crate::{
     correlation::{CLIENT_CONTEXT_KEY, CLIENT_CONTEXT_TRACE_KEY, ENVELOPE_FIELD},
 };
 
-/// The largest payload of a synchronous call (`RequestResponse`): 6 MB.
+/// Lambda's limit for the payload of a synchronous call (`RequestResponse`): a payload must be
+/// smaller than 6 MB (6,291,456 bytes).
 pub const CALL_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 
 /// The largest payload of an event (`Event`): 1 MB.
@@ -232,7 +233,14 @@ impl Invoker {
         } else {
             CALL_PAYLOAD_LIMIT
         };
-        if payload.len() > limit {
+        // Lambda takes a call's payload only when it is smaller than 6 MB ("Request must be
+        // smaller than 6291456 bytes"), and an event's up to 1 MB.
+        let over = if kind == Kind::Send {
+            payload.len() > limit
+        } else {
+            payload.len() >= limit
+        };
+        if over {
             return Err(InvokeError::TooLarge {
                 function: function.to_owned(),
                 size: payload.len(),
@@ -436,13 +444,14 @@ fn client_context(context: Option<&crate::Context>, trace_header: Option<&str>) 
 /// header it cannot read stops `lambda_runtime`'s loop).
 fn ascii_json(value: &serde_json::Value) -> String {
     let text = value.to_string();
-    if text.is_ascii() {
+    if text.bytes().all(|byte| byte.is_ascii() && byte != 0x7f) {
         return text;
     }
     let mut ascii = String::with_capacity(text.len() + 16);
     let mut units = [0u16; 2];
     for character in text.chars() {
-        if character.is_ascii() {
+        // Visible ASCII only: DEL is not a header character either.
+        if character.is_ascii() && character != '\u{7f}' {
             ascii.push(character);
         } else {
             // Only inside strings: JSON's syntax is ASCII.
@@ -559,9 +568,12 @@ mod tests {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .unwrap();
-        assert!(decoded.is_ascii());
+        assert!(decoded.iter().all(|byte| (0x20..0x7f).contains(byte)));
         let json: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
         assert_eq!(json["custom"]["correlation_id"], "commande-é-😀");
+        // DEL is no header character either.
+        let text = ascii_json(&serde_json::json!({"id": "a\u{7f}b"}));
+        assert_eq!(text, r#"{"id":"a\u007fb"}"#);
     }
 
     #[test]

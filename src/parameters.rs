@@ -214,7 +214,7 @@ impl Route {
 }
 
 /// Builds a [`Parameters`]: what is not set here is read from the environment.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ParametersBuilder {
     max_age: Option<Duration>,
     backend: Option<Backend>,
@@ -230,6 +230,22 @@ pub struct ParametersBuilder {
     clients: sdk::Clients,
     #[cfg(test)]
     source: Option<Arc<dyn Source>>,
+}
+
+impl fmt::Debug for ParametersBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParametersBuilder")
+            .field("max_age", &self.max_age)
+            .field("backend", &self.backend)
+            .field("extension_port", &self.extension_port)
+            .field("appconfig_port", &self.appconfig_port)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ParametersBuilder {
@@ -372,7 +388,14 @@ impl ParametersBuilder {
             feature = "parameters-secrets",
             feature = "parameters-appconfig"
         )))]
-        let sdk: Option<Arc<dyn Source>> = None;
+        let sdk: Option<Arc<dyn Source>> = if backend == Backend::Sdk {
+            return Err(ConfigError::new(
+                "POWERTOOLS_PARAMETERS_BACKEND",
+                "`sdk` needs one of helve's features `parameters-ssm`, `parameters-secrets`, `parameters-appconfig`",
+            ));
+        } else {
+            None
+        };
         #[cfg(test)]
         let (extension, sdk, backend) = match self.source {
             Some(source) => (source, None, Backend::Extension),
@@ -383,7 +406,11 @@ impl ParametersBuilder {
             backend,
             extension: Arc::clone(&extension),
             extension_addr: addr,
-            sdk: sdk.clone().filter(|_| reaches(service)),
+            // Asked for explicitly, the SDK answers even a service it was not compiled for:
+            // its error names the feature to turn on.
+            sdk: sdk
+                .clone()
+                .filter(|_| reaches(service) || backend == Backend::Sdk),
             chosen: OnceCell::new(),
         };
         Ok(Parameters {

@@ -309,11 +309,11 @@ impl JsonLayer {
                 }
             }
             line.extend_from_slice(b"}\n");
+            super::mask::apply(line);
             if line.len() > MAX_LINE_BYTES {
                 let original = line.len();
                 self.truncated_line(line, event, level, original);
             }
-            super::mask::apply(line);
 
             match destination {
                 Destination::Print => {
@@ -344,6 +344,8 @@ impl JsonLayer {
         }
         let mut message = MessageText(String::new());
         event.record(&mut message);
+        // Masked before it is cut, so that no part of a secret survives the cut.
+        super::mask::apply_text(&mut message.0);
         line.clear();
         start_line(line, level, truncated(&message.0, TRUNCATED_MESSAGE_BYTES));
         self.write_context(line);
@@ -400,6 +402,8 @@ pub(crate) fn raw_line(
         line.extend_from_slice(b"null");
     }
     line.extend_from_slice(b"}\n");
+    // Masked before it may be cut, so that no part of a secret survives the cut.
+    super::mask::apply(&mut line);
     if line.len() > MAX_LINE_BYTES {
         // CloudWatch would cut the line, breaking its JSON: the value's start, as a string,
         // and how long the line was.
@@ -416,7 +420,6 @@ pub(crate) fn raw_line(
         write_str_key(&mut line, &format!("{key}_start"), value_start);
         let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
     }
-    super::mask::apply(&mut line);
     line
 }
 

@@ -7,7 +7,7 @@
 //! one atomic load more; afterwards, one substring search per value and line.
 
 use std::sync::{
-    RwLock,
+    PoisonError, RwLock,
     atomic::{AtomicBool, Ordering},
 };
 
@@ -18,19 +18,30 @@ use crate::json_escape::escape_into;
 /// contains it.
 pub const MIN_MASKED_BYTES: usize = 6;
 
-/// The most values kept; adding one more forgets the oldest (a secret rotated many times in a
-/// long-lived execution environment).
-pub const MAX_MASKED_VALUES: usize = 256;
+/// The most values kept; adding one more forgets the one added or seen least recently (a
+/// secret rotated many times in a long-lived execution environment). A value read again
+/// moves to the end, so values still in use stay.
+pub const MAX_MASKED_VALUES: usize = 1024;
 
 /// Whether any value was added: the only cost of masking for a function without secrets.
 static ANY: AtomicBool = AtomicBool::new(false);
 
-/// The values as they appear in a line, JSON-escaped, oldest first.
-static VALUES: RwLock<Vec<Box<[u8]>>> = RwLock::new(Vec::new());
+/// A value in the forms it takes in a line.
+#[derive(Debug)]
+struct Masked {
+    /// As written inside a JSON string: JSON-escaped, and the escaped `Debug` form.
+    in_json: [Box<[u8]>; 2],
+    /// As it is, for text masked before it is written.
+    raw: Box<str>,
+}
+
+/// The values, least recently added or seen first.
+static VALUES: RwLock<Vec<Masked>> = RwLock::new(Vec::new());
 
 /// Masks `value` in every log line written from now on, in whatever field or message it
-/// appears: written as text (`%value`, a string field) or with `Debug` (`?value`). Values
-/// shorter than [`MIN_MASKED_BYTES`] are ignored.
+/// appears: written as text (`%value`, a string field) or with `Debug` (`?value`), and as a
+/// JSON number (the whole number is then replaced by the string `"[REDACTED]"`, so the line
+/// stays JSON). Values shorter than [`MIN_MASKED_BYTES`] are ignored.
 ///
 /// ```
 /// helve::logging::mask_value("s3cr3t-p4ssw0rd");
@@ -40,6 +51,13 @@ static VALUES: RwLock<Vec<Box<[u8]>>> = RwLock::new(Vec::new());
 pub fn mask_value(value: &str) {
     if value.len() < MIN_MASKED_BYTES {
         return;
+    }
+    {
+        let values = VALUES.read().unwrap_or_else(PoisonError::into_inner);
+        // Already last: nothing to do, without the write lock.
+        if values.last().is_some_and(|last| *last.raw == *value) {
+            return;
+        }
     }
     let mut text = Vec::with_capacity(value.len());
     escape_into(&mut text, value);
@@ -53,51 +71,164 @@ pub fn mask_value(value: &str) {
             .and_then(|rest| rest.strip_suffix('"'))
             .unwrap_or(&debug),
     );
-    let mut values = VALUES
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    for form in [text, debug_text] {
-        if values.iter().any(|known| **known == *form) {
-            continue;
-        }
-        if values.len() == MAX_MASKED_VALUES {
-            values.remove(0);
-        }
-        values.push(form.into_boxed_slice());
-    }
+    let masked = Masked {
+        in_json: [text.into_boxed_slice(), debug_text.into_boxed_slice()],
+        raw: Box::from(value),
+    };
+    remember(
+        &mut VALUES.write().unwrap_or_else(PoisonError::into_inner),
+        masked,
+        MAX_MASKED_VALUES,
+    );
     ANY.store(true, Ordering::Release);
 }
 
-/// Replaces every masked value in `line` with [`REDACTED`], longest values first (a value
-/// that contains another is masked whole).
+/// Puts `masked` last in `values`: moved there when it is known, else added, forgetting the
+/// first value when there are `max` already.
+fn remember(values: &mut Vec<Masked>, masked: Masked, max: usize) {
+    if let Some(index) = values.iter().position(|known| known.raw == masked.raw) {
+        let known = values.remove(index);
+        values.push(known);
+        return;
+    }
+    if values.len() >= max {
+        values.remove(0);
+    }
+    values.push(masked);
+}
+
+/// Replaces every masked value in `text` (not yet escaped) with [`REDACTED`]: for text cut
+/// before it is written, so that no part of a value survives the cut.
+pub(crate) fn apply_text(text: &mut String) {
+    if !ANY.load(Ordering::Acquire) {
+        return;
+    }
+    let values = VALUES.read().unwrap_or_else(PoisonError::into_inner);
+    for value in values.iter().rev() {
+        if text.contains(&*value.raw) {
+            *text = text.replace(&*value.raw, REDACTED);
+        }
+    }
+}
+
+/// Replaces every masked value in the JSON `line` with [`REDACTED`], longest values first (a
+/// value that contains another is masked whole). Inside a string the value's bytes are
+/// replaced; a JSON number that holds it is replaced whole by the string `"[REDACTED]"`; a
+/// match that would split an escape is left alone, so the line stays one JSON object.
 pub(crate) fn apply(line: &mut Vec<u8>) {
     if !ANY.load(Ordering::Acquire) {
         return;
     }
-    let values = VALUES
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let values = VALUES.read().unwrap_or_else(PoisonError::into_inner);
     // Allocates only for a line that holds a masked value.
-    let mut by_length: Vec<&[u8]> = Vec::new();
+    let mut found: Vec<&[u8]> = Vec::new();
     for value in values.iter() {
-        if memchr::memmem::find(line, value).is_some() {
-            by_length.push(value);
+        for form in &value.in_json {
+            if !found.contains(&&form[..]) && memchr::memmem::find(line, form).is_some() {
+                found.push(form);
+            }
         }
     }
-    if by_length.is_empty() {
+    if found.is_empty() {
         return;
     }
-    by_length.sort_by_key(|value| std::cmp::Reverse(value.len()));
-    for value in by_length {
+    found.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    for form in found {
         let mut from = 0;
         while let Some(at) = line
             .get(from..)
-            .and_then(|rest| memchr::memmem::find(rest, value))
+            .and_then(|rest| memchr::memmem::find(rest, form))
         {
             let start = from + at;
-            line.splice(start..start + value.len(), REDACTED.bytes());
-            from = start + REDACTED.len();
+            let end = start + form.len();
+            match place(line, start, end) {
+                Place::InString => {
+                    line.splice(start..end, REDACTED.bytes());
+                    from = start + REDACTED.len();
+                }
+                Place::InNumber { start, end } => {
+                    let quoted = format!("\"{REDACTED}\"");
+                    line.splice(start..end, quoted.bytes());
+                    from = start + quoted.len();
+                }
+                Place::Elsewhere => from = start + 1,
+            }
         }
+    }
+}
+
+/// Where a match lies in a JSON line.
+enum Place {
+    /// Wholly inside one string, not splitting an escape.
+    InString,
+    /// Inside the number token `start..end`.
+    InNumber { start: usize, end: usize },
+    /// Anywhere else (splitting an escape, across a string's end, in the syntax).
+    Elsewhere,
+}
+
+fn place(line: &[u8], start: usize, end: usize) -> Place {
+    // Walk the line up to the match: whether it starts inside a string, after an escape.
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in line.get(..start).unwrap_or_default() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        }
+    }
+    let matched = line.get(start..end).unwrap_or_default();
+    if in_string {
+        // The match must not start inside an escape, nor end a string early, nor end in the
+        // middle of an escape.
+        let mut trailing_backslashes = 0;
+        for &byte in matched {
+            trailing_backslashes = if byte == b'\\' {
+                trailing_backslashes + 1
+            } else {
+                0
+            };
+        }
+        let unescaped_quote = {
+            let mut escape = false;
+            matched.iter().any(|&byte| {
+                let quote = byte == b'"' && !escape;
+                escape = byte == b'\\' && !escape;
+                quote
+            })
+        };
+        if escaped || unescaped_quote || trailing_backslashes % 2 == 1 {
+            return Place::Elsewhere;
+        }
+        return Place::InString;
+    }
+    let is_number_byte =
+        |byte: u8| byte.is_ascii_digit() || matches!(byte, b'-' | b'+' | b'.' | b'e' | b'E');
+    if !matched.iter().all(|&byte| is_number_byte(byte)) {
+        return Place::Elsewhere;
+    }
+    let token_start = line
+        .get(..start)
+        .unwrap_or_default()
+        .iter()
+        .rposition(|&byte| !is_number_byte(byte))
+        .map_or(0, |at| at + 1);
+    let token_end = line
+        .get(end..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&byte| !is_number_byte(byte))
+        .map_or(line.len(), |at| end + at);
+    Place::InNumber {
+        start: token_start,
+        end: token_end,
     }
 }
 
@@ -146,6 +277,53 @@ mod tests {
             masked("x mask-test-abcdef y"),
             r#"{"message":"x [REDACTED] y"}"#
         );
+    }
+
+    #[test]
+    fn a_value_in_a_number_is_replaced_by_a_string_and_the_line_stays_json() {
+        mask_value("7712345");
+        let mut line = br#"{"total":977123450,"pin":7712345,"text":"a7712345b"}"#.to_vec();
+        apply(&mut line);
+        let line = String::from_utf8(line).unwrap();
+        assert_eq!(
+            line,
+            r#"{"total":"[REDACTED]","pin":"[REDACTED]","text":"a[REDACTED]b"}"#
+        );
+        serde_json::from_str::<serde_json::Value>(&line).unwrap();
+    }
+
+    #[test]
+    fn a_match_that_would_split_an_escape_is_left_alone() {
+        mask_value("nmask-test-escape");
+        // `\n` followed by the value's tail: the bytes `nmask-test-escape` start inside `\n`.
+        let mut line = br#"{"message":"a\nmask-test-escape"}"#.to_vec();
+        apply(&mut line);
+        let line = String::from_utf8(line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap();
+    }
+
+    #[test]
+    fn a_value_seen_again_is_kept_while_newer_ones_come_and_go() {
+        let value = |text: &str| Masked {
+            in_json: [Box::from(text.as_bytes()), Box::from(text.as_bytes())],
+            raw: Box::from(text),
+        };
+        let mut values = Vec::new();
+        remember(&mut values, value("kept"), 3);
+        remember(&mut values, value("a"), 3);
+        remember(&mut values, value("b"), 3);
+        remember(&mut values, value("kept"), 3);
+        remember(&mut values, value("c"), 3);
+        let raw: Vec<&str> = values.iter().map(|masked| &*masked.raw).collect();
+        assert_eq!(raw, ["b", "kept", "c"], "`a` was the least recently seen");
+    }
+
+    #[test]
+    fn text_cut_before_it_is_written_is_masked_first() {
+        mask_value("mask-test-raw-text");
+        let mut text = String::from("before mask-test-raw-text after");
+        apply_text(&mut text);
+        assert_eq!(text, "before [REDACTED] after");
     }
 
     #[test]

@@ -33,6 +33,7 @@ struct Slot {
 #[derive(Debug)]
 struct Cached {
     value: Arc<dyn Any + Send + Sync>,
+    /// When the read that gave the value began: its age, and what a forced read may take.
     read_at: Instant,
 }
 
@@ -56,27 +57,32 @@ impl Cache {
         if max_age.is_zero() {
             return read().await.map(Arc::new);
         }
+        let asked = Instant::now();
         if !force && let Some(value) = self.fresh::<T>(key, max_age, None) {
             return Ok(value);
         }
         let (reading, generation) = self.reading::<T>(key);
         let _reading = reading.lock().await;
-        // Another caller may have read it while this one waited.
-        if let Some(value) = self.fresh::<T>(key, max_age, force.then_some(generation)) {
+        // Another caller may have read it while this one waited: a forced read takes only a
+        // read that began after it was asked for.
+        let since = force.then_some((generation, asked));
+        if let Some(value) = self.fresh::<T>(key, max_age, since) {
             return Ok(value);
         }
+        let began = Instant::now();
         let value = Arc::new(read().await?);
-        self.put(key, Arc::clone(&value));
+        self.put_read_at(key, Arc::clone(&value), began);
         Ok(value)
     }
 
-    /// The cached value, when it is younger than `max_age` (and was read again since the
-    /// slot's generation was `since`). Allocates nothing.
+    /// The cached value, when it is younger than `max_age` (and, with `since`, was read
+    /// again after the slot's generation was `since.0`, by a read that began at or after
+    /// `since.1`). Allocates nothing.
     pub(crate) fn fresh<T: Send + Sync + 'static>(
         &self,
         key: &str,
         max_age: Duration,
-        since: Option<u64>,
+        since: Option<(u64, Instant)>,
     ) -> Option<Arc<T>> {
         let entries = lock(&self.entries);
         let slot = entries
@@ -85,7 +91,9 @@ impl Cache {
             .find(|slot| slot.type_id == TypeId::of::<T>())?;
         let cached = slot.value.as_ref()?;
         let young = Instant::now().saturating_duration_since(cached.read_at) < max_age;
-        let recent = since.is_none_or(|since| slot.generation > since);
+        let recent = since.is_none_or(|(generation, asked)| {
+            slot.generation > generation && cached.read_at >= asked
+        });
         if young && recent {
             Arc::clone(&cached.value).downcast::<T>().ok()
         } else {
@@ -95,12 +103,14 @@ impl Cache {
 
     /// Caches `value` as the value of `key` for its type, read now.
     pub(crate) fn put<T: Send + Sync + 'static>(&self, key: &str, value: Arc<T>) {
+        self.put_read_at(key, value, Instant::now());
+    }
+
+    /// Caches `value`, read by a read that began at `read_at`.
+    fn put_read_at<T: Send + Sync + 'static>(&self, key: &str, value: Arc<T>, read_at: Instant) {
         let mut entries = lock(&self.entries);
         let slot = slot::<T>(&mut entries, key);
-        slot.value = Some(Cached {
-            value,
-            read_at: Instant::now(),
-        });
+        slot.value = Some(Cached { value, read_at });
         slot.generation += 1;
     }
 

@@ -65,7 +65,24 @@ pub(crate) struct Extension {
     appconfig: SocketAddr,
     token: Option<HeaderValue>,
     timeout: Duration,
+    /// Per extension (the Parameters and Secrets one, the AppConfig agent): whether it has
+    /// answered once, and when it was first asked.
+    starting: [Starting; 2],
+}
+
+/// What a refused connection means for one extension: it may still be starting, until it has
+/// answered once or [`STARTING`] has passed since it was first asked.
+#[derive(Debug, Default)]
+struct Starting {
     answered: AtomicBool,
+    first_asked: std::sync::OnceLock<tokio::time::Instant>,
+}
+
+impl Starting {
+    fn may_still_start(&self) -> bool {
+        let first = *self.first_asked.get_or_init(tokio::time::Instant::now);
+        !self.answered.load(Ordering::Relaxed) && first.elapsed() + RETRY_EVERY < STARTING
+    }
 }
 
 impl fmt::Debug for Extension {
@@ -98,7 +115,7 @@ impl Extension {
             // the request, and says so.
             token: token.and_then(|token| HeaderValue::from_str(token).ok()),
             timeout,
-            answered: AtomicBool::new(false),
+            starting: [Starting::default(), Starting::default()],
         }
     }
 
@@ -118,7 +135,9 @@ impl Extension {
         let uri: Uri = format!("http://{addr}{path}")
             .parse()
             .map_err(|error| format!("the request's URL is not valid ({error})"))?;
-        let started = tokio::time::Instant::now();
+        let starting = &self.starting[usize::from(addr == self.appconfig)];
+        // Counted from the first request to this extension, whichever read made it.
+        let _ = starting.may_still_start();
         loop {
             let mut request = Request::get(uri.clone());
             if let Some(token) = &self.token {
@@ -136,15 +155,12 @@ impl Extension {
             .await;
             match answer {
                 Ok(Ok(answer)) => {
-                    self.answered.store(true, Ordering::Relaxed);
+                    starting.answered.store(true, Ordering::Relaxed);
                     return Ok(answer);
                 }
                 Ok(Err(error)) => {
                     let refused = is_refused(error.as_ref());
-                    if refused
-                        && !self.answered.load(Ordering::Relaxed)
-                        && started.elapsed() + RETRY_EVERY < STARTING
-                    {
+                    if refused && starting.may_still_start() {
                         tokio::time::sleep(RETRY_EVERY).await;
                         continue;
                     }

@@ -401,13 +401,23 @@ impl Source for Sdk {
                         name: missing.clone(),
                     });
                 }
+                // Each under the name it was asked by: SSM answers the bare name, with a
+                // version or label (`/db/url:2`) in `Selector`.
                 Ok(answer
                     .parameters
                     .unwrap_or_default()
                     .into_iter()
                     .filter_map(|parameter| {
                         let name = parameter.name.clone()?;
-                        Some((name, ssm_raw(parameter)))
+                        let selected = format!(
+                            "{name}{}",
+                            parameter.selector.as_deref().unwrap_or_default()
+                        );
+                        let asked = names
+                            .iter()
+                            .find(|asked| **asked == selected || **asked == name)
+                            .map_or(selected, |asked| (*asked).to_owned());
+                        Some((asked, ssm_raw(parameter)))
                     })
                     .collect())
             }

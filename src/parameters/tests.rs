@@ -51,14 +51,13 @@ impl Fake {
 
     async fn read(&self, service: Service, name: &str) -> Result<Raw, ParameterError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        // The value as it is when the read reaches the service; the answer takes `delay`.
+        let value = lock(&self.values).get(name).cloned();
         tokio::time::sleep(self.delay).await;
-        lock(&self.values)
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ParameterError::NotFound {
-                service,
-                name: name.to_owned(),
-            })
+        value.ok_or_else(|| ParameterError::NotFound {
+            service,
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -470,4 +469,28 @@ fn a_parameter_error_keeps_its_error_type_as_a_helve_error() {
         crate::error::diagnostic(&unavailable).error_type,
         codes::PARAMETERS_UNAVAILABLE
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_read_never_takes_a_value_read_before_it_was_asked_for() {
+    let fake = Fake::slow(
+        &[("/password", "before-rotation")],
+        Duration::from_millis(100),
+    );
+    let parameters = client(&fake, Duration::from_secs(60));
+    let early = {
+        let parameters = parameters.clone();
+        tokio::spawn(async move { parameters.ssm().get::<String>("/password").await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // The value rotates while the first read is under way (it already read the old one).
+    fake.set("/password", "after-rotation");
+    let forced = parameters
+        .ssm()
+        .force_fetch()
+        .get::<String>("/password")
+        .await
+        .unwrap();
+    assert_eq!(*forced, "after-rotation");
+    assert_eq!(*early.await.unwrap().unwrap(), "before-rotation");
 }

@@ -58,7 +58,7 @@
 //!   object: 400 `InvalidRequestContentException`, "Client context must be a valid
 //!   Base64-encoded JSON object." (quoted in boto/boto3#2153 and aws/aws-sdk-js#1388); a payload
 //!   that is not JSON: the same exception, "Could not parse request body into json: ..."
-//!   (boto/boto3#2153). A payload over 6 MB (6,291,456 bytes) for a synchronous call, or over
+//!   (boto/boto3#2153). A payload of 6 MB (6,291,456 bytes) or more for a synchronous call, or over
 //!   1 MB for `Event`, is answered 413 with the code Lambda sends, `RequestEntityTooLargeException`
 //!   ("Request must be smaller than 6291456 bytes for the InvokeFunction operation", quoted in
 //!   pelmers/streetwarp-web#14, 2024; "N byte payload is too large for the Event invocation type
@@ -819,7 +819,7 @@ async fn invoke(shared: &Shared, request: &InvokeRequest, client_context: Option
             ),
         );
     }
-    if *kind != InvocationKind::Event && size > SYNC_PAYLOAD_LIMIT {
+    if *kind != InvocationKind::Event && size >= SYNC_PAYLOAD_LIMIT {
         return user_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             &too_large_code,
