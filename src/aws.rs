@@ -18,22 +18,31 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// A failed SDK call in a line: the service's error code, HTTP status and message, or the
-/// whole chain of causes for an error that is not the service's (a timeout, a refused
-/// connection).
-pub(crate) fn describe<E>(
-    error: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-) -> String
-where
+/// A failed call of any SDK client.
+pub(crate) type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<
+    E,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+>;
+
+/// What every SDK operation's error is: its service code and message, an error.
+pub(crate) trait OperationError:
+    aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
+{
+}
+
+impl<E> OperationError for E where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata
         + std::error::Error
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+/// A failed SDK call in a line: the service's error code, HTTP status and message, or the
+/// whole chain of causes for an error that is not the service's (a timeout, a refused
+/// connection).
+pub(crate) fn describe<E: OperationError>(error: &SdkError<E>) -> String {
     use aws_smithy_runtime_api::client::result::SdkError;
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     match (error, error.code()) {
@@ -127,3 +136,45 @@ impl Environment {
         })
     }
 }
+
+/// `$sdk`'s `Config` builder for what `$environment` (an [`Environment`]) says: the latest
+/// behaviour version, the region, the role's static credentials, helve's HTTPS client and,
+/// when set, the local endpoint. The caller adds its timeouts or retries and builds.
+#[cfg(any(
+    all(feature = "dynamodb", feature = "idempotency"),
+    feature = "invoke",
+    feature = "parameters-ssm",
+    feature = "parameters-secrets",
+    feature = "parameters-appconfig"
+))]
+macro_rules! config_from_environment {
+    ($sdk:ident, $environment:expr) => {{
+        use $sdk::config::{BehaviorVersion, Credentials, Region};
+        let environment: $crate::aws::Environment = $environment;
+        let credentials = Credentials::new(
+            environment.access_key_id,
+            environment.secret_access_key,
+            environment.session_token,
+            None,
+            "helve-environment",
+        );
+        let mut config = $sdk::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(environment.region))
+            .credentials_provider(credentials)
+            .http_client($crate::aws::https_client());
+        if let Some(endpoint) = environment.endpoint_url {
+            config = config.endpoint_url(endpoint);
+        }
+        config
+    }};
+}
+
+#[cfg(any(
+    all(feature = "dynamodb", feature = "idempotency"),
+    feature = "invoke",
+    feature = "parameters-ssm",
+    feature = "parameters-secrets",
+    feature = "parameters-appconfig"
+))]
+pub(crate) use config_from_environment;

@@ -130,25 +130,11 @@ impl Invoker {
     }
 
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        use aws_sdk_lambda::config::retry::RetryConfig;
         let client =
             crate::aws::Environment::read(var, "AWS_ENDPOINT_URL_LAMBDA").map(|environment| {
-                let credentials = Credentials::new(
-                    environment.access_key_id,
-                    environment.secret_access_key,
-                    environment.session_token,
-                    None,
-                    "helve-environment",
-                );
-                let mut config = aws_sdk_lambda::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(Region::new(environment.region))
-                    .credentials_provider(credentials)
-                    .http_client(crate::aws::https_client())
+                let config = crate::aws::config_from_environment!(aws_sdk_lambda, environment)
                     .retry_config(RetryConfig::disabled());
-                if let Some(endpoint) = environment.endpoint_url {
-                    config = config.endpoint_url(endpoint);
-                }
                 Client::from_conf(config.build())
             });
         Self::with_client(client)
@@ -500,21 +486,11 @@ fn function_error(
     }
 }
 
-fn service_error<E>(
+fn service_error<E: crate::aws::OperationError>(
     function: &str,
-    error: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
+    error: &crate::aws::SdkError<E>,
     status: Option<u16>,
-) -> InvokeError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-{
+) -> InvokeError {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     InvokeError::Service {
         function: function.to_owned(),

@@ -5,7 +5,7 @@ use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
 use aws_sdk_dynamodb::{
     Client,
-    config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig},
+    config::timeout::TimeoutConfig,
     error::SdkError,
     types::{AttributeValue, ReturnValuesOnConditionCheckFailure},
 };
@@ -93,26 +93,12 @@ impl DynamoDbStore {
         table: impl Into<String>,
     ) -> Self {
         let client = Environment::read(var, "AWS_ENDPOINT_URL_DYNAMODB").map(|environment| {
-            let credentials = Credentials::new(
-                environment.access_key_id,
-                environment.secret_access_key,
-                environment.session_token,
-                None,
-                "helve-environment",
-            );
-            let mut config = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(environment.region))
-                .credentials_provider(credentials)
-                .http_client(crate::aws::https_client())
+            let config = crate::aws::config_from_environment!(aws_sdk_dynamodb, environment)
                 .timeout_config(
                     TimeoutConfig::builder()
                         .operation_timeout(DEFAULT_CALL_TIMEOUT)
                         .build(),
                 );
-            if let Some(endpoint) = environment.endpoint_url {
-                config = config.endpoint_url(endpoint);
-            }
             Client::from_conf(config.build())
         });
         Self {

@@ -79,6 +79,13 @@ struct Starting {
 }
 
 impl Starting {
+    /// Notes when the extension was first asked, once.
+    fn asked(&self) {
+        self.first_asked.get_or_init(tokio::time::Instant::now);
+    }
+
+    /// Whether a refused connection may be the extension still starting: it never answered,
+    /// and it was first asked less than [`STARTING`] ago.
     fn may_still_start(&self) -> bool {
         let first = *self.first_asked.get_or_init(tokio::time::Instant::now);
         !self.answered.load(Ordering::Relaxed) && first.elapsed() + RETRY_EVERY < STARTING
@@ -137,7 +144,7 @@ impl Extension {
             .map_err(|error| format!("the request's URL is not valid ({error})"))?;
         let starting = &self.starting[usize::from(addr == self.appconfig)];
         // Counted from the first request to this extension, whichever read made it.
-        let _ = starting.may_still_start();
+        starting.asked();
         loop {
             let mut request = Request::get(uri.clone());
             if let Some(token) = &self.token {

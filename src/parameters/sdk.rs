@@ -16,27 +16,14 @@ use crate::{
     error::{ParameterError, Service},
 };
 
-/// Builds `$sdk`'s client from `$environment` (a `Result<Environment, ConfigError>`).
+/// Builds `$sdk`'s client from `$environment` (a `Result<Environment, ConfigError>`), each
+/// call giving up after `$timeout`.
 macro_rules! client_from_env {
     ($sdk:ident, $environment:expr, $timeout:expr) => {
         $environment.map(|environment| {
-            use $sdk::config::{BehaviorVersion, Credentials, Region, timeout::TimeoutConfig};
-            let credentials = Credentials::new(
-                environment.access_key_id,
-                environment.secret_access_key,
-                environment.session_token,
-                None,
-                "helve-environment",
-            );
-            let mut config = $sdk::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(environment.region))
-                .credentials_provider(credentials)
-                .http_client(crate::aws::https_client())
+            use $sdk::config::timeout::TimeoutConfig;
+            let config = crate::aws::config_from_environment!($sdk, environment)
                 .timeout_config(TimeoutConfig::builder().operation_timeout($timeout).build());
-            if let Some(endpoint) = environment.endpoint_url {
-                config = config.endpoint_url(endpoint);
-            }
             $sdk::Client::from_conf(config.build())
         })
     };
@@ -179,22 +166,12 @@ fn not_configured(service: Service, name: &str, error: &ConfigError) -> Paramete
 
 /// The error of a failed SDK call: not found when `not_found`, else the service's error.
 #[allow(dead_code)]
-fn failed<E>(
+fn failed<E: crate::aws::OperationError>(
     service: Service,
     name: &str,
-    error: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
+    error: &crate::aws::SdkError<E>,
     not_found: impl FnOnce(&E) -> bool,
-) -> ParameterError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-{
+) -> ParameterError {
     if error.as_service_error().is_some_and(not_found) {
         ParameterError::NotFound {
             service,
