@@ -66,6 +66,7 @@ pub struct Function<H, I = NoInit> {
     correlate: Option<CorrelateFn>,
     metrics_sink: MetricsOutput,
     multi_thread: bool,
+    shutdown: Option<crate::shutdown::Hook>,
 }
 
 type CorrelateFn = crate::layers::FindCorrelationId;
@@ -78,6 +79,7 @@ impl<H, I> fmt::Debug for Function<H, I> {
             .field("options", &self.options)
             .field("correlate", &self.correlate.as_ref().map(|_| ".."))
             .field("metrics_sink", &self.metrics_sink)
+            .field("shutdown", &self.shutdown.as_ref().map(|_| ".."))
             .finish()
     }
 }
@@ -150,6 +152,7 @@ impl<H> Function<H, NoInit> {
             correlate: None,
             metrics_sink: MetricsOutput::default(),
             multi_thread: false,
+            shutdown: None,
         }
     }
 }
@@ -167,7 +170,39 @@ impl<H, I> Function<H, I> {
             correlate: self.correlate,
             metrics_sink: self.metrics_sink,
             multi_thread: self.multi_thread,
+            shutdown: self.shutdown,
         }
+    }
+
+    /// Runs `hook` when Lambda stops the execution environment: close connection pools, flush
+    /// a buffered sink. Lambda sends SIGTERM before it stops an environment only when an
+    /// extension is registered, so with a hook helve registers `lambda_runtime`'s internal
+    /// no-op extension (no events, no cost while the function runs). The hook runs for at most
+    /// 400 ms of Lambda's shutdown budget (about 500 ms): then it is stopped; a panic in it is
+    /// caught. After it, the metrics recorded outside invocations (in the hook, say) are
+    /// written, one INFO line says how the hook ended, and the process exits. Local mode runs
+    /// the hook after the invocation.
+    ///
+    /// ```no_run
+    /// async fn handle(event: serde_json::Value, _ctx: helve::Context) -> Result<serde_json::Value, helve::Error> {
+    ///     Ok(event)
+    /// }
+    ///
+    /// async fn close_pools() {
+    ///     metrics::counter!("EnvironmentsStopped").increment(1);
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     helve::Function::new(handle).on_shutdown(close_pools).run()
+    /// }
+    /// ```
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown = Some(Box::new(move || Box::pin(hook())));
+        self
     }
 
     /// The handler's name, as traces show it (`## {name}`, as Powertools names the handler's
@@ -358,6 +393,7 @@ impl<H, I> Function<H, I> {
             correlate: self.correlate,
             metrics_sink: self.metrics_sink,
             multi_thread: self.multi_thread,
+            shutdown: self.shutdown,
         }
     }
 
@@ -499,6 +535,7 @@ impl<H, I> Function<H, I> {
             correlate,
             metrics_sink,
             multi_thread: _,
+            shutdown,
         } = self;
         let sink = logging::stdout_sink();
         let started_logging = settings_and_logging(&options, &sink, &boot);
@@ -544,6 +581,14 @@ impl<H, I> Function<H, I> {
         let logging = LoggingLayer::with_sink(&settings, sink, Some(started.elapsed()));
         #[cfg(feature = "idempotency")]
         let event_keys = handler.event_keys();
+        // Kept for a source that must hear back even about an event that cannot be decoded.
+        let keep_raw_event = handler.fallback_answer().is_some();
+        let shutdown = shutdown.map(|hook| crate::shutdown::Shutdown {
+            hook,
+            metrics: metrics.clone(),
+            service: settings.service_arc().to_string(),
+            mode: boot.mode,
+        });
         let layers = layers::Layers {
             #[cfg(feature = "tracer")]
             tracer: layers::TracerLayer::with(tracer, &handler_name, settings.service_arc()),
@@ -560,9 +605,21 @@ impl<H, I> Function<H, I> {
         let events = event_layer(correlate, &settings).with_event_keys(event_keys);
         #[cfg(not(feature = "idempotency"))]
         let events = event_layer(correlate, &settings);
+        let events = events.keep_raw_event(keep_raw_event);
         match boot.local {
-            Some(args) => local::run_once(service, events, args).await,
-            None => run_on_lambda(service, events).await,
+            Some(args) => {
+                let code = local::run_once(service, events, args).await;
+                if let Some(shutdown) = shutdown {
+                    shutdown.run("the local invocation ended").await;
+                }
+                code
+            }
+            None => {
+                if let Some(shutdown) = shutdown {
+                    crate::shutdown::register(shutdown).await;
+                }
+                run_on_lambda(service, events).await
+            }
         }
     }
 }
@@ -730,7 +787,7 @@ where
     );
     match mode {
         Mode::Local => local::print_error(&diagnostic),
-        _ => match handler.init_failure_answer() {
+        _ => match handler.fallback_answer() {
             Some(answer) => answer_init_failure(answer, diagnostic).await,
             None => runtime_api::report_init_error(&diagnostic).await,
         },
@@ -738,7 +795,7 @@ where
 }
 
 /// The event layer: how correlation ids are found, and whether events are logged.
-fn event_layer(correlate: Option<CorrelateFn>, settings: &Settings) -> RawEventLayer {
+pub(crate) fn event_layer(correlate: Option<CorrelateFn>, settings: &Settings) -> RawEventLayer {
     let correlation = match (correlate, settings.correlation_pointer()) {
         (Some(find), _) => Correlation::Custom(find),
         (None, Some(pointer)) => Correlation::Pointer(pointer.clone()),
@@ -753,10 +810,14 @@ fn event_layer(correlate: Option<CorrelateFn>, settings: &Settings) -> RawEventL
 /// A handler whose event source must always hear back (a custom resource) still takes the next
 /// invocation after the init step failed, answers it with the failure, and reports the failure
 /// as that invocation's error; the process then exits, and Lambda runs init again for the next.
-async fn answer_init_failure(answer: crate::handler::InitFailureAnswer, diagnostic: Diagnostic) {
+async fn answer_init_failure(answer: crate::handler::FallbackAnswer, diagnostic: Diagnostic) {
     match runtime_api::next_invocation().await {
         Ok(invocation) => {
-            answer(invocation.body, invocation.deadline, diagnostic.clone()).await;
+            let reason = format!(
+                "the function's init failed, so the handler was not called: {}",
+                diagnostic.error_message
+            );
+            answer(invocation.body, invocation.deadline, reason, Mode::Lambda).await;
             runtime_api::report_invocation_error(&invocation.request_id, &diagnostic).await;
         }
         Err(error) => {
@@ -786,8 +847,8 @@ fn install_recorder(settings: &Settings) -> Option<EmfRecorder> {
     Some(recorder)
 }
 
-/// The stack helve runs around a handler, for tests that build it by hand.
-#[cfg(test)]
+/// The stack helve runs around a handler, for tests (and `helve::__fuzz`) that build it by hand.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn service_stack<H, T, S, M>(
     handler: H,
     settings: &Settings,

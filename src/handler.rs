@@ -81,11 +81,12 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
     #[doc(hidden)]
     const RESPONSE_SERIALIZES: bool = false;
 
-    /// How this handler answers an event that arrives after the init step failed, when its
-    /// event source must hear back whatever happens (a custom resource's stack). `None`, the
-    /// default: the failure is reported to Lambda as an init error.
+    /// How this handler's event source hears back about an event the handler cannot be given,
+    /// when it must hear back whatever happens (a custom resource's stack): an event that
+    /// arrives after the init step failed, or one that cannot be decoded. `None`, the default:
+    /// the failure is only reported to Lambda (as an init error, or the invocation's error).
     #[doc(hidden)]
-    fn init_failure_answer(&self) -> Option<InitFailureAnswer> {
+    fn fallback_answer(&self) -> Option<FallbackAnswer> {
         None
     }
 
@@ -109,13 +110,15 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
     }
 }
 
-/// Answers one raw event, before its deadline, after the init step failed with the given
-/// diagnostic. See [`Handler::init_failure_answer`].
+/// Answers one raw event, before its deadline, without the handler, for the reason given (why
+/// the handler was not called), as the mode says (sent on Lambda, printed in local mode). See
+/// [`Handler::fallback_answer`].
 #[doc(hidden)]
-pub type InitFailureAnswer = fn(
+pub type FallbackAnswer = fn(
     bytes::Bytes,
     std::time::Instant,
-    Diagnostic,
+    String,
+    crate::context::Mode,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 impl<F, Fut, T, R, E> Handler<T, (), Stateless> for F
@@ -217,9 +220,28 @@ where
                     path = invalid.path(),
                     "{invalid}; the handler was not called"
                 );
-                HandlerFuture {
-                    state: HandlerState::Done {
-                        diagnostic: Some(error::diagnostic(&invalid)),
+                let diagnostic = Some(error::diagnostic(&invalid));
+                // A source that must hear back (a stack waiting on its custom resource) is
+                // answered from the raw event, which the event layer kept for it.
+                let raw = self.handler.fallback_answer().and_then(|answer| {
+                    Some((answer, invocation.context.state().take_raw_event()?))
+                });
+                match raw {
+                    Some((answer, raw)) => {
+                        let deadline =
+                            std::time::Instant::now() + invocation.context.remaining_time();
+                        let reason = format!(
+                            "the request could not be read, so the handler was not called: {invalid}"
+                        );
+                        HandlerFuture {
+                            state: HandlerState::Answering {
+                                future: answer(raw, deadline, reason, invocation.context.mode()),
+                                diagnostic,
+                            },
+                        }
+                    }
+                    None => HandlerFuture {
+                        state: HandlerState::Done { diagnostic },
                     },
                 }
             }
@@ -242,6 +264,8 @@ pin_project_lite::pin_project! {
         Running { #[pin] future: F, check: bool },
         // The event was invalid; the handler was not called.
         Done { diagnostic: Option<Diagnostic> },
+        // The event was invalid, and its source is being answered without the handler.
+        Answering { future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>, diagnostic: Option<Diagnostic> },
     }
 }
 
@@ -283,15 +307,24 @@ where
                 }
                 Poll::Pending => Poll::Pending,
             },
-            HandlerStateProj::Done { diagnostic } => match diagnostic.take() {
-                Some(diagnostic) => Poll::Ready(Err(diagnostic)),
-                None => Poll::Ready(Err(Diagnostic {
-                    error_type: codes::INTERNAL.to_owned(),
-                    error_message: "the invocation's future was polled after it completed"
-                        .to_owned(),
-                })),
+            HandlerStateProj::Answering { future, diagnostic } => match future.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(diagnostic
+                    .take()
+                    .unwrap_or_else(polled_after_completion))),
+                Poll::Pending => Poll::Pending,
             },
+            HandlerStateProj::Done { diagnostic } => Poll::Ready(Err(diagnostic
+                .take()
+                .unwrap_or_else(polled_after_completion))),
         }
+    }
+}
+
+/// The error of a future polled again after it completed.
+fn polled_after_completion() -> Diagnostic {
+    Diagnostic {
+        error_type: codes::INTERNAL.to_owned(),
+        error_message: "the invocation's future was polled after it completed".to_owned(),
     }
 }
 

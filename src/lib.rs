@@ -71,6 +71,10 @@
 #[cfg(test)]
 extern crate self as helve;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;
 #[cfg(any(
     feature = "cloudwatch",
     feature = "dynamodb",
@@ -132,6 +136,7 @@ mod runtime_api;
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod s3;
+mod shutdown;
 #[cfg(test)]
 mod test_support;
 #[cfg(feature = "tracer")]
@@ -163,7 +168,7 @@ pub use error::{BoxError, IntoDiagnostic, InvalidEvent, Panic};
 #[doc(hidden)]
 pub use function::{FunctionService, Init, NoInit};
 #[doc(hidden)]
-pub use handler::InitFailureAnswer;
+pub use handler::FallbackAnswer;
 #[doc(hidden)]
 pub use handler::{Handler, HandlerFuture, HandlerService, Payload, Stateful, Stateless};
 #[doc(hidden)]

@@ -25,9 +25,13 @@ use std::{
 
 pub use config::LogConfig;
 pub use helve_macros::{debug, error, info, trace, warn};
+#[cfg(feature = "fuzzing")]
+pub(crate) use json::MAX_LINE_BYTES;
 pub(crate) use json::raw_line;
 pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};
+#[cfg(feature = "fuzzing")]
+pub(crate) use mask::forget_all as forget_masked_values;
 pub use mask::{MAX_MASKED_VALUES, MIN_MASKED_BYTES, mask_value};
 use tracing_subscriber::{
     Layer as _, Registry,
@@ -404,6 +408,13 @@ pub(crate) fn catching<R>(f: impl FnOnce() -> R) -> R {
     let result = f();
     CATCHING.with(|catching| catching.set(before));
     result
+}
+
+/// Whether a panic on this thread now is caught and reported by helve (its panic layer, the
+/// HTTP request conversion, a batch record), not by the panic hook.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn is_catching() -> bool {
+    CATCHING.with(Cell::get)
 }
 
 /// The location of the last panic caught on this thread, taken.

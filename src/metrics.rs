@@ -102,10 +102,11 @@ pub(crate) fn for_each_set(
     // One document group per set of labels (held by the group's first metric), in the order
     // first recorded.
     let mut groups: Vec<(std::sync::Arc<recorder::Handle>, MetricSet)> = Vec::new();
-    for (id, recorded) in std::mem::take(&mut collector.entries) {
-        let Some(handle) = recorder.shared.handle(id) else {
-            continue;
-        };
+    let entries = std::mem::take(&mut collector.entries);
+    // A key the recorder forgot during the invocation and registered again has two handles in
+    // the collector: their values go in one metric.
+    let merge_names = entries.iter().any(|(handle, _)| handle.forgotten());
+    for (handle, recorded) in entries {
         let index = match groups
             .iter()
             .position(|(first, _)| first.labels == handle.labels)
@@ -135,10 +136,11 @@ pub(crate) fn for_each_set(
             Recorded::Counter(value) | Recorded::Gauge(value) => std::slice::from_ref(value),
             Recorded::Histogram(values) => values.as_slice(),
         };
-        // Each key is recorded once in the collector, and a set holds one set of labels: the
+        // Each handle is recorded once in the collector, and a set holds one set of labels: the
         // name is new to the set, unless a metric of another kind has the same name and labels
-        // (the set then refuses the second if its unit differs, and adds its values if not).
-        let outcome = if handle.shares_name() {
+        // (the set then refuses the second if its unit differs, and adds its values if not),
+        // or a key had two handles (forgotten and registered again): its values are added.
+        let outcome = if merge_names || handle.shares_name() {
             set.metric_values(&handle.name, unit, resolution, values)
         } else {
             set.new_metric_values(&handle.name, unit, resolution, values)

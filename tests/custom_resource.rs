@@ -639,3 +639,94 @@ async fn a_missing_database_secret_fails_the_init_and_answers_failed_naming_it()
     assert_eq!(error["errorType"], "helve.ParameterNotFound");
     assert_eq!(function.wait().await.code(), Some(1));
 }
+
+/// The create request as bytes, its `ResponseURL` at `server`, with `ResourceProperties`
+/// replaced by `properties` (raw bytes, which need not be JSON) and `after` appended.
+fn create_bytes(server: &ResponseUrl, tag: &str, properties: &[u8], after: &[u8]) -> Vec<u8> {
+    let mut request = event("create.json", server, tag);
+    request
+        .as_object_mut()
+        .unwrap()
+        .remove("ResourceProperties");
+    let text = request.to_string();
+    let mut bytes = text.strip_suffix('}').unwrap().as_bytes().to_vec();
+    bytes.extend_from_slice(b",\"ResourceProperties\":");
+    bytes.extend_from_slice(properties);
+    bytes.extend_from_slice(after);
+    bytes
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_json_is_answered_failed_when_its_response_url_is_readable() {
+    let mut url = ResponseUrl::start().await;
+    let mut api = RuntimeApi::start().await;
+    let function = api.function("example-custom-resource").spawn();
+    let request_id = "1f8e4d36-1c58-4b5e-9a43-6a2f0d1b7e55";
+    let cases: [(&str, Vec<u8>); 4] = [
+        // A byte that is not UTF-8 in a property.
+        (
+            "not-utf8",
+            create_bytes(&url, "not-utf8", b"{\"DatabaseName\":\"ord\xffers\"}", b"}"),
+        ),
+        // Cut short in the middle of the properties.
+        (
+            "cut",
+            create_bytes(&url, "cut", b"{\"DatabaseName\":\"ord", b""),
+        ),
+        // A nested `ResponseURL` in the properties is not where the answer goes.
+        (
+            "nested",
+            create_bytes(
+                &url,
+                "nested",
+                b"{\"ResponseURL\":\"http://127.0.0.1:9/elsewhere\",\"x\":tru",
+                b"",
+            ),
+        ),
+        // Properties nested deeper than any JSON reader follows.
+        ("deep", create_bytes(&url, "deep", &[b'['; 100_000], b"")),
+    ];
+    for (tag, bytes) in &cases {
+        api.push_bytes(&format!("bytes-{tag}"), bytes);
+        let put = url.next().await;
+        assert_put(&put, tag);
+        assert_eq!(put.body["Status"], "FAILED", "{tag}: {}", put.body);
+        assert_eq!(put.body["RequestId"], request_id);
+        assert_eq!(put.body["StackId"], STACK_ID);
+        assert_eq!(put.body["LogicalResourceId"], "OrdersSchema");
+        assert_eq!(
+            put.body["PhysicalResourceId"],
+            format!("helve:create-failed:{request_id}")
+        );
+        let reason = put.body["Reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(
+                "the request could not be read, so the handler was not called: invalid event"
+            ),
+            "{tag}: {reason}"
+        );
+        let error = expect_error(&mut api, &format!("bytes-{tag}")).await;
+        assert_eq!(error["errorType"], "helve.InvalidEvent", "{tag}");
+    }
+    let output = function.stop().await.stdout;
+    assert!(
+        !output.contains("applying migration"),
+        "the handler was not called:\n{output}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_json_and_has_no_readable_response_url_sends_nothing() {
+    let mut url = ResponseUrl::start().await;
+    let mut api = RuntimeApi::start().await;
+    let _function = api.function("example-custom-resource").spawn();
+    let mut bytes = b"{\"RequestType\":\"Create\",\"ResponseURL\":\"".to_vec();
+    bytes.extend_from_slice(url.url("unreadable").as_bytes());
+    // The URL's text is not UTF-8, so it cannot be the URL.
+    bytes.extend_from_slice(b"\xff\",\"RequestId\":\"r-1\"");
+    api.push_bytes("unreadable-1", &bytes);
+
+    let error = expect_error(&mut api, "unreadable-1").await;
+    assert_eq!(error["errorType"], "helve.InvalidEvent");
+    assert!(url.try_next().is_none());
+}

@@ -67,6 +67,9 @@ mod log;
 ///
 /// - `init = path`: an `async fn() -> Result<State, E>` run once per execution environment,
 ///   before the first invocation; its failure is reported to Lambda as an init error.
+/// - `shutdown = path`: an `async fn()` run when Lambda stops the execution environment (on
+///   SIGTERM), within Lambda's shutdown budget: close pools, flush a sink. See
+///   `helve::Function::on_shutdown`.
 /// - `service = "name"`: the service name in logs and metrics (wins over
 ///   `POWERTOOLS_SERVICE_NAME`).
 /// - `log_level = "debug"`: the log level or `RUST_LOG`-style directives (wins over

@@ -127,8 +127,8 @@ where
         Box::pin(async move { this.answer(event, context, state).await })
     }
 
-    fn init_failure_answer(&self) -> Option<crate::handler::InitFailureAnswer> {
-        Some(answer_after_init_failure)
+    fn fallback_answer(&self) -> Option<crate::handler::FallbackAnswer> {
+        Some(answer_without_handler)
     }
 }
 
@@ -330,45 +330,68 @@ impl Prepared {
     }
 }
 
-/// Answers a request that arrived after the init step failed: FAILED with the init error (or
-/// SUCCESS for the Delete of a resource whose Create failed), so that the stack does not wait.
-fn answer_after_init_failure(
+/// Answers a request the handler cannot be given (the init step failed, or the request is not
+/// JSON that decodes): FAILED with `reason` (or SUCCESS for the Delete of a resource whose
+/// Create failed), so that the stack does not wait. A request that is not JSON at all is read
+/// for its top-level text fields (`ResponseURL`, the ids) with a tolerant scan.
+fn answer_without_handler(
     event: bytes::Bytes,
     deadline: Instant,
-    failure: lambda_runtime::Diagnostic,
+    reason: String,
+    mode: Mode,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
     Box::pin(async move {
-        let request = match serde_json::from_slice::<RawRequest>(&event) {
-            Ok(request) => request,
-            Err(error) => {
-                tracing::error!(
-                    error_type = codes::INVALID_EVENT,
-                    "the event is not a custom resource request ({error}); it cannot be answered"
-                );
-                return;
-            }
-        };
-        let Some(url) = request.text("ResponseURL") else {
+        let Some((url, body)) = fallback_body(&event, reason) else {
             tracing::error!(
                 error_type = codes::CUSTOM_RESOURCE_NOT_ANSWERED,
-                "the request has no ResponseURL, so there is nowhere to answer"
+                "the request has no readable ResponseURL, so there is nowhere to answer"
             );
             return;
         };
-        let body = match Prepared::read(&request) {
-            Ok(prepared) => {
-                let reason = format!(
-                    "the function's init failed, so the handler was not called: {}",
-                    failure.error_message
-                );
-                failed(&prepared.ids, prepared.on_failure, reason)
-            }
-            Err(answer) => *answer,
-        };
         let log_stream = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
-        // The outcome is logged; the invocation reports the init error either way.
-        let _ = deliver(url, body.finish(&log_stream), deadline, Mode::Lambda).await;
+        // The outcome is logged; the invocation reports its own error either way.
+        let _ = deliver(&url, body.finish(&log_stream), deadline, mode).await;
     })
+}
+
+/// Where to answer a request the handler cannot be given, and the answer: FAILED with
+/// `reason`, or what [`Prepared::read`] answers without a handler; `None` without a readable
+/// `ResponseURL`.
+fn fallback_body(event: &[u8], reason: String) -> Option<(String, Body)> {
+    let request =
+        serde_json::from_slice::<RawRequest>(event).unwrap_or_else(|_| RawRequest::scan(event));
+    let url = request.text("ResponseURL")?.to_owned();
+    let body = match Prepared::read(&request) {
+        Ok(prepared) => failed(&prepared.ids, prepared.on_failure, reason),
+        Err(answer) => *answer,
+    };
+    Some((url, body))
+}
+
+/// What helve answers CloudFormation for a raw event, and where, as a function whose handler
+/// answers SUCCESS: the event decoded as `lambda_runtime` decodes it, then the handler's
+/// path, or the fallback when it does not decode. For the fuzz targets (`helve::__fuzz`).
+#[cfg(feature = "fuzzing")]
+pub(crate) async fn answer_for_fuzzing(raw: &[u8]) -> Option<(String, Vec<u8>)> {
+    use serde::Deserialize as _;
+
+    let mut decoder = serde_json::Deserializer::from_slice(raw);
+    let decoded = crate::handler::Payload::<RawRequest>::deserialize(&mut decoder);
+    let (url, body) = match decoded {
+        Ok(crate::handler::Payload(Ok(request))) => {
+            let url = request.text("ResponseURL")?.to_owned();
+            let handler =
+                custom_resource(|_: CustomResource<serde_json::Value>, _: Context| async {
+                    Ok::<(), crate::Error>(())
+                });
+            let body = handler
+                .decide(&request, &Context::builder().build(), &())
+                .await;
+            (url, body)
+        }
+        _ => fallback_body(raw, "the request could not be read".to_owned())?,
+    };
+    Some((url, body.finish("fuzz-log-stream").to_bytes()))
 }
 
 /// Sends the answer (or prints it in local mode) and turns the result into the invocation's.

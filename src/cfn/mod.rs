@@ -94,6 +94,8 @@ mod request;
 mod send;
 
 pub use body::MAX_BODY_BYTES;
+#[cfg(feature = "fuzzing")]
+pub(crate) use handler::answer_for_fuzzing;
 pub use handler::{AnswerFuture, CustomResourceHandler, DEFAULT_DEADLINE_MARGIN, custom_resource};
 pub use outcome::{Answered, IntoOutcome, NotAnswered, Outcome};
 pub use physical_id::{FAILED_CREATE_PREFIX, MAX_PHYSICAL_ID_BYTES, is_failed_create};

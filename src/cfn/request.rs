@@ -182,6 +182,60 @@ impl RawRequest {
         self.fields.get(key).and_then(Value::as_str)
     }
 
+    /// The top-level text fields of a request serde_json cannot read at all (not UTF-8, cut
+    /// short, nested past its limit, a stray byte): a tolerant scan that skips what it cannot
+    /// read, so that a request whose `ResponseURL` and ids are readable is still answered.
+    /// Only fields of the outermost object count, never a field of the same name inside
+    /// `ResourceProperties`.
+    pub(super) fn scan(raw: &[u8]) -> RawRequest {
+        let mut request = RawRequest::default();
+        let mut depth = 0usize;
+        // A string read at the top level, before its `:`; then the key whose value is next.
+        let mut key: Option<String> = None;
+        let mut value_of: Option<String> = None;
+        let mut at = 0;
+        while let Some(&byte) = raw.get(at) {
+            match byte {
+                b'"' => {
+                    let Some(end) = string_end(raw, at) else {
+                        break;
+                    };
+                    if depth == 1 {
+                        let text = raw.get(at..=end).unwrap_or_default();
+                        let text = serde_json::from_slice::<String>(text).ok();
+                        match value_of.take() {
+                            Some(field) => {
+                                if let Some(text) = text {
+                                    request.fields.entry(field).or_insert(Value::String(text));
+                                }
+                            }
+                            None => key = text,
+                        }
+                    }
+                    at = end + 1;
+                    continue;
+                }
+                b':' if depth == 1 => value_of = key.take(),
+                b'{' | b'[' => {
+                    depth += 1;
+                    key = None;
+                    if depth > 1 {
+                        value_of = None;
+                    }
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                byte if depth == 1 && !byte.is_ascii_whitespace() => {
+                    // A comma, or a value that is not text.
+                    key = None;
+                    value_of = None;
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        request
+    }
+
     /// Why the field `key` could not be read, when it could not.
     pub(super) fn unreadable(&self, key: &str) -> Option<&str> {
         self.unreadable
@@ -224,6 +278,20 @@ impl<'de> Deserialize<'de> for RawRequest {
 
         deserializer.deserialize_map(Fields)
     }
+}
+
+/// Where the JSON string opening at `open` (a `"`) ends: its closing quote; `None` when it
+/// does not end.
+fn string_end(raw: &[u8], open: usize) -> Option<usize> {
+    let mut at = open + 1;
+    while let Some(&byte) = raw.get(at) {
+        match byte {
+            b'\\' => at += 2,
+            b'"' => return Some(at),
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// Decodes a value that CloudFormation sends as a string (every property value is one), or

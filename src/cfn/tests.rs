@@ -481,3 +481,27 @@ async fn properties_whose_json_cannot_be_read_are_answered_failed_naming_the_fie
         );
     }
 }
+
+#[test]
+fn the_scan_of_a_request_that_is_not_json_reads_only_top_level_text_fields() {
+    let scanned = RawRequest::scan(
+        b"{\"RequestType\" : \"Create\", \"Count\": 3, \"ResourceProperties\": {\"ResponseURL\": \
+          \"http://nested\", \"Bad\": \"\xff\"}, \"ResponseURL\":\"https://a\\/b?x=\\\"1\\\"\", \
+          \"StackId\": \"s\xfe\", \"RequestId\": \"r-1\", \"LogicalResourceId\": [\"x\"], \
+          \"PhysicalResourceId\": \"p-1",
+    );
+    assert_eq!(scanned.text("RequestType"), Some("Create"));
+    assert_eq!(scanned.text("ResponseURL"), Some("https://a/b?x=\"1\""));
+    assert_eq!(scanned.text("RequestId"), Some("r-1"));
+    // Not UTF-8, not text, or never closed: not read.
+    assert_eq!(scanned.text("StackId"), None);
+    assert_eq!(scanned.text("LogicalResourceId"), None);
+    assert_eq!(scanned.text("PhysicalResourceId"), None);
+    assert_eq!(scanned.text("Count"), None);
+    assert_eq!(scanned.text("Bad"), None);
+    assert_eq!(RawRequest::scan(b"").text("ResponseURL"), None);
+    assert_eq!(
+        RawRequest::scan(b"[\"ResponseURL\",\"x\"]").text("ResponseURL"),
+        None
+    );
+}

@@ -14,6 +14,7 @@
 //! event, the HTTP request being answered) lives in the context's allocation
 //! (`context/state.rs`), so whatever runs with the context current sees all of it.
 
+mod collector;
 #[cfg(feature = "idempotency")]
 mod event_keys;
 mod lock;
@@ -29,10 +30,11 @@ use std::{
 
 use tokio::task::futures::TaskLocalFuture;
 
+pub(crate) use collector::{Collector, MetricHandle, MetricKind, Recorded};
 #[cfg(feature = "idempotency")]
 #[doc(hidden)]
 pub use event_keys::{EventKeys, ReadKeys};
-pub(crate) use state::{Collector, Findings, LogBuffer, Recorded, State, lock};
+pub(crate) use state::{Findings, LogBuffer, State, lock};
 #[cfg(feature = "tracer")]
 pub(crate) use trace::{Fields, SegmentId, Trace};
 

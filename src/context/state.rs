@@ -16,6 +16,8 @@ use std::{
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::collector::Collector;
+
 /// The state of one invocation. Reset, not reallocated, when the next invocation reuses the
 /// allocation.
 #[derive(Debug, Default)]
@@ -27,6 +29,8 @@ pub(crate) struct State {
     metrics: Mutex<Option<Collector>>,
     /// The redacted event, read from the raw event, logged once by the logging layer.
     logged_event: Mutex<Option<Value>>,
+    /// The raw event, kept when the handler may have to answer without decoding it.
+    raw_event: Mutex<Option<Bytes>>,
     /// The URI of the HTTP request being answered, for the problems made while it runs.
     #[cfg(feature = "http")]
     request_uri: Mutex<Option<http::Uri>>,
@@ -121,6 +125,19 @@ impl State {
         lock(&self.logged_event).take()
     }
 
+    /// Keeps the raw event for the invocation.
+    pub(crate) fn put_raw_event(&mut self, raw: Option<Bytes>) {
+        *self
+            .raw_event
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = raw;
+    }
+
+    /// The raw event, once, when it was kept.
+    pub(crate) fn take_raw_event(&self) -> Option<Bytes> {
+        lock(&self.raw_event).take()
+    }
+
     #[cfg(feature = "http")]
     pub(crate) fn set_request_uri(&self, uri: http::Uri) {
         *lock(&self.request_uri) = Some(uri);
@@ -199,32 +216,14 @@ impl LogBuffer {
     }
 }
 
-/// What an invocation recorded, by metric.
-#[derive(Debug, Default)]
-pub(crate) struct Collector {
-    pub(crate) entries: Vec<(usize, Recorded)>,
-    /// Where each handle's entry is, by handle id (ids are small and dense): recording finds
-    /// its entry at once instead of searching the entries.
-    pub(crate) slots: Vec<u32>,
-    /// Properties written in every document of the invocation, not dimensions.
-    pub(crate) metadata: Vec<(String, Value)>,
-}
-
-/// A metric's value in one invocation: counters sum, gauges keep the last value, histograms
-/// keep every value.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Recorded {
-    Counter(f64),
-    Gauge(f64),
-    Histogram(Vec<f64>),
-}
-
 /// What was read from the raw event before it was decoded, handed from the event layer to
 /// the context layer during the synchronous call between them.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
     pub(crate) correlation_id: Option<Bytes>,
     pub(crate) logged_event: Option<Value>,
+    /// The raw event, when the handler may have to answer without decoding it.
+    pub(crate) raw_event: Option<Bytes>,
     #[cfg(feature = "idempotency")]
     pub(crate) event_keys: Option<crate::context::ReadKeys>,
 }

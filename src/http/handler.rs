@@ -424,11 +424,15 @@ where
                     reason = panic.message(),
                     "the request could not be read; answering 400"
                 );
-                // Logged above, once: rendered without the request it could not read.
-                let response = Problem::new(StatusCode::BAD_REQUEST)
+                // Logged above, once: rendered without the request it could not read, and
+                // marked as a problem answered, so that it is not logged again as a bare 400.
+                let mut response = Problem::new(StatusCode::BAD_REQUEST)
                     .with_detail("the request could not be read: its host, path, query string, headers or body is malformed")
                     .with_code("malformed_request")
                     .render(None, Some((context.request_id(), context.correlation_id())));
+                response
+                    .extensions_mut()
+                    .insert(super::response::ProblemAnswer { unlogged: None });
                 return Box::pin(context.clone().scope(async move {
                     Ok(finish(
                         response,

@@ -188,6 +188,25 @@ async fn a_request_lambda_http_cannot_read_is_a_400_problem_not_a_crash() {
 }
 
 #[tokio::test]
+async fn a_request_lambda_http_cannot_read_is_logged_once() {
+    // Found by the `http_request` fuzz target: the 400 was logged as malformed, then again as
+    // an error status "answered without a problem body".
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let captured = crate::test_support::Captured::default();
+    let settings = crate::Settings::resolve(&crate::Options::default(), |_| None).unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::json_layer(settings.log(), captured.sink()));
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let mut event = v2("GET", "/orders", json!({}), None);
+    event["rawQueryString"] = json!("q=\"<script> x");
+    let response = invoke(&http(create), event).await;
+    assert_eq!(response["statusCode"], 400);
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["error_type"], "helve.MalformedRequest");
+}
+
+#[tokio::test]
 async fn a_valid_order_is_created_with_201_json_and_the_correlation_id() {
     let response = invoke(
         &http(create),

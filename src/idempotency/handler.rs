@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{
     Context,
     context::{EventKeys, ReadKeys},
-    handler::{Handler, InitFailureAnswer, short_type_name},
+    handler::{FallbackAnswer, Handler, short_type_name},
 };
 
 use super::{IdempotencyError, config::Idempotency};
@@ -117,8 +117,8 @@ where
         })
     }
 
-    fn init_failure_answer(&self) -> Option<InitFailureAnswer> {
-        self.handler.init_failure_answer()
+    fn fallback_answer(&self) -> Option<FallbackAnswer> {
+        self.handler.fallback_answer()
     }
 
     fn check_idempotency(&self) -> Result<(), crate::ConfigError> {

@@ -104,6 +104,7 @@ impl<S> ContextService<S> {
         let Findings {
             correlation_id: correlation,
             logged_event,
+            raw_event,
             #[cfg(feature = "idempotency")]
             event_keys,
         } = Findings::take().unwrap_or_default();
@@ -127,6 +128,7 @@ impl<S> ContextService<S> {
             reusable.cold_start = cold_start;
             reusable.mode = self.mode;
             reusable.state.reset(logged_event);
+            reusable.state.put_raw_event(raw_event);
             #[cfg(feature = "idempotency")]
             reusable.state.put_event_keys(event_keys);
             return Context::from_inner(Arc::clone(last));
@@ -138,8 +140,8 @@ impl<S> ContextService<S> {
             mode: self.mode,
             correlation_id: correlation.map(str::to_owned),
             state: {
-                #[cfg_attr(not(feature = "idempotency"), allow(unused_mut))]
                 let mut state = State::new(logged_event);
+                state.put_raw_event(raw_event);
                 #[cfg(feature = "idempotency")]
                 state.put_event_keys(event_keys);
                 state

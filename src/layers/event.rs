@@ -53,6 +53,8 @@ pub struct RawEventLayer {
     /// Where the idempotency key and validated part are in the event.
     #[cfg(feature = "idempotency")]
     event_keys: Option<Arc<crate::context::EventKeys>>,
+    /// Whether the raw event is kept for the invocation (a reference, not a copy).
+    keep_raw_event: bool,
 }
 
 impl RawEventLayer {
@@ -64,7 +66,15 @@ impl RawEventLayer {
             log_event,
             #[cfg(feature = "idempotency")]
             event_keys: None,
+            keep_raw_event: false,
         }
+    }
+
+    /// Keeps the raw event for the invocation, for a handler whose source must hear back even
+    /// about an event that cannot be decoded (see [`crate::Handler::fallback_answer`]).
+    pub(crate) fn keep_raw_event(mut self, keep: bool) -> Self {
+        self.keep_raw_event = keep;
+        self
     }
 
     /// Also reads the idempotency key and validated part at `keys`' pointers.
@@ -105,6 +115,7 @@ impl RawEventLayer {
             logged_event,
             #[cfg(feature = "idempotency")]
             event_keys: self.event_keys.as_deref().map(|keys| keys.read(body)),
+            raw_event: self.keep_raw_event.then(|| body.clone()),
         }
     }
 }

@@ -119,6 +119,12 @@ impl MetricsLayer {
     pub fn disabled() -> Self {
         Self { writer: None }
     }
+
+    /// Writes what was recorded outside any invocation since the last one (at shutdown: what
+    /// the shutdown hook recorded); returns the future that publishes it, with a sink.
+    pub(crate) fn write_pending(&self, context: &Context) -> Option<Publishing> {
+        write(&self.writer, context, None)
+    }
 }
 
 impl<S> Layer<S> for MetricsLayer {

@@ -350,6 +350,8 @@ impl JsonLayer {
         start_line(line, level, truncated(&message.0, TRUNCATED_MESSAGE_BYTES));
         self.write_context(line);
         let _ = writeln!(line, ",\"truncated_from_bytes\":{original}}}");
+        // The invocation's keys are written again: masked like those of any line.
+        super::mask::apply(line);
     }
 }
 
@@ -361,7 +363,7 @@ enum Destination {
 
 /// The longest line written: CloudWatch Logs cuts events at 256 KiB, which would break the
 /// line's JSON.
-const MAX_LINE_BYTES: usize = 250 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 250 * 1024;
 
 /// How much of the message a truncated line keeps.
 const TRUNCATED_MESSAGE_BYTES: usize = 16 * 1024;

@@ -2,9 +2,10 @@
 //! cannot catch, a secret's value logged under an innocent key or inside a message.
 //!
 //! [`mask_value`] adds a value; every line written afterwards (plain, buffered, the logged
-//! event, a truncated line) has each occurrence of it replaced with [`REDACTED`]. The
-//! parameters client adds every secret it reads. Until a value is added, writing a line costs
-//! one atomic load more; afterwards, one substring search per value and line.
+//! event, a truncated line) has each occurrence of it in a value replaced with [`REDACTED`]
+//! (object keys are names, and stay as they are). The parameters client adds every secret it
+//! reads. Until a value is added, writing a line costs one atomic load more; afterwards, one
+//! substring search per value and line.
 
 use std::sync::{
     PoisonError, RwLock,
@@ -41,7 +42,9 @@ static VALUES: RwLock<Vec<Masked>> = RwLock::new(Vec::new());
 /// Masks `value` in every log line written from now on, in whatever field or message it
 /// appears: written as text (`%value`, a string field) or with `Debug` (`?value`), and as a
 /// JSON number (the whole number is then replaced by the string `"[REDACTED]"`, so the line
-/// stays JSON). Values shorter than [`MIN_MASKED_BYTES`] are ignored.
+/// stays JSON). Object keys are names, not values, and are left as they are: a value that
+/// happens to be part of a key (`function` in `function_name`) does not break the line's keys.
+/// Values shorter than [`MIN_MASKED_BYTES`] are ignored.
 ///
 /// ```
 /// helve::logging::mask_value("s3cr3t-p4ssw0rd");
@@ -83,6 +86,16 @@ pub fn mask_value(value: &str) {
     ANY.store(true, Ordering::Release);
 }
 
+/// Forgets every value added: each fuzz input starts with none.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn forget_all() {
+    VALUES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    ANY.store(false, Ordering::Release);
+}
+
 /// Puts `masked` last in `values`: moved there when it is known, else added, forgetting the
 /// first value when there are `max` already.
 fn remember(values: &mut Vec<Masked>, masked: Masked, max: usize) {
@@ -114,7 +127,8 @@ pub(crate) fn apply_text(text: &mut String) {
 /// Replaces every masked value in the JSON `line` with [`REDACTED`], longest values first (a
 /// value that contains another is masked whole). Inside a string the value's bytes are
 /// replaced; a JSON number that holds it is replaced whole by the string `"[REDACTED]"`; a
-/// match that would split an escape is left alone, so the line stays one JSON object.
+/// match in an object key, or one that would split an escape, is left alone, so the line
+/// stays one JSON object with its keys.
 pub(crate) fn apply(line: &mut Vec<u8>) {
     if !ANY.load(Ordering::Acquire) {
         return;
@@ -133,7 +147,14 @@ pub(crate) fn apply(line: &mut Vec<u8>) {
         return;
     }
     found.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    let quoted = format!("\"{REDACTED}\"");
     for form in found {
+        // The line is walked once per form, and copied once when it holds the form, not
+        // once per match: a long line holding a value thousands of times is masked in linear
+        // time.
+        let mut walk = Walk::default();
+        let mut masked: Option<Vec<u8>> = None;
+        let mut copied = 0;
         let mut from = 0;
         while let Some(at) = line
             .get(from..)
@@ -141,19 +162,81 @@ pub(crate) fn apply(line: &mut Vec<u8>) {
         {
             let start = from + at;
             let end = start + form.len();
-            match place(line, start, end) {
-                Place::InString => {
-                    line.splice(start..end, REDACTED.bytes());
-                    from = start + REDACTED.len();
+            walk.advance(line, start);
+            let (replaced, with) = match place(line, &mut walk, start, end) {
+                Place::InString => (start..end, REDACTED.as_bytes()),
+                Place::InNumber { start, end } => (start.max(copied)..end, quoted.as_bytes()),
+                Place::Elsewhere => {
+                    from = start + 1;
+                    continue;
                 }
-                Place::InNumber { start, end } => {
-                    let quoted = format!("\"{REDACTED}\"");
-                    line.splice(start..end, quoted.bytes());
-                    from = start + quoted.len();
+            };
+            let out = masked.get_or_insert_with(|| Vec::with_capacity(line.len()));
+            out.extend_from_slice(line.get(copied..replaced.start).unwrap_or_default());
+            out.extend_from_slice(with);
+            copied = replaced.end;
+            from = replaced.end;
+        }
+        if let Some(mut out) = masked {
+            out.extend_from_slice(line.get(copied..).unwrap_or_default());
+            *line = out;
+        }
+    }
+}
+
+/// How far a line has been read, and what is known there: inside a string or not, just after
+/// a backslash, and, once looked up, where the string ends and whether it is an object key.
+#[derive(Default)]
+struct Walk {
+    at: usize,
+    in_string: bool,
+    escaped: bool,
+    /// The closing quote of the string the walk is in, and whether a `:` follows it.
+    string: Option<(usize, bool)>,
+}
+
+impl Walk {
+    /// Reads on to `to`.
+    fn advance(&mut self, line: &[u8], to: usize) {
+        for &byte in line.get(self.at..to).unwrap_or_default() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                    self.string = None;
                 }
-                Place::Elsewhere => from = start + 1,
+            } else if byte == b'"' {
+                self.in_string = true;
             }
         }
+        self.at = self.at.max(to);
+    }
+
+    /// Whether the string the walk is in, at an unescaped position, is an object key: an
+    /// object key is a name, not a value (helve's own keys, field names). Masked, it would
+    /// break every query on it, and two keys could become the same.
+    fn in_key(&mut self, line: &[u8]) -> bool {
+        if let Some((_, key)) = self.string {
+            return key;
+        }
+        let mut escaped = false;
+        let rest = line.get(self.at..).unwrap_or_default();
+        let key = rest.iter().enumerate().find_map(|(offset, &byte)| {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                let close = self.at + offset;
+                return Some((close, line.get(close + 1) == Some(&b':')));
+            }
+            None
+        });
+        self.string = key;
+        key.is_some_and(|(_, key)| key)
     }
 }
 
@@ -167,23 +250,9 @@ enum Place {
     Elsewhere,
 }
 
-fn place(line: &[u8], start: usize, end: usize) -> Place {
-    // Walk the line up to the match: whether it starts inside a string, after an escape.
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in line.get(..start).unwrap_or_default() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-        } else if byte == b'"' {
-            in_string = true;
-        }
-    }
+/// Where the match `start..end` lies, `walk` having read the line up to `start`.
+fn place(line: &[u8], walk: &mut Walk, start: usize, end: usize) -> Place {
+    let (in_string, escaped) = (walk.in_string, walk.escaped);
     let matched = line.get(start..end).unwrap_or_default();
     if in_string {
         // The match must not start inside an escape, nor end a string early, nor end in the
@@ -205,6 +274,9 @@ fn place(line: &[u8], start: usize, end: usize) -> Place {
             })
         };
         if escaped || unescaped_quote || trailing_backslashes % 2 == 1 {
+            return Place::Elsewhere;
+        }
+        if walk.in_key(line) {
             return Place::Elsewhere;
         }
         return Place::InString;
@@ -300,6 +372,43 @@ mod tests {
         apply(&mut line);
         let line = String::from_utf8(line).unwrap();
         serde_json::from_str::<serde_json::Value>(&line).unwrap();
+    }
+
+    #[test]
+    fn a_value_that_is_part_of_a_key_leaves_the_key_alone() {
+        // Found by the `log_lines` fuzz target: a masked value within `function_request_id`
+        // turned helve's key into `[REDACTED]uest_id`.
+        mask_value("mask-test-key");
+        let mut line =
+            br#"{"mask-test-key-name":"mask-test-key","a\"mask-test-key":"x mask-test-key"}"#
+                .to_vec();
+        apply(&mut line);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            r#"{"mask-test-key-name":"[REDACTED]","a\"mask-test-key":"x [REDACTED]"}"#
+        );
+    }
+
+    #[test]
+    fn a_value_thousands_of_times_in_one_line_is_masked_in_every_value() {
+        // Found by the `log_lines` fuzz target: each match walked the line from its start and
+        // moved the rest of it, so a long line holding a value thousands of times took seconds
+        // to mask. Its speed is not asserted here (benches/ measure speed); what it gives is.
+        mask_value("mask-test-many");
+        let mut line = br#"{"mask-test-many":1,"message":""#.to_vec();
+        let mut expected = line.clone();
+        for _ in 0..5000 {
+            line.extend_from_slice(br#"a \"mask-test-many\" "#);
+            expected.extend_from_slice(br#"a \"[REDACTED]\" "#);
+        }
+        line.extend_from_slice(br#"","n":[1,2]}"#);
+        expected.extend_from_slice(br#"","n":[1,2]}"#);
+        apply(&mut line);
+        assert!(
+            line == expected,
+            "{}",
+            String::from_utf8_lossy(&line[..200])
+        );
     }
 
     #[test]

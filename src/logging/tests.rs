@@ -697,6 +697,22 @@ fn a_line_too_long_for_cloudwatch_is_cut_to_one_that_stays_json() {
     assert!(lines[0].get("payload").is_none());
 }
 
+#[test]
+fn a_line_cut_for_cloudwatch_masks_its_keys_values_too() {
+    // Found by the `log_lines` fuzz target: the cut line's invocation keys (service, function
+    // name and ARN, ids) were written after masking, so a masked value there showed.
+    crate::logging::mask_value("orders-masked-svc");
+    let settings = settings(options("orders-masked-svc"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tracing::info!("{}", "x".repeat(300_000));
+    });
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0]["truncated_from_bytes"].as_u64().unwrap() > 256 * 1024);
+    assert_eq!(lines[0]["service"], "[REDACTED]");
+}
+
 async fn debug_in_spawned_task(event: Value, ctx: Context) -> Result<Value, Infallible> {
     let task = tokio::spawn(ctx.clone().scope(async {
         tracing::debug!("from the spawned task");

@@ -8,7 +8,7 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
     sync::{
         Arc, Mutex, OnceLock, PoisonError, RwLock,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -19,6 +19,7 @@ use metrics::{
 
 use super::emf::{MAX_DIMENSIONS, Resolution, Unit};
 use crate::context::{Collector, Recorded, with_current};
+pub(crate) use crate::context::{MetricHandle as Handle, MetricKind as Kind};
 
 /// `HttpRequestDuration`: how long helve took to answer an HTTP request (milliseconds).
 pub(crate) const HTTP_REQUEST_DURATION: &str = "HttpRequestDuration";
@@ -37,10 +38,15 @@ pub(crate) const HELVE_OWN_METRICS: [&str; 4] = [
     BATCH_RECORDS_FAILED,
 ];
 
-/// The largest handle id found through the slot table (16 KiB at most per invocation); larger
-/// ones, in a process that registered thousands of metric keys (labels with many values), are
-/// searched for among the invocation's entries.
-const MAX_SLOTS: usize = 1 << 12;
+/// The metric keys (name and labels, by kind) the recorder keeps registered at most. Past it,
+/// registering a new key first forgets the least recently used quarter: a label with
+/// unbounded values (a user id, a path) costs at most this many handles, about 1 MiB, not
+/// one per value for the life of the process. A forgotten key is registered again when next
+/// used (one allocation); what was recorded with it is still written.
+pub(crate) const MAX_KEYS: usize = 4096;
+/// The slot table of a collector covers every slot (16 KiB at most per invocation): slots are
+/// given out below [`MAX_KEYS`].
+const MAX_SLOTS: usize = MAX_KEYS;
 /// The slots and entries a collector makes room for at its first metric.
 const FIRST_SLOTS: usize = 64;
 const FIRST_ENTRIES: usize = 16;
@@ -54,23 +60,27 @@ enum Op {
 }
 
 impl Collector {
-    fn apply(&mut self, id: usize, kind: Kind, op: Op) {
-        let found = if id < MAX_SLOTS {
-            self.slots
-                .get(id)
-                .map(|&slot| slot as usize)
-                .filter(|&slot| {
-                    self.entries
-                        .get(slot)
-                        .is_some_and(|(entry, _)| *entry == id)
-                })
-        } else {
-            self.entries.iter().position(|(entry, _)| *entry == id)
+    fn apply(&mut self, handle: &Handle, op: Op) {
+        let slot = handle.slot as usize;
+        let is_this = |entry: &(Arc<Handle>, Recorded)| std::ptr::eq(Arc::as_ptr(&entry.0), handle);
+        let found = match self.slots.get(slot).map(|&index| index as usize) {
+            Some(index) => match self.entries.get(index) {
+                Some(entry) if is_this(entry) => Some(index),
+                // Another handle has the slot since the recorder forgot this one's key (or
+                // the table is a previous invocation's): searched for.
+                Some(_) => self.entries.iter().position(is_this),
+                None => None,
+            },
+            None => None,
         };
         let index = match found {
             Some(index) => index,
             None => {
-                let start = match kind {
+                // A handle registered is alive (the caller holds it): `this` upgrades.
+                let Some(this) = handle.this.upgrade() else {
+                    return;
+                };
+                let start = match handle.kind {
                     Kind::Counter => Recorded::Counter(0.0),
                     Kind::Gauge => Recorded::Gauge(0.0),
                     Kind::Histogram => Recorded::Histogram(Vec::new()),
@@ -78,20 +88,19 @@ impl Collector {
                 if self.entries.capacity() == 0 {
                     self.entries.reserve(FIRST_ENTRIES);
                 }
-                self.entries.push((id, start));
+                self.entries.push((this, start));
                 let index = self.entries.len() - 1;
-                // Ids count the metrics registered in the process; an id too large for the
-                // table is found by searching instead.
-                if id < MAX_SLOTS {
-                    if self.slots.len() <= id {
+                if slot < MAX_SLOTS {
+                    if self.slots.len() <= slot {
                         // Grown by powers of two, to at least FIRST_SLOTS: a handful of
-                        // allocations for the life of the collector, whatever the ids.
-                        let len = (id + 1).next_power_of_two().clamp(FIRST_SLOTS, MAX_SLOTS);
+                        // allocations for the life of the collector, whatever the slots.
+                        let len = (slot + 1).next_power_of_two().clamp(FIRST_SLOTS, MAX_SLOTS);
                         self.slots.resize(len, u32::MAX);
                     }
-                    if let (Some(slot), Ok(index)) = (self.slots.get_mut(id), u32::try_from(index))
+                    if let (Some(entry), Ok(index)) =
+                        (self.slots.get_mut(slot), u32::try_from(index))
                     {
-                        *slot = index;
+                        *entry = index;
                     }
                 }
                 index
@@ -130,13 +139,13 @@ impl Collector {
         for (key, value) in other.metadata {
             self.set_metadata(&key, value);
         }
-        for (id, recorded) in other.entries {
+        for (handle, recorded) in other.entries {
             match recorded {
-                Recorded::Counter(total) => self.apply(id, Kind::Counter, Op::Add(total)),
-                Recorded::Gauge(last) => self.apply(id, Kind::Gauge, Op::Set(last)),
+                Recorded::Counter(total) => self.apply(&handle, Op::Add(total)),
+                Recorded::Gauge(last) => self.apply(&handle, Op::Set(last)),
                 Recorded::Histogram(values) => {
                     for value in values {
-                        self.apply(id, Kind::Histogram, Op::Push(value));
+                        self.apply(&handle, Op::Push(value));
                     }
                 }
             }
@@ -144,48 +153,15 @@ impl Collector {
     }
 }
 
-/// Which kind of metric a handle is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-/// One registered metric: a name and labels. Registering the same key again returns the same
-/// handle, so recording allocates nothing after the first time.
-#[derive(Debug)]
-pub(crate) struct Handle {
-    id: usize,
-    kind: Kind,
-    pub(crate) name: String,
-    pub(crate) labels: Vec<(String, String)>,
-    /// Whether a metric of another kind has the same name and labels (`counter!("x")` and
-    /// `gauge!("x")`): both then go in one document, where a name can appear only once.
-    shares_name: AtomicBool,
-    shared: Arc<Shared>,
-}
-
 impl Handle {
-    /// Whether a metric of another kind has this one's name and labels.
-    pub(crate) fn shares_name(&self) -> bool {
-        self.shares_name.load(Ordering::Relaxed)
-    }
-
     fn record(&self, op: Op) {
-        let recorded = with_current(|ctx| {
-            ctx.state()
-                .collect(|collector| collector.apply(self.id, self.kind, op))
-        });
+        let recorded =
+            with_current(|ctx| ctx.state().collect(|collector| collector.apply(self, op)));
         if recorded != Some(true) {
             // Outside any invocation (init, or a task spawned without `Context::scope`), or in
             // one no metrics layer collects for: written with the next invocation.
-            let mut pending = self
-                .shared
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            pending.apply(self.id, self.kind, op);
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.apply(self, op);
         }
     }
 }
@@ -314,24 +290,85 @@ impl Kind {
     }
 }
 
+/// The keys registered, at most [`MAX_KEYS`].
+#[derive(Debug, Default)]
+struct Registry {
+    /// By kind; `None` for a key refused (too many dimensions), so that it is refused, and
+    /// logged, once while it is kept.
+    maps: [KeyMap; 3],
+    /// Counts the keys registered: the `last_used` of a handle registered again.
+    clock: u64,
+    /// The slots of forgotten handles, given to the next ones.
+    free_slots: Vec<u32>,
+    /// The next slot never given out.
+    next_slot: u32,
+}
+
+impl Registry {
+    fn len(&self) -> usize {
+        self.maps.iter().map(HashMap::len).sum()
+    }
+
+    /// Forgets the quarter of the keys least recently looked up by `counter!`, `gauge!` or
+    /// `histogram!` (refused keys first). A handle the function keeps and records through
+    /// without looking it up again may be forgotten: it goes on recording, as a key of its own.
+    fn forget_least_recent(&mut self) {
+        let stamp = |registered: &Registered| {
+            registered
+                .as_ref()
+                .map_or(0, |handle| handle.last_used.load(Ordering::Relaxed))
+        };
+        let mut stamps: Vec<u64> = self
+            .maps
+            .iter()
+            .flat_map(|map| map.values().map(stamp))
+            .collect();
+        let forget = stamps.len() / 4;
+        if forget == 0 {
+            return;
+        }
+        let (_, &mut cutoff, _) = stamps.select_nth_unstable(forget - 1);
+        for map in &mut self.maps {
+            map.retain(|_, registered| {
+                if stamp(registered) > cutoff {
+                    return true;
+                }
+                if let Some(handle) = registered {
+                    handle.forgotten.store(true, Ordering::Relaxed);
+                    self.free_slots.push(handle.slot);
+                }
+                false
+            });
+        }
+    }
+
+    fn next_slot(&mut self) -> u32 {
+        self.free_slots.pop().unwrap_or_else(|| {
+            let slot = self.next_slot;
+            self.next_slot = self.next_slot.saturating_add(1);
+            slot
+        })
+    }
+}
+
 /// The recorder's shared state.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    /// Every key registered, by kind; `None` for a key refused (too many dimensions), so that
-    /// it is refused, and logged, once.
-    handles: RwLock<[KeyMap; 3]>,
-    by_id: RwLock<Vec<Arc<Handle>>>,
+    registry: RwLock<Registry>,
     units: RwLock<HashMap<String, (Unit, Resolution)>>,
-    pending: Mutex<Collector>,
+    pending: Arc<Mutex<Collector>>,
     /// The keys of the default dimensions every metric carries after `service`.
     default_dimensions: RwLock<Vec<String>>,
 }
 
 impl Shared {
-    /// The handle registered under `id`.
-    pub(crate) fn handle(&self, id: usize) -> Option<Arc<Handle>> {
-        let by_id = self.by_id.read().unwrap_or_else(PoisonError::into_inner);
-        by_id.get(id).cloned()
+    /// How many keys are registered.
+    #[cfg(test)]
+    pub(crate) fn registered(&self) -> usize {
+        self.registry
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// The unit and resolution described for a metric name (Count for counters and None for
@@ -406,23 +443,37 @@ impl Shared {
     /// The handle for `key`, registered on its first use; `None` when the metric would carry
     /// more than 30 dimensions, which CloudWatch refuses: logged at WARN once per key, and
     /// recorded nowhere.
-    fn register(self: &Arc<Self>, kind: Kind, key: &Key) -> Option<Arc<Handle>> {
+    fn register(&self, kind: Kind, key: &Key) -> Option<Arc<Handle>> {
         {
-            let handles = self.handles.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(handle) = handles.get(kind.index()).and_then(|map| map.get(key)) {
-                return handle.clone();
+            let registry = self.registry.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(registered) = registry.maps.get(kind.index()).and_then(|map| map.get(key)) {
+                if let Some(handle) = registered
+                    && handle.last_used.load(Ordering::Relaxed) != registry.clock
+                {
+                    handle.last_used.store(registry.clock, Ordering::Relaxed);
+                }
+                return registered.clone();
             }
         }
         let dimensions = self.dimension_count(key);
-        let mut guard = self.handles.write().unwrap_or_else(PoisonError::into_inner);
-        let handles = guard.get_mut(kind.index())?;
-        if let Some(handle) = handles.get(key) {
+        let mut registry = self
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(registered) = registry.maps.get(kind.index()).and_then(|map| map.get(key)) {
             // Registered by another thread in the meantime.
-            return handle.clone();
+            return registered.clone();
         }
+        if registry.len() >= MAX_KEYS {
+            registry.forget_least_recent();
+        }
+        registry.clock += 1;
+        let clock = registry.clock;
         if dimensions > MAX_DIMENSIONS {
-            handles.insert(key.clone(), None);
-            drop(guard);
+            if let Some(map) = registry.maps.get_mut(kind.index()) {
+                map.insert(key.clone(), None);
+            }
+            drop(registry);
             tracing::warn!(
                 metric = %key.name(),
                 dimensions,
@@ -432,9 +483,9 @@ impl Shared {
             );
             return None;
         }
-        let mut by_id = self.by_id.write().unwrap_or_else(PoisonError::into_inner);
-        let handle = Arc::new(Handle {
-            id: by_id.len(),
+        let slot = registry.next_slot();
+        let handle = Arc::new_cyclic(|this| Handle {
+            slot,
             kind,
             name: key.name().to_owned(),
             labels: key
@@ -442,11 +493,12 @@ impl Shared {
                 .map(|label| (label.key().to_owned(), label.value().to_owned()))
                 .collect(),
             shares_name: AtomicBool::new(false),
-            shared: Arc::clone(self),
+            forgotten: AtomicBool::new(false),
+            last_used: AtomicU64::new(clock),
+            this: this.clone(),
+            pending: Arc::clone(&self.pending),
         });
-        by_id.push(Arc::clone(&handle));
-        handles.insert(key.clone(), Some(Arc::clone(&handle)));
-        for (index, others) in guard.iter().enumerate() {
+        for (index, others) in registry.maps.iter().enumerate() {
             if index == kind.index() {
                 continue;
             }
@@ -454,6 +506,9 @@ impl Shared {
                 other.shares_name.store(true, Ordering::Relaxed);
                 handle.shares_name.store(true, Ordering::Relaxed);
             }
+        }
+        if let Some(map) = registry.maps.get_mut(kind.index()) {
+            map.insert(key.clone(), Some(Arc::clone(&handle)));
         }
         Some(handle)
     }

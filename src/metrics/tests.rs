@@ -650,3 +650,103 @@ fn without_a_namespace_the_first_metric_of_the_users_is_told_once_and_helves_own
     assert_eq!(lines[0]["error_type"], "helve.MetricsNotConfigured");
     assert_eq!(lines[0]["metric"], "OrdersPlaced");
 }
+
+async fn view_pages(event: Value, ctx: Context) -> Result<Value, Infallible> {
+    let n: usize = ctx
+        .request_id()
+        .trim_start_matches("req-")
+        .parse()
+        .unwrap_or(0);
+    for page in 0..1_000 {
+        metrics::counter!("PageViews", "path" => format!("/p/{}", n * 1_000 + page)).increment(1);
+    }
+    Ok(event)
+}
+
+#[test]
+fn a_label_with_unbounded_values_keeps_a_bounded_number_of_keys_and_loses_no_value() {
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let recorder = EmfRecorder::new();
+    with_recorder(&recorder, async {
+        let service = stack(view_pages, &settings, &recorder, &captured, &captured);
+        for n in 0..10 {
+            service
+                .clone()
+                .oneshot(event(&format!("req-{n}")))
+                .await
+                .unwrap();
+            assert!(
+                recorder.shared.registered() <= super::recorder::MAX_KEYS,
+                "{} keys after invocation {n}",
+                recorder.shared.registered()
+            );
+        }
+    });
+    // 10,000 paths, each written once with its one view.
+    let mut paths: Vec<String> = captured
+        .documents()
+        .iter()
+        .filter(|doc| doc["PageViews"] == json!(1.0))
+        .map(|doc| doc["path"].as_str().unwrap().to_owned())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 10_000);
+}
+
+async fn forget_a_key_while_recording_it(event: Value, _ctx: Context) -> Result<Value, Infallible> {
+    let held = metrics::counter!("Held");
+    metrics::counter!("Jobs", "queue" => "a").increment(1);
+    // Enough new keys that the recorder forgets the least recent ones, "Jobs" and "Held".
+    for n in 0..super::recorder::MAX_KEYS {
+        metrics::gauge!("Filler", "n" => n.to_string()).set(1.0);
+    }
+    metrics::counter!("Jobs", "queue" => "a").increment(2);
+    held.increment(5);
+    Ok(event)
+}
+
+#[test]
+fn a_metric_whose_key_is_forgotten_during_its_invocation_is_written_whole_in_one_document() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let settings = settings(&[]);
+    let captured = Captured::default();
+    let logs = Captured::default();
+    let recorder = EmfRecorder::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::json_layer(settings.log(), logs.sink()));
+    tracing::subscriber::with_default(subscriber, || {
+        with_recorder(&recorder, async {
+            let service = stack(
+                forget_a_key_while_recording_it,
+                &settings,
+                &recorder,
+                &captured,
+                &logs,
+            );
+            service.oneshot(event("req-1")).await.unwrap();
+        });
+    });
+    let documents = captured.documents();
+    let jobs: Vec<&Value> = documents
+        .iter()
+        .filter(|doc| doc.get("Jobs").is_some())
+        .collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["queue"], "a");
+    assert_eq!(jobs[0]["Jobs"], json!([1.0, 2.0]));
+    let held: Vec<&Value> = documents
+        .iter()
+        .filter(|doc| doc.get("Held").is_some())
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["Held"], json!(5.0));
+    let warnings: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["level"] != "INFO")
+        .collect();
+    assert_eq!(warnings, Vec::<Value>::new());
+}

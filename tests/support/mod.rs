@@ -28,6 +28,7 @@ mod parameters;
 mod process;
 mod response_url;
 mod runtime_api;
+mod soak;
 mod xray;
 
 use std::time::Duration;
@@ -54,6 +55,7 @@ pub(crate) use parameters::{
 pub(crate) use process::{Exit, Launch, Process, binary, local};
 pub(crate) use response_url::{Received, ResponseUrl};
 pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};
+pub(crate) use soak::{Figures, Memory, Soak, SoakProcess, SplitMix, soak_binary};
 pub(crate) use xray::{DAEMON_HEADER, XRayDaemon, normalised};
 
 /// The longest any test waits for a function: generous, so that only a real hang trips it.

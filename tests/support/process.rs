@@ -417,6 +417,17 @@ impl Process {
         self.child.try_wait().ok().flatten()
     }
 
+    /// Sends SIGTERM, as Lambda does before it stops an execution environment whose function
+    /// registered an extension.
+    pub(crate) fn terminate(&self) {
+        let pid = self.child.id().expect("the process is running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("`kill` runs");
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+    }
+
     /// Kills the process and returns everything it wrote before: a Lambda function serves
     /// until it is stopped, and a test reads its logs once it has answered.
     pub(crate) async fn stop(mut self) -> Exit {

@@ -137,6 +137,8 @@ struct Shared {
     trace_counter: AtomicU64,
     /// The output of every function started through this API, for hang-guard messages.
     processes: Mutex<Vec<OutputLog>>,
+    /// The extensions registered through the Extensions API: name and events subscribed.
+    extensions: Mutex<Vec<(String, Value)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -181,6 +183,7 @@ impl RuntimeApi {
             connection_closed: Notify::new(),
             trace_counter: AtomicU64::new(0),
             processes: Mutex::new(Vec::new()),
+            extensions: Mutex::new(Vec::new()),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Self {
@@ -213,6 +216,11 @@ impl RuntimeApi {
     /// after that moment.
     pub(crate) fn push(&self, request_id: &str, body: &str) -> Pushed {
         self.enqueue(request_id, body, None)
+    }
+
+    /// Queues an event that need not be text (bytes that are not UTF-8, say).
+    pub(crate) fn push_bytes(&self, request_id: &str, body: &[u8]) -> Pushed {
+        self.enqueue_with(request_id, body, None, self.trace_header(), None)
     }
 
     /// Queues an event with a fixed deadline.
@@ -254,7 +262,7 @@ impl RuntimeApi {
         );
         self.enqueue_with(
             request_id,
-            body,
+            body.as_bytes(),
             None,
             self.trace_header(),
             Some(client_context_json.to_owned()),
@@ -272,13 +280,13 @@ impl RuntimeApi {
         deadline: Option<SystemTime>,
         trace_header: String,
     ) -> Pushed {
-        self.enqueue_with(request_id, body, deadline, trace_header, None)
+        self.enqueue_with(request_id, body.as_bytes(), deadline, trace_header, None)
     }
 
     fn enqueue_with(
         &self,
         request_id: &str,
-        body: &str,
+        body: &[u8],
         deadline: Option<SystemTime>,
         trace_header: String,
         client_context: Option<String>,
@@ -289,7 +297,7 @@ impl RuntimeApi {
         };
         let queued = Queued {
             request_id: pushed.request_id.clone(),
-            body: Bytes::copy_from_slice(body.as_bytes()),
+            body: Bytes::copy_from_slice(body),
             deadline,
             trace_header: pushed.trace_header.clone(),
             client_context,
@@ -363,6 +371,12 @@ impl RuntimeApi {
         }
     }
 
+    /// The extensions the function registered (`POST /2020-01-01/extension/register`): each
+    /// `Lambda-Extension-Name` and the events it subscribed to.
+    pub(crate) fn extensions(&self) -> Vec<(String, Value)> {
+        lock(&self.shared.extensions).clone()
+    }
+
     /// How many times the function asked for an event (`GET /runtime/invocation/next`).
     pub(crate) fn polls(&self) -> u64 {
         self.shared.polls.load(Ordering::SeqCst)
@@ -419,6 +433,32 @@ async fn route(
 ) -> Result<HttpResponse, Infallible> {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // The Extensions API, as Lambda serves it on the same address: a registration answers
+    // with an identifier; the next event of an extension that subscribed to none never comes.
+    if method == Method::POST && path == "/2020-01-01/extension/register" {
+        let name = request
+            .headers()
+            .get("lambda-extension-name")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = read_json(request).await;
+        lock(&shared.extensions).push((name, body["events"].clone()));
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .header(
+                "lambda-extension-identifier",
+                "5d2c1a0e-extension-identifier",
+            )
+            .body(Full::new(Bytes::from_static(
+                br#"{"functionName":"f","functionVersion":"$LATEST","handler":"bootstrap"}"#,
+            )))
+            .expect("a valid registration response"));
+    }
+    if method == Method::GET && path == "/2020-01-01/extension/event/next" {
+        return Ok(std::future::pending().await);
+    }
     let route = path.strip_prefix(PREFIX).unwrap_or("");
     if method == Method::GET && route == "/runtime/invocation/next" {
         return Ok(next_invocation(&shared).await);

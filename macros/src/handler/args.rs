@@ -11,6 +11,7 @@ use crate::diagnostics;
 
 pub(super) mod kw {
     syn::custom_keyword!(init);
+    syn::custom_keyword!(shutdown);
     syn::custom_keyword!(service);
     syn::custom_keyword!(log_level);
     syn::custom_keyword!(log_buffer);
@@ -46,6 +47,8 @@ pub(super) mod kw {
 #[derive(Default)]
 pub(crate) struct HandlerArgs {
     pub(super) init: Option<Path>,
+    /// `shutdown = path`: an `async fn()` run when Lambda stops the environment.
+    pub(super) shutdown: Option<Path>,
     pub(super) service: Option<LitStr>,
     pub(super) log_level: Option<LitStr>,
     pub(super) log_buffer: Option<LogBuffer>,
@@ -604,6 +607,16 @@ impl Parse for HandlerArgs {
                     )
                 })?;
                 set_once(&mut args.init, path, key.span, "init")?;
+            } else if lookahead.peek(kw::shutdown) {
+                let key: kw::shutdown = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let path: Path = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`shutdown` takes the path of an async fn, as `shutdown = close_pools`",
+                    )
+                })?;
+                set_once(&mut args.shutdown, path, key.span, "shutdown")?;
             } else if lookahead.peek(kw::service) {
                 let key: kw::service = input.parse()?;
                 input.parse::<Token![=]>()?;

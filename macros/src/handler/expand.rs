@@ -80,6 +80,10 @@ pub(super) fn expand(
         .then(context_check);
 
     let init = args.init.as_ref().map(|path| quote!(.init(#path)));
+    let shutdown = args
+        .shutdown
+        .as_ref()
+        .map(|path| quote!(.on_shutdown(#path)));
     let service = args.service.as_ref().map(|name| quote!(.service(#name)));
     let log_level = args
         .log_level
@@ -174,6 +178,7 @@ pub(super) fn expand(
             let __helve_function = ::helve::__private::Function::new(#handler)
                 .handler_name(#handler_name)
                 #init
+                #shutdown
                 #service
                 #log_level
                 #log_buffer
