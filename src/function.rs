@@ -71,6 +71,17 @@ pub struct Function<H, I = NoInit> {
 
 type CorrelateFn = crate::layers::FindCorrelationId;
 
+/// What a [`Function`] is made of, for the test kit, which runs it in-process
+/// (`helve::testing`): everything but where its output goes and how it is scheduled.
+#[cfg(feature = "testing")]
+pub(crate) struct Parts<H, I> {
+    pub(crate) handler: H,
+    pub(crate) init: I,
+    pub(crate) init_name: Cow<'static, str>,
+    pub(crate) options: Options,
+    pub(crate) correlate: Option<CorrelateFn>,
+}
+
 impl<H, I> fmt::Debug for Function<H, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Function")
@@ -382,6 +393,18 @@ impl<H, I> Function<H, I> {
     }
 
     /// The same function around another handler.
+    /// Takes the function apart for the test kit.
+    #[cfg(feature = "testing")]
+    pub(crate) fn into_parts(self) -> Parts<H, I> {
+        Parts {
+            handler: self.handler,
+            init: self.init,
+            init_name: self.init_name,
+            options: self.options,
+            correlate: self.correlate,
+        }
+    }
+
     #[cfg(feature = "idempotency")]
     fn map_handler<H2>(self, wrap: impl FnOnce(H) -> H2) -> Function<H2, I> {
         Function {
@@ -780,11 +803,7 @@ async fn report_init_failure<H, T, S, M>(handler: &H, mode: Mode, diagnostic: Di
 where
     H: Handler<T, S, M>,
 {
-    tracing::error!(
-        error_type = %diagnostic.error_type,
-        "init failed: {}",
-        diagnostic.error_message
-    );
+    log_init_failure(&diagnostic);
     match mode {
         Mode::Local => local::print_error(&diagnostic),
         _ => match handler.fallback_answer() {
@@ -792,6 +811,15 @@ where
             None => runtime_api::report_init_error(&diagnostic).await,
         },
     }
+}
+
+/// The one line that says why init failed.
+pub(crate) fn log_init_failure(diagnostic: &Diagnostic) {
+    tracing::error!(
+        error_type = %diagnostic.error_type,
+        "init failed: {}",
+        diagnostic.error_message
+    );
 }
 
 /// The event layer: how correlation ids are found, and whether events are logged.
@@ -829,7 +857,7 @@ async fn answer_init_failure(answer: crate::handler::FallbackAnswer, diagnostic:
 
 /// Installs helve's `metrics` recorder when a namespace is configured; otherwise, or when the
 /// program installed another recorder, metrics are off.
-fn install_recorder(settings: &Settings) -> Option<EmfRecorder> {
+pub(crate) fn install_recorder(settings: &Settings) -> Option<EmfRecorder> {
     let config = settings.metrics()?;
     let recorder = EmfRecorder::new();
     // Known before init records anything: the default dimensions count towards each
@@ -874,7 +902,7 @@ where
 }
 
 /// Checks the Lambda environment and runs the init step; any failure becomes the init error.
-async fn start<I: Init>(
+pub(crate) async fn start<I: Init>(
     init: I,
     init_name: &str,
     lambda: bool,

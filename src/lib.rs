@@ -49,6 +49,7 @@
 //! | `invoke` | [calling other functions](invoke): a typed client on aws-sdk-lambda (no aws-config) that decodes the callee's errors, retries throttling within the caller's deadline, refuses oversized payloads, and passes the correlation id and trace along | off |
 //! | `parameters` | [parameters and secrets](parameters) from SSM Parameter Store, Secrets Manager and AppConfig, cached and typed, secrets as `Secret<T>` and masked in logs, through the AWS Parameters and Secrets Lambda Extension (plain HTTP, no SDK); `parameters-ssm`, `parameters-secrets`, `parameters-appconfig` add the SDK backend of each service | off |
 //! | `s3` | [S3](s3): notifications from S3, SQS, SNS and EventBridge with keys decoded (`SqsMessage<S3Notification>` acknowledges `s3:TestEvent`), an object's lines streamed from GetObject (aws-sdk-s3, gzip), and with `dynamodb` the [ingest](s3::ingest) of JSON lines into a table | off |
+//! | `testing` | [the test kit](testing), for a function's tests (a dev-dependency feature): invocations run in-process through the whole stack with their log lines, metrics, batch failures and custom resource answers, assertions on them, event fixtures of every source, a Runtime API and a `ResponseURL` on 127.0.0.1 for end-to-end tests of a binary | off |
 //! | `tracer` | [traces in AWS X-Ray](tracer): the function's `tracing` spans as subsegments (or OTLP spans), sent to the X-Ray daemon over UDP with no SDK; `trace_header()` and `traceparent()` for outgoing calls | off |
 //! | `validate` | [`validation`] of decoded events with the `validator` crate | off |
 //!
@@ -139,6 +140,9 @@ pub mod s3;
 mod shutdown;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 #[cfg(feature = "tracer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
 pub mod tracer;
@@ -231,6 +235,10 @@ pub mod guide {
     #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
     #[doc = include_str!("../docs/tracing.md")]
     pub mod tracing {}
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    #[doc = include_str!("../docs/testing.md")]
+    pub mod testing {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
     #[doc = include_str!("../docs/architecture.md")]

@@ -86,6 +86,14 @@ impl<S: Clone> Clone for ContextService<S> {
     }
 }
 
+impl<S> ContextService<S> {
+    /// Decides whether the next invocation is a cold start (the test kit's context builder).
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_cold_start(&self, cold_start: bool) {
+        self.cold_start.store(cold_start, Ordering::Relaxed);
+    }
+}
+
 /// The longest correlation id kept from an event: it is on every log line, and an HTTP
 /// client chooses its `x-correlation-id`.
 pub const MAX_CORRELATION_ID_BYTES: usize = 256;

@@ -164,29 +164,13 @@ pub(crate) fn local(binary_name: &str) -> Launch {
     Launch::new(binary_name)
 }
 
-/// A binary to start as Lambda starts it against the Runtime API at `addr`.
+/// A binary to start as Lambda starts it against the Runtime API at `addr`: the environment
+/// of the test kit's Runtime API.
 pub(crate) fn lambda(binary_name: &str, addr: &str) -> Launch {
     let mut launch = Launch::new(binary_name);
-    for (name, value) in [
-        ("AWS_LAMBDA_RUNTIME_API", addr),
-        ("AWS_LAMBDA_FUNCTION_NAME", binary_name),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("TZ", ":UTC"),
-    ] {
+    for (name, value) in helve::testing::runtime_api::lambda_environment(addr, binary_name) {
         launch.env(name, value);
     }
-    launch.env(
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{binary_name}"),
-    );
-    launch.env(
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "2026/11/23/[$LATEST]0123456789abcdef0123456789abcdef",
-    );
     launch
 }
 
