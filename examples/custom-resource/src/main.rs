@@ -372,4 +372,50 @@ mod tests {
             "database_name: must be letters, digits and underscores, not starting with a digit (identifier)"
         );
     }
+
+    /// `migrate` with the context and the state as `helve::Function` passes them.
+    async fn handler(
+        request: CustomResource<Schema>,
+        _ctx: helve::Context,
+        db: &'static Database,
+    ) -> Result<Outcome, MigrationError> {
+        migrate(request, db).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cloudformation_gets_success_on_create_and_failed_for_a_version_without_migration() {
+        use helve::testing::{TestFunction, fixtures};
+
+        let function = helve::Function::new(helve::cfn::custom_resource(handler))
+            .init(connect)
+            .service("schema-migrations");
+        let mut function = TestFunction::start(function).await.unwrap();
+
+        let created =
+            function
+                .invoke(fixtures::custom_resource_create().properties(
+                    serde_json::json!({"DatabaseName": "orders", "TargetVersion": "2"}),
+                ))
+                .await;
+        let answer = created.assert_custom_resource_response();
+        assert_eq!(answer["Status"], "SUCCESS");
+        assert_eq!(answer["PhysicalResourceId"], "schema:orders");
+        assert_eq!(
+            answer["Data"],
+            serde_json::json!({"DatabaseName": "orders", "SchemaVersion": 2, "Applied": 2})
+        );
+
+        let refused = function
+            .invoke(
+                fixtures::custom_resource_update()
+                    .physical_resource_id("schema:orders")
+                    .properties(
+                        serde_json::json!({"DatabaseName": "orders", "TargetVersion": "99"}),
+                    ),
+            )
+            .await;
+        let answer = refused.assert_custom_resource_response();
+        assert_eq!(answer["Status"], "FAILED");
+        assert_eq!(answer["PhysicalResourceId"], "schema:orders");
+    }
 }
