@@ -1,21 +1,12 @@
-//! What an HTTP function logs and records when a request fails, through helve's public stack:
-//! the layers of `helve::layers` around `helve::http::http`, the JSON logger and the EMF
-//! writer. One test in a process of its own, so that the log capture sees every line.
-
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+//! What an HTTP function logs and records when a request fails, through helve's whole stack
+//! (the test kit runs `helve::http::http` in-process, with the JSON logger and the EMF writer).
 
 use helve::{
-    Context, ErrorStatus, HandlerService, Payload, Settings,
-    http::{HttpEvent, Json, Path, Request, StatusCode, http},
-    layers::{CatchPanicLayer, ContextLayer, LoggingLayer, MetricsLayer},
-    metrics::EmfRecorder,
+    Context, ErrorStatus, Function,
+    http::{Json, Path, Request, StatusCode, http},
+    testing::{Level, Outcome, TestContext, TestFunction, fixtures},
 };
 use serde_json::{Value, json};
-use tower::{Layer, ServiceExt};
-use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Debug, thiserror::Error)]
 enum OrderError {
@@ -74,183 +65,113 @@ async fn bare_status(request: Request, _ctx: Context) -> StatusCode {
     }
 }
 
-fn get_order(id: &str) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "GET /orders/{id}",
-        "rawPath": format!("/orders/{id}"),
-        "rawQueryString": "",
-        "headers": {},
-        "pathParameters": {"id": id},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "http": {"method": "GET", "path": format!("/orders/{id}"), "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"},
-            "requestId": "api-req-1",
-            "routeKey": "GET /orders/{id}",
-            "stage": "$default",
-            "time": "23/Nov/2026:18:00:00 +0000",
-            "timeEpoch": 1_795_000_000_000u64
-        },
-        "isBase64Encoded": false
-    })
+/// `GET /orders/{id}` through an HTTP API, the route's `id` parameter set.
+fn get_order(id: &str) -> fixtures::Http {
+    fixtures::api_gateway_http()
+        .path(&format!("/orders/{id}"))
+        .set("/routeKey", "GET /orders/{id}")
+        .set("/requestContext/routeKey", "GET /orders/{id}")
+        .set("/pathParameters", json!({ "id": id }))
+        .request_id("api-req-1")
 }
 
-fn lines(bytes: &Mutex<Vec<u8>>) -> Vec<Value> {
-    let bytes = std::mem::take(&mut *bytes.lock().unwrap());
-    String::from_utf8(bytes)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
-/// The one line logged about a request answered `status`, among the lines logged since the
-/// last look.
-/// The one line logged for `status`.
-fn logged_once(logs: &Mutex<Vec<u8>>, status: u16) -> Value {
-    let logged = lines(logs);
-    let mut failed = logged.iter().filter(|line| line["status"] == status);
-    let (Some(line), None) = (failed.next(), failed.next()) else {
-        panic!("not one line for {status}: {logged:#?}");
-    };
-    line.clone()
+/// The environment of every function here: the service `orders`, metrics in `Shop`.
+async fn invoke<H, T, M>(handler: H, id: &str, request_id: &str) -> Outcome
+where
+    H: helve::Handler<T, (), M>,
+    T: serde::de::DeserializeOwned + Send + 'static,
+    M: 'static,
+{
+    let mut function = TestFunction::builder(Function::new(handler).service("orders"))
+        .env("POWERTOOLS_METRICS_NAMESPACE", "Shop")
+        .start()
+        .await
+        .unwrap();
+    function
+        .invoke_with(TestContext::new().request_id(request_id), get_order(id))
+        .await
 }
 
 #[tokio::test]
-async fn a_failed_request_is_logged_by_class_and_counted_by_status_class() {
-    let settings = Settings::from_lookup(Some("orders"), |name| {
-        (name == "POWERTOOLS_METRICS_NAMESPACE").then(|| "Shop".to_owned())
-    })
-    .unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let emf = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&logs);
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(
-        helve::logging::json_layer_for(&settings, move |line: &[u8]| {
-            sink.lock().unwrap().extend_from_slice(line)
-        }),
-    ))
-    .unwrap();
-    let recorder = EmfRecorder::new();
-    metrics::set_global_recorder(recorder.clone()).unwrap();
-    let bare_stack = ContextLayer::new(settings.clone()).layer(
-        LoggingLayer::new(&settings)
-            .layer(CatchPanicLayer::new().layer(HandlerService::new(http(bare_status), &()))),
-    );
-    let declined_stack = ContextLayer::new(settings.clone()).layer(
-        LoggingLayer::new(&settings)
-            .layer(CatchPanicLayer::new().layer(HandlerService::new(http(declined), &()))),
-    );
-    let writer = Arc::clone(&emf);
-    let metrics_layer = MetricsLayer::with_writer(
-        recorder,
-        settings.metrics().cloned(),
-        move |line: &[u8]| writer.lock().unwrap().extend_from_slice(line),
-    );
-    let stack = ContextLayer::new(settings.clone()).layer(LoggingLayer::new(&settings).layer(
-        metrics_layer.layer(CatchPanicLayer::new().layer(HandlerService::new(http(find), &()))),
-    ));
-
-    let event = |id: &str, request_id: &str| {
-        let mut context = lambda_runtime::Context::default();
-        context.request_id = request_id.to_owned();
-        context.deadline = u64::try_from(
-            (std::time::SystemTime::now() + Duration::from_secs(30))
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis(),
-        )
-        .unwrap();
-        let payload: Payload<HttpEvent> = serde_json::from_value(get_order(id)).unwrap();
-        lambda_runtime::LambdaEvent::new(payload, context)
-    };
-    let invoke = |id: &str, request_id: &str| stack.clone().oneshot(event(id, request_id));
-
-    // A server error: ERROR with the whole chain; the client sees none of it.
-    let response = serde_json::to_value(invoke("broken", "req-1").await.unwrap()).unwrap();
-    assert_eq!(response["statusCode"], 503);
-    assert!(!response.to_string().contains("db-7"));
-    let logged = lines(&logs);
-    let error = logged
-        .iter()
-        .find(|line| line["level"] == "ERROR")
-        .unwrap_or_else(|| panic!("an ERROR line in {logged:#?}"));
-    assert_eq!(
-        error["message"],
-        "the request failed with 503 Service Unavailable: the store failed: connection reset by db-7.internal"
-    );
-    assert_eq!(error["status"], 503);
-    assert_eq!(error["function_request_id"], "req-1");
-    let documents = lines(&emf);
-    let responses = documents
-        .iter()
-        .find(|document| document.get("HttpResponses").is_some())
-        .unwrap_or_else(|| panic!("an HttpResponses document in {documents:#?}"));
-    assert_eq!(responses["status_class"], "5xx");
-    assert_eq!(responses["HttpResponses"], 1.0);
-    assert_eq!(
-        responses["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-        json!([["service", "status_class"]])
-    );
-    let duration = documents
-        .iter()
-        .find(|document| document.get("HttpRequestDuration").is_some())
-        .unwrap_or_else(|| panic!("an HttpRequestDuration document in {documents:#?}"));
-    assert_eq!(
-        duration["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
-        json!({"Name": "HttpRequestDuration", "Unit": "Milliseconds"})
-    );
-
-    // A client error: INFO with its code, no ERROR; counted as 4xx.
-    let response = serde_json::to_value(invoke("o-404", "req-2").await.unwrap()).unwrap();
-    assert_eq!(response["statusCode"], 404);
-    let logged = lines(&logs);
-    let info = logged
-        .iter()
-        .find(|line| {
-            line["message"] == "the request failed with 404 Not Found: order o-404 not found"
-        })
-        .unwrap_or_else(|| panic!("the client error's line in {logged:#?}"));
-    assert_eq!(info["level"], "INFO");
-    assert_eq!(info["code"], "order_not_found");
-    assert!(logged.iter().all(|line| line["level"] != "ERROR"));
-    let documents = lines(&emf);
+async fn a_server_error_is_logged_at_error_with_its_chain_and_counted_as_5xx() {
+    let outcome = invoke(http(find), "broken", "req-1").await;
+    let response = outcome.http();
+    assert_eq!(response.status, 503);
     assert!(
-        documents
-            .iter()
-            .any(|document| document["status_class"] == "4xx"),
-        "{documents:#?}"
+        !response.text().contains("db-7"),
+        "the client sees none of it"
     );
+    outcome
+        .logs()
+        .at(Level::ERROR)
+        .message(
+            "the request failed with 503 Service Unavailable: the store failed: connection reset by db-7.internal",
+        )
+        .with("status", 503)
+        .with("function_request_id", "req-1")
+        .assert_one();
+    outcome
+        .metrics()
+        .named("HttpResponses")
+        .dimension("status_class", "5xx")
+        .dimensions(&["service", "status_class"])
+        .assert_value(1.0);
+    outcome
+        .metrics()
+        .named("HttpRequestDuration")
+        .unit("Milliseconds")
+        .assert_recorded();
+}
 
-    // An error status answered without a problem (a bare status code, a router's 404): logged
-    // once too, by class, with the path.
-    let response = bare_stack
-        .clone()
-        .oneshot(event("o-1", "req-3"))
-        .await
-        .unwrap();
-    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 418);
-    let failed = logged_once(&logs, 418);
-    assert_eq!(failed["level"], "INFO");
-    assert_eq!(
-        failed["message"],
-        "the request failed with 418 I'm a teapot: answered without a problem body, for /orders/o-1"
-    );
-    let response = bare_stack.oneshot(event("crash", "req-4")).await.unwrap();
-    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 500);
-    let failed = logged_once(&logs, 500);
-    assert_eq!(failed["level"], "ERROR");
+#[tokio::test]
+async fn a_client_error_is_logged_at_info_with_its_code_and_counted_as_4xx() {
+    let outcome = invoke(http(find), "o-404", "req-2").await;
+    assert_eq!(outcome.http().status, 404);
+    outcome
+        .logs()
+        .at(Level::INFO)
+        .message("the request failed with 404 Not Found: order o-404 not found")
+        .with("code", "order_not_found")
+        .assert_one();
+    outcome.logs().at(Level::ERROR).assert_none();
+    outcome
+        .metrics()
+        .named("HttpResponses")
+        .dimension("status_class", "4xx")
+        .assert_value(1.0);
+}
 
-    // A `helve::Error`: a 500, logged at ERROR with its own error type and its chain.
-    let response = declined_stack.oneshot(event("o-1", "req-5")).await.unwrap();
-    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 500);
-    let failed = logged_once(&logs, 500);
-    assert_eq!(failed["level"], "ERROR");
-    assert_eq!(failed["error_type"], "PaymentDeclined");
-    assert_eq!(
-        failed["message"],
-        "the request failed with 500 Internal Server Error: the card issuer said no"
-    );
+#[tokio::test]
+async fn an_error_status_answered_without_a_problem_is_logged_once_by_class_with_the_path() {
+    let teapot = invoke(http(bare_status), "o-1", "req-3").await;
+    assert_eq!(teapot.http().status, 418);
+    teapot
+        .logs()
+        .with("status", 418)
+        .at(Level::INFO)
+        .message(
+            "the request failed with 418 I'm a teapot: answered without a problem body, for /orders/o-1",
+        )
+        .assert_one();
+
+    let crash = invoke(http(bare_status), "crash", "req-4").await;
+    assert_eq!(crash.http().status, 500);
+    crash
+        .logs()
+        .with("status", 500)
+        .at(Level::ERROR)
+        .assert_one();
+}
+
+#[tokio::test]
+async fn a_helve_error_is_a_500_logged_at_error_with_its_own_error_type_and_chain() {
+    let outcome = invoke(http(declined), "o-1", "req-5").await;
+    assert_eq!(outcome.http().status, 500);
+    outcome
+        .logs()
+        .with("status", 500)
+        .at(Level::ERROR)
+        .with("error_type", "PaymentDeclined")
+        .message("the request failed with 500 Internal Server Error: the card issuer said no")
+        .assert_one();
 }

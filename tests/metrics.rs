@@ -3,6 +3,7 @@
 
 mod support;
 
+use helve::testing::emf_documents;
 use serde_json::{Value, json};
 use support::{Exit, Outcome, RuntimeApi};
 
@@ -31,27 +32,15 @@ async fn run_binary(binary: &str, events: &[(&str, &str)], env: &[(&str, &str)])
     function.stop().await
 }
 
-/// The EMF documents among the stdout lines, timestamps checked and set to 0.
+/// The EMF documents among the stdout lines, timestamps checked and removed (the test kit's
+/// reading).
 fn documents(exit: &Exit) -> Vec<Value> {
-    exit.stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|value| value.get("_aws").is_some())
-        .map(|mut value| {
-            let timestamp = &mut value["_aws"]["Timestamp"];
-            assert!(
-                timestamp.as_u64().is_some_and(|ms| ms > 1_700_000_000_000),
-                "{value}"
-            );
-            *timestamp = json!(0);
-            value
-        })
-        .collect()
+    emf_documents(&exit.stdout)
 }
 
 fn document(dimensions: &[&str], metrics: Value, values: Value) -> Value {
     let mut document = json!({
-        "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{
+        "_aws": {"CloudWatchMetrics": [{
             "Namespace": "Shop", "Dimensions": [dimensions], "Metrics": metrics
         }]}
     });

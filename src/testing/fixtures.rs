@@ -52,6 +52,25 @@ fn value_of(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// Sets the value at `pointer`, adding the last key to its object when it is missing.
+fn set_pointer(event: &mut Value, pointer: &str, value: Value) {
+    if let Some(slot) = event.pointer_mut(pointer) {
+        *slot = value;
+        return;
+    }
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    match event.pointer_mut(parent) {
+        Some(Value::Object(object)) => {
+            object.insert(key, value);
+        }
+        Some(slot @ Value::Null) => *slot = json!({ key: value }),
+        _ => {}
+    }
+}
+
 macro_rules! fixture_common {
     ($name:ident) => {
         impl $name {
@@ -69,13 +88,12 @@ macro_rules! fixture_common {
                 serde_json::from_value(self.into_json())
             }
 
-            /// Sets any field, by its JSON pointer in the whole event (`/Records/0/awsRegion`),
-            /// for what the other setters do not cover; a pointer that leads nowhere is
+            /// Sets any field, by its JSON pointer in the whole event (`/Records/0/awsRegion`,
+            /// `/pathParameters`), for what the other setters do not cover: the last key is
+            /// added when its object has none; a pointer whose parent does not exist is
             /// ignored.
             pub fn set(mut self, pointer: &str, value: impl Serialize) -> Self {
-                if let Some(slot) = self.event_mut().pointer_mut(pointer) {
-                    *slot = value_of(value);
-                }
+                set_pointer(self.event_mut(), pointer, value_of(value));
                 self
             }
         }
@@ -987,7 +1005,7 @@ fixture_common!(S3);
 /// `uploads`; change it with [`EventBridge::set`] (`/detail/object/key`, ...).
 pub fn s3_eventbridge() -> EventBridge {
     eventbridge("aws.s3", "Object Created")
-        .resources([format!("arn:aws:s3:::uploads")])
+        .resources(["arn:aws:s3:::uploads"])
         .detail(json!({
             "version": "0",
             "bucket": {"name": "uploads"},

@@ -126,11 +126,12 @@ pub fn log_lines(output: &str) -> Vec<LogLine> {
 }
 
 /// Every EMF document of `output`, in order, each without its `_aws.Timestamp` (the one value
-/// that changes from run to run).
+/// that changes from run to run), after checking that it is a time in epoch milliseconds.
 ///
 /// # Panics
 ///
-/// When an EMF line is not JSON, showing the whole output.
+/// When an EMF line is not JSON or its timestamp is not epoch milliseconds of this century,
+/// showing the whole output.
 pub fn emf_documents(output: &str) -> Vec<Value> {
     output
         .lines()
@@ -141,9 +142,18 @@ pub fn emf_documents(output: &str) -> Vec<Value> {
                     "an EMF line is not JSON ({error}): {raw}\n--- the whole output ---\n{output}"
                 )
             });
-            if let Some(aws) = document.get_mut("_aws").and_then(Value::as_object_mut) {
-                aws.remove("Timestamp");
-            }
+            let timestamp = document
+                .get_mut("_aws")
+                .and_then(Value::as_object_mut)
+                .and_then(|aws| aws.remove("Timestamp"));
+            assert!(
+                timestamp
+                    .as_ref()
+                    .and_then(Value::as_u64)
+                    .is_some_and(|ms| ms > 1_700_000_000_000),
+                "an EMF document's `_aws.Timestamp` is not epoch milliseconds: {raw}\n\
+                 --- the whole output ---\n{output}"
+            );
             document
         })
         .collect()

@@ -2,22 +2,6 @@
 //! custom resource handler PUTs its JSON response to. It records every request before
 //! answering it, so a test sees the attempts it answered with an error as well as the one it
 //! accepted.
-//!
-//! ```no_run
-//! use helve::testing::ResponseUrl;
-//! use serde_json::json;
-//!
-//! # async fn example() {
-//! let mut response_url = ResponseUrl::failing_first(&[503]).await;
-//! let event = json!({ "ResponseURL": response_url.url("create-1"), ... });
-//! // ... invoke the function with the event ...
-//! let first = response_url.next().await; // answered 503
-//! let second = response_url.next().await; // answered 200
-//! assert_eq!(second.method, "PUT");
-//! assert_eq!(second.body["Status"], "SUCCESS");
-//! # let _ = (event, first);
-//! # }
-//! ```
 
 use std::{
     collections::VecDeque,
@@ -75,7 +59,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A pre-signed `ResponseURL` server on an ephemeral port of 127.0.0.1. It stops when dropped.
+/// A pre-signed `ResponseURL` server on an ephemeral port of 127.0.0.1: a custom resource's
+/// answers are recorded before they are answered, so a test sees the attempts answered with an
+/// error as well as the one accepted. It stops when dropped.
+///
+/// ```no_run
+/// use helve::testing::{ResponseUrl, fixtures};
+///
+/// # async fn example() {
+/// let mut response_url = ResponseUrl::failing_first(&[503]).await;
+/// let event = fixtures::custom_resource_create().response_url(&response_url.url("create-1"));
+/// // ... the function's binary, started against a Runtime API, is given the event ...
+/// let first = response_url.next().await; // answered 503
+/// let second = response_url.next().await; // answered 200
+/// assert_eq!(second.method, "PUT");
+/// assert_eq!(second.body["Status"], "SUCCESS");
+/// # let _ = (event, first);
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ResponseUrl {
     addr: SocketAddr,

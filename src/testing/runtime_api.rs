@@ -9,10 +9,9 @@
 //!
 //! # async fn example() -> std::io::Result<()> {
 //! let mut api = RuntimeApi::start().await;
-//! // The binary, with Lambda's environment and nothing of the test's.
-//! let mut function = api
-//!     .command(env!("CARGO_BIN_EXE_hello"), "hello")
-//!     .spawn()?;
+//! // The binary (in an integration test of its package, `env!("CARGO_BIN_EXE_hello")`), with
+//! // Lambda's environment and nothing of the test's.
+//! let mut function = api.command("target/debug/hello", "hello").spawn()?;
 //! api.push("req-1", r#"{"name":"Ada"}"#);
 //! assert_eq!(
 //!     api.next_outcome().await,
@@ -461,7 +460,10 @@ pub fn lambda_environment(addr: &str, function_name: &str) -> Vec<(String, Strin
 /// What a test adds to the message of a [`RuntimeApi`] hang guard: each part is asked for its
 /// text when the guard trips (the output a function wrote so far, say). Clones share the parts.
 #[derive(Clone, Default)]
-pub struct HangReport(Arc<Mutex<Vec<Box<dyn Fn() -> String + Send + Sync>>>>);
+pub struct HangReport(Arc<Mutex<Vec<Describe>>>);
+
+/// One part of a [`HangReport`].
+type Describe = Box<dyn Fn() -> String + Send + Sync>;
 
 impl std::fmt::Debug for HangReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -544,7 +546,7 @@ async fn route(
             .body(Full::new(Bytes::from_static(
                 br#"{"functionName":"f","functionVersion":"$LATEST","handler":"bootstrap"}"#,
             )))
-            .map_or_else(|error| broken(&error), |response| response));
+            .unwrap_or_else(|error| broken(&error)));
     }
     if method == Method::GET && path == "/2020-01-01/extension/event/next" {
         return Ok(std::future::pending().await);

@@ -11,6 +11,7 @@ use std::{
 };
 
 use example_task_api::{Task, is_task_id};
+use helve::testing::{LogLine, Logs, Metrics, emf_documents, log_lines};
 use serde_json::{Value, json};
 
 /// How long a function may take on one event file: a guard against hangs.
@@ -26,25 +27,20 @@ fn event(file: &str) -> PathBuf {
         .join(file)
 }
 
-/// What a function printed: its log lines, its EMF documents, and its answer (the last line).
+/// What a function printed: its log lines and EMF documents, read by the test kit, and its
+/// answer (the last line).
 #[derive(Debug)]
 struct Run {
     answer: Value,
-    lines: Vec<Value>,
+    lines: Vec<LogLine>,
     documents: Vec<Value>,
     stdout: String,
 }
 
 impl Run {
-    /// The one log line with this message.
+    /// The one log line with this message: its keys and values.
     fn line(&self, message: &str) -> &Value {
-        let found: Vec<&Value> = self
-            .lines
-            .iter()
-            .filter(|line| line["message"] == message)
-            .collect();
-        assert_eq!(found.len(), 1, "one line `{message}` in:\n{}", self.stdout);
-        found[0]
+        &Logs::new(&self.lines).message(message).assert_one().fields
     }
 
     /// The HTTP answer's body, decoded.
@@ -55,15 +51,14 @@ impl Run {
 
     /// Every line written while the event was handled carries `correlation_id`.
     fn assert_correlated(&self, correlation_id: &str) {
-        let invocation_lines: Vec<&Value> = self
-            .lines
-            .iter()
-            .filter(|line| line.get("function_request_id").is_some())
-            .collect();
-        assert!(!invocation_lines.is_empty(), "{}", self.stdout);
-        for line in invocation_lines {
-            assert_eq!(line["correlation_id"], correlation_id, "{line}");
-        }
+        let invocation = Logs::new(&self.lines).with_key("function_request_id");
+        assert!(invocation.count() > 0, "{}", self.stdout);
+        assert_eq!(
+            invocation.count(),
+            invocation.with("correlation_id", correlation_id).count(),
+            "every invocation line has the correlation id {correlation_id}:\n{}",
+            self.stdout
+        );
     }
 }
 
@@ -97,27 +92,27 @@ async fn run(binary: &str, event: &Path, env: &[(&str, &str)]) -> Run {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let mut values: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
-        .collect();
-    let answer = values.pop().expect("an answer");
-    let (documents, lines) = values
-        .into_iter()
-        .partition(|value: &Value| value.get("_aws").is_some());
+    // The answer is the last line; the lines before it are the logs and the EMF documents.
+    let (written, last) = stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", stdout.trim_end()));
+    let answer = serde_json::from_str(last).unwrap_or_else(|error| panic!("{error}: {last}"));
     Run {
         answer,
-        lines,
-        documents,
+        lines: log_lines(written),
+        documents: emf_documents(written),
         stdout,
     }
 }
 
-/// The metrics of a run's documents, by name.
+/// The value of a run's metric, when one of its documents has it.
 fn metric(run: &Run, name: &str) -> Option<f64> {
-    run.documents
-        .iter()
-        .find_map(|document| document[name].as_f64())
+    Metrics::new(&run.documents)
+        .named(name)
+        .values()
+        .first()
+        .copied()
 }
 
 #[tokio::test]
@@ -258,9 +253,7 @@ async fn the_event_of_a_completed_task_is_acknowledged_and_skipped() {
         "unchanged"
     );
     assert!(
-        !processor.lines.iter().any(|line| line["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("started"))),
+        Logs::new(&processor.lines).containing("started").count() == 0,
         "no work: {}",
         processor.stdout
     );
