@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use helve::{
     Context, Function,
-    batch::{KinesisRecord, SqsMessage, batch},
+    batch::{DynamoDbRecord, KinesisRecord, SqsMessage, batch},
     cfn::{CustomResource, Outcome as Answer, custom_resource},
     http::{Json, Request, Response, http},
     testing::{Level, TestContext, TestFunction, fixtures, invoke},
@@ -237,6 +237,38 @@ async fn a_kinesis_record_that_fails_is_named_by_its_sequence_number() {
         .data(json!({"id": 2}));
     let outcome = invoke(Function::new(batch(reading)), event).await;
     outcome.assert_failed_records(&["49590338271490256608559692540925702759324208523137515618"]);
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    id: String,
+}
+
+async fn changed(record: DynamoDbRecord<Item>, _ctx: Context) -> Result<(), helve::Error> {
+    match record.new_image() {
+        Some(item) if item.id == "item-2" => Err(helve::Error::new("item.Refused", "no item 2")),
+        Some(item) => {
+            tracing::info!(id = %item.id, event = record.event_name(), "changed");
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+#[tokio::test]
+async fn a_dynamodb_stream_record_is_read_from_its_image_and_failed_by_its_sequence_number() {
+    let event = fixtures::dynamodb()
+        .event_name("MODIFY")
+        .record()
+        .sequence_number("900");
+    let outcome = invoke(Function::new(batch(changed)), event).await;
+    outcome.assert_failed_records(&["900"]);
+    outcome
+        .logs()
+        .message("changed")
+        .with("id", "item-1")
+        .with("event", "MODIFY")
+        .assert_one();
 }
 
 async fn echo(request: Request, _ctx: Context) -> Response {
