@@ -208,8 +208,10 @@ pub struct TestFunctionBuilder<H, I> {
 impl<H, I: Init> TestFunctionBuilder<H, I> {
     /// Sets an environment variable the function's settings read
     /// (`POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE`, `POWERTOOLS_LOG_LEVEL`,
-    /// `POWERTOOLS_LOGGER_LOG_EVENT`, ...). The test process's own environment is not read:
-    /// each test function sees only what its test gives it.
+    /// `POWERTOOLS_LOGGER_LOG_EVENT`, ...). helve does not read the test process's own
+    /// environment for them: each test function's settings are only what its test gives it.
+    /// Code of the function's own that calls `std::env::var` (an init step reading `TABLE`)
+    /// still reads the process's.
     pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((name.into(), value.into()));
         self

@@ -1,4 +1,6 @@
-//! What the integration tests share: a Lambda Runtime API server on 127.0.0.1 ([`RuntimeApi`]),
+//! What the integration tests share beside the test kit (`helve::testing`, whose Runtime API,
+//! ResponseURL recorder and log reading these re-export): a Lambda Runtime API server on
+//! 127.0.0.1 ([`RuntimeApi`]),
 //! the binaries under test, built once and started as Lambda starts them ([`binary`],
 //! [`Launch`], [`Process`]), and their log lines, parsed ([`log_lines`], [`InvocationKeys`]).
 //!
@@ -31,8 +33,6 @@ mod runtime_api;
 mod soak;
 mod xray;
 
-use std::time::Duration;
-
 pub(crate) use cloudwatch::{Answer, CloudWatch, Datum, PUT_METRIC_DATA_PATH, PutRequest};
 pub(crate) use dynamodb_faults::{DynamoDbFaults, WriteAnswer, WriteCall};
 pub(crate) use lambda::{
@@ -58,8 +58,9 @@ pub(crate) use runtime_api::{DEFAULT_TIMEOUT, Outcome, Pushed, RuntimeApi};
 pub(crate) use soak::{Figures, Memory, Soak, SoakProcess, SplitMix, soak_binary};
 pub(crate) use xray::{DAEMON_HEADER, XRayDaemon, normalised};
 
-/// The longest any test waits for a function: generous, so that only a real hang trips it.
-pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
+/// The longest any test waits for a function: the test kit's guard, generous, so that only a
+/// real hang trips it.
+pub(crate) use helve::testing::HANG_GUARD;
 
 /// The path of a file in the workspace, from its path relative to the workspace root.
 pub(crate) fn workspace_file(relative: &str) -> std::path::PathBuf {
