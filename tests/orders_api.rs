@@ -7,7 +7,8 @@ mod support;
 
 use serde_json::{Value, json};
 use support::{
-    InvocationKeys, LogLine, Outcome, Pushed, RuntimeApi, log_lines, read_workspace_file,
+    InvocationKeys, LogLine, Outcome, Pushed, RuntimeApi, emf_documents, log_lines,
+    read_workspace_file,
 };
 
 const CREATE: &str = "create-order";
@@ -60,28 +61,14 @@ async fn invoke(binary: &str, env: &[(&str, &str)], events: &[(&str, &str)]) -> 
         }
     }
     let exit = function.stop().await;
-    let (documents, logs): (Vec<&str>, Vec<&str>) = exit
-        .stdout
-        .lines()
-        .partition(|line| line.starts_with(r#"{"_aws":"#));
+    // The test kit reads them: the log lines, and the EMF documents with their timestamps
+    // checked and removed.
     Run {
         responses,
         pushed,
-        lines: log_lines(&logs.join("\n")),
-        documents: documents.into_iter().map(document).collect(),
+        lines: log_lines(&exit.stdout),
+        documents: emf_documents(&exit.stdout),
     }
-}
-
-/// An EMF document, its timestamp checked and set to 0.
-fn document(line: &str) -> Value {
-    let mut value: Value = serde_json::from_str(line).expect("an EMF document is JSON");
-    let timestamp = &mut value["_aws"]["Timestamp"];
-    assert!(
-        timestamp.as_u64().is_some_and(|ms| ms > 1_700_000_000_000),
-        "{line}"
-    );
-    *timestamp = json!(0);
-    value
 }
 
 /// The body of a response, decoded.
@@ -186,7 +173,7 @@ fn request_documents(documents: &[Value], class: &str, extra: &[(&str, &str)]) -
         .collect();
     metrics.push(json!({"Name": "HttpRequestDuration", "Unit": "Milliseconds"}));
     let mut service = json!({
-        "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{
+        "_aws": {"CloudWatchMetrics": [{
             "Namespace": "Shop", "Dimensions": [["service"]], "Metrics": metrics
         }]},
         "service": SERVICE,
@@ -196,7 +183,7 @@ fn request_documents(documents: &[Value], class: &str, extra: &[(&str, &str)]) -
         service[name] = json!(1.0);
     }
     let responses = json!({
-        "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{
+        "_aws": {"CloudWatchMetrics": [{
             "Namespace": "Shop",
             "Dimensions": [["service", "status_class"]],
             "Metrics": [{"Name": "HttpResponses", "Unit": "Count"}]
@@ -212,7 +199,7 @@ fn request_documents(documents: &[Value], class: &str, extra: &[(&str, &str)]) -
 /// The documents of the first invocation: `ColdStart`, then those of the request.
 fn cold_start_document(function_name: &str) -> Value {
     json!({
-        "_aws": {"Timestamp": 0, "CloudWatchMetrics": [{
+        "_aws": {"CloudWatchMetrics": [{
             "Namespace": "Shop",
             "Dimensions": [["function_name", "service"]],
             "Metrics": [{"Name": "ColdStart", "Unit": "Count"}]
