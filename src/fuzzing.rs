@@ -3,7 +3,6 @@
 //! reimplementing them. Not a public API: it changes without notice.
 
 use std::{
-    future::poll_fn,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -11,7 +10,6 @@ use std::{
 use bytes::Bytes;
 use lambda_runtime::LambdaEvent;
 use serde::{Serialize, de::DeserializeOwned};
-use tower::Service;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::{
@@ -72,7 +70,7 @@ where
         })
     };
     let events = crate::function::event_layer(None, &settings);
-    let findings = events.read(&Bytes::copy_from_slice(payload));
+    let body = Bytes::copy_from_slice(payload);
     // `lambda_runtime` reads the event with `serde_json::from_slice`; `Payload` keeps a
     // decoding failure as a value, so only a payload that is not JSON at all fails here, as
     // lambda_runtime's own error.
@@ -107,13 +105,9 @@ where
         .build()
         .map_err(|error| ConfigError::new("fuzz runtime", error.to_string()))?;
     let outcome = tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            poll_fn(|cx| service.poll_ready(cx)).await?;
-            // The event layer hands its findings over during this synchronous call, as on
-            // the runtime.
-            let future = findings.during(|| service.call(LambdaEvent::new(event, lambda)));
-            future.await
-        })
+        // The event layer hands its findings over during the synchronous call, as on the
+        // runtime.
+        runtime.block_on(events.call_once(&mut service, &body, LambdaEvent::new(event, lambda)))
     });
     let response = match outcome {
         Ok(response) => serde_json::to_value(&response)
@@ -147,4 +141,25 @@ pub fn cfn_answer(payload: &[u8]) -> Option<(String, Vec<u8>)> {
         .build()
         .ok()?;
     runtime.block_on(crate::cfn::answer_for_fuzzing(payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    async fn echo(event: Value, _ctx: crate::Context) -> Result<Value, crate::Error> {
+        tracing::info!("echoing");
+        Ok(event)
+    }
+
+    #[test]
+    fn an_invocation_answers_and_logs_through_the_stack() {
+        let invoked = invoke(echo, br#"{"a":1}"#, &Options::default(), &[]).unwrap();
+        assert_eq!(invoked.response, Ok(json!({"a": 1})));
+        let logs = String::from_utf8(invoked.logs).unwrap();
+        assert!(logs.contains(r#""message":"echoing""#), "{logs}");
+        assert!(logs.contains(REQUEST_ID), "{logs}");
+    }
 }

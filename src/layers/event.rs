@@ -84,6 +84,24 @@ impl RawEventLayer {
         self
     }
 
+    /// Calls `service` once on `event`, as `lambda_runtime` calls the stack under this layer:
+    /// what the raw `body` says (correlation id, logged event, ...) is readable during the
+    /// synchronous call. The test kit's and the fuzz targets' one invocation.
+    #[cfg(any(feature = "testing", feature = "fuzzing"))]
+    pub(crate) async fn call_once<Svc, E>(
+        &self,
+        service: &mut Svc,
+        body: &Bytes,
+        event: E,
+    ) -> Result<Svc::Response, Svc::Error>
+    where
+        Svc: Service<E>,
+    {
+        let findings = self.read(body);
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+        findings.during(|| service.call(event)).await
+    }
+
     /// What the raw event says.
     pub(crate) fn read(&self, body: &Bytes) -> Findings {
         self.read_from(body, None)

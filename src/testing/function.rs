@@ -3,7 +3,6 @@
 
 use std::{
     borrow::Cow,
-    future::poll_fn,
     marker::PhantomData,
     sync::{Arc, OnceLock},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -14,7 +13,6 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 #[cfg(feature = "cfn")]
 use serde_json::Value;
-use tower::Service as _;
 use tracing::{Dispatch, instrument::WithSubscriber as _};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -455,14 +453,7 @@ where
             self.service.set_cold_start(cold_start);
         }
         let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), lambda);
-        let findings = self.events.read(&bytes);
-        let service = &mut self.service;
-        let call = async {
-            poll_fn(|cx| service.poll_ready(cx)).await?;
-            // As on Lambda: the typed stack is called while what the raw event said is
-            // readable.
-            findings.during(|| service.call(event)).await
-        };
+        let call = self.events.call_once(&mut self.service, &bytes, event);
         let outcome = tokio::time::timeout(timeout, call)
             .with_subscriber(self.dispatch.clone())
             .await;
