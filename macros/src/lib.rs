@@ -39,6 +39,10 @@ mod log;
 /// - optionally the context, `&Context` or `Context`;
 /// - optionally the state built by the init function, `&State` (needs `init = ...`).
 ///
+/// With helve's feature `validate`, a plain event type that derives `validator::Validate` is
+/// validated before the handler is called: one that does not validate fails the invocation
+/// with `helve.ValidationFailed`, listing the fields, and the handler is not called.
+///
 /// The attribute knows each parameter by how its type is written, since it runs before
 /// imports are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
 /// `Query<T>`, `Claims<T>`, `HeaderMap` and `http::Request` make an HTTP handler;
@@ -72,8 +76,10 @@ mod log;
 ///   `helve::Function::on_shutdown`.
 /// - `service = "name"`: the service name in logs and metrics (wins over
 ///   `POWERTOOLS_SERVICE_NAME`).
-/// - `log_level = "debug"`: the log level or `RUST_LOG`-style directives (wins over
-///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it).
+/// - `log_level = "debug"`: the log level (`trace`, `debug`, `info`, `warn`, `error`, `off`)
+///   or `RUST_LOG`-style directives such as `info,hyper=warn` (wins over
+///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it); another level
+///   name is a compile error listing these.
 /// - `namespace = "Shop"`: the CloudWatch namespace of the function's metrics (wins over
 ///   `POWERTOOLS_METRICS_NAMESPACE`); with one, `metrics::counter!` and friends are written
 ///   as EMF documents.
