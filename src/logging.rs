@@ -33,6 +33,7 @@ pub(crate) use level::{LogLevel, resolve as resolve_level};
 #[cfg(feature = "fuzzing")]
 pub(crate) use mask::forget_all as forget_masked_values;
 pub use mask::{MAX_MASKED_VALUES, MIN_MASKED_BYTES, mask_value};
+pub(crate) use time::civil_from_days;
 use tracing_subscriber::{
     Layer as _, Registry,
     filter::{Filtered, Targets},
