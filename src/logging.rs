@@ -12,6 +12,7 @@ pub(crate) mod config;
 pub(crate) mod error_field;
 mod json;
 mod level;
+mod location;
 mod mask;
 pub mod redact;
 mod time;
@@ -428,7 +429,7 @@ fn install_panic_hook() {
         let location = info.location().map(|location| {
             format!(
                 "{}:{}:{}",
-                location.file(),
+                self::location::crate_relative(location.file()),
                 location.line(),
                 location.column()
             )
