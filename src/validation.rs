@@ -214,6 +214,7 @@ pub fn describe_as_sent(errors: &ValidationErrors, sent: &Value) -> String {
 }
 
 /// The paths of `fields`, comma-separated: what a log line says failed, without the values.
+#[cfg(feature = "http")]
 pub(crate) fn paths(fields: &[FieldError]) -> String {
     let mut text = String::new();
     for (index, field) in fields.iter().enumerate() {

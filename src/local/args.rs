@@ -200,14 +200,28 @@ fn parse_timeout(value: &str) -> Result<Duration, UsageError> {
 /// The text of `--help`.
 pub(crate) fn usage() -> String {
     let name = program_name();
-    let templates = Template::names();
+    // The kinds, wrapped under the option's description.
+    let mut templates = String::new();
+    let mut width = 0;
+    for name in Template::names().split(' ') {
+        if width > 0 && width + name.len() > 66 {
+            templates.push_str("\n                        ");
+            width = 0;
+        } else if width > 0 {
+            templates.push(' ');
+            width += 1;
+        }
+        templates.push_str(name);
+        width += name.len();
+    }
     format!(
         "\
 Runs this Lambda function once, locally, on an event.
 
 Usage: {name} [OPTIONS] EVENT_FILE
        {name} [OPTIONS] -        (read the event from stdin)
-       {name} [OPTIONS] --http METHOD PATH [--body JSON] [--header NAME:VALUE]... [--route ROUTE]
+       {name} [OPTIONS] --http METHOD PATH [--body JSON] [--header NAME:VALUE]...
+           [--route ROUTE]
        {name} --event-template KIND
 
 Started without AWS_LAMBDA_RUNTIME_API, a helve function runs in local mode: it runs its
@@ -402,6 +416,8 @@ mod tests {
         ] {
             assert!(usage.contains(option), "{option}");
         }
-        assert!(usage.contains(&Template::names()));
+        for name in Template::names().split(", ") {
+            assert!(usage.contains(name), "{name}");
+        }
     }
 }

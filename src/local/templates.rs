@@ -21,7 +21,6 @@ const TEMPLATES: [(&str, &str); 13] = [
 /// One template event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Template {
-    name: &'static str,
     json: &'static str,
 }
 
@@ -31,7 +30,7 @@ impl Template {
         TEMPLATES
             .iter()
             .find(|(known, _)| *known == name)
-            .map(|&(name, json)| Self { name, json })
+            .map(|&(_, json)| Self { json })
     }
 
     /// The names `--event-template` takes, comma-separated.
@@ -46,11 +45,6 @@ impl Template {
     /// The event, pretty-printed JSON ending with a newline.
     pub(crate) fn json(self) -> &'static str {
         self.json
-    }
-
-    #[cfg(test)]
-    fn name(self) -> &'static str {
-        self.name
     }
 }
 
@@ -78,7 +72,7 @@ mod tests {
                 .unwrap_or_else(|error| panic!("`{name}` is JSON: {error}"));
             assert!(value.is_object(), "{name}");
             assert!(json.ends_with('\n'), "{name} ends with a newline");
-            assert_eq!(Template::named(name).map(Template::name), Some(name));
+            assert_eq!(Template::named(name).map(Template::json), Some(json));
         }
         assert_eq!(Template::named("sns"), None);
     }
