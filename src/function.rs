@@ -537,7 +537,10 @@ impl<H, I> Function<H, I> {
             multi_thread: _,
             shutdown,
         } = self;
-        let sink = logging::stdout_sink();
+        let sink = match &boot.local {
+            Some(args) if args.pretty() => local::pretty::sink(),
+            _ => logging::stdout_sink(),
+        };
         let started_logging = settings_and_logging(&options, &sink, &boot);
         #[cfg(feature = "tracer")]
         let (settings, tracer) = match started_logging {
@@ -660,6 +663,10 @@ impl Boot {
             }),
             Ok(local::Command::Help) => {
                 print!("{}", local::usage());
+                Err(ExitCode::SUCCESS)
+            }
+            Ok(local::Command::Template(template)) => {
+                print!("{}", template.json());
                 Err(ExitCode::SUCCESS)
             }
             Err(error) => {
