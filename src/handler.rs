@@ -355,64 +355,6 @@ pub(crate) fn short_type_name<T>() -> &'static str {
     path.rsplit("::").next().unwrap_or(path)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, Deserialize, PartialEq)]
-    struct Order {
-        sku: String,
-        qty: u32,
-    }
-
-    #[test]
-    fn a_wrong_field_type_names_the_field_line_and_column() {
-        let Payload(result) =
-            Payload::<Order>::from_slice(b"{\"sku\": \"A-1\",\n \"qty\": \"two\"}");
-        let invalid = result.unwrap_err();
-        assert_eq!(invalid.path(), "qty");
-        assert_eq!(
-            invalid.to_string(),
-            "invalid event at qty: invalid type: string, expected u32 at line 2 column 13"
-        );
-    }
-
-    #[test]
-    fn a_missing_field_is_reported_at_the_document() {
-        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\": \"A-1\"}");
-        assert_eq!(
-            result.unwrap_err().to_string(),
-            "invalid event: missing field `qty` at line 1 column 14"
-        );
-    }
-
-    #[test]
-    fn a_document_that_is_not_json_is_invalid() {
-        let Payload(result) = Payload::<Order>::from_slice(b"sku=A-1");
-        assert_eq!(
-            result.unwrap_err().to_string(),
-            "invalid event: expected value at line 1 column 1"
-        );
-        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\":\"A\",\"qty\":1} trailing");
-        assert_eq!(
-            result.unwrap_err().to_string(),
-            "invalid event: trailing characters at line 1 column 21"
-        );
-    }
-
-    #[test]
-    fn a_valid_event_decodes() {
-        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\":\"A-1\",\"qty\":2}");
-        assert_eq!(
-            result.unwrap(),
-            Order {
-                sku: "A-1".to_owned(),
-                qty: 2
-            }
-        );
-    }
-}
-
 /// A plain handler whose event is validated before it is called: what `#[helve::handler]`
 /// makes of a handler whose event type derives `validator::Validate` (feature `validate`). A
 /// failure is `helve.ValidationFailed`, listing the fields, never their values.
@@ -516,4 +458,62 @@ macro_rules! __validated_plain {
     ($handler:expr, $event:ty) => {
         $handler
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Order {
+        sku: String,
+        qty: u32,
+    }
+
+    #[test]
+    fn a_wrong_field_type_names_the_field_line_and_column() {
+        let Payload(result) =
+            Payload::<Order>::from_slice(b"{\"sku\": \"A-1\",\n \"qty\": \"two\"}");
+        let invalid = result.unwrap_err();
+        assert_eq!(invalid.path(), "qty");
+        assert_eq!(
+            invalid.to_string(),
+            "invalid event at qty: invalid type: string, expected u32 at line 2 column 13"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_reported_at_the_document() {
+        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\": \"A-1\"}");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "invalid event: missing field `qty` at line 1 column 14"
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_not_json_is_invalid() {
+        let Payload(result) = Payload::<Order>::from_slice(b"sku=A-1");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "invalid event: expected value at line 1 column 1"
+        );
+        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\":\"A\",\"qty\":1} trailing");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "invalid event: trailing characters at line 1 column 21"
+        );
+    }
+
+    #[test]
+    fn a_valid_event_decodes() {
+        let Payload(result) = Payload::<Order>::from_slice(b"{\"sku\":\"A-1\",\"qty\":2}");
+        assert_eq!(
+            result.unwrap(),
+            Order {
+                sku: "A-1".to_owned(),
+                qty: 2
+            }
+        );
+    }
 }
