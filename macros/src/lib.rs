@@ -104,6 +104,18 @@ mod log;
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
 ///
+/// - `http(body_limit = 1048576, deadline_margin_ms = 200, request_metrics = false,
+///   layer = CorsLayer::permissive())` (feature `http`): for an HTTP handler, the largest body
+///   passed to it (larger is answered 413; default 6 MiB), how long before the deadline helve
+///   stops waiting and answers 504 (default 100 ms), whether each request records
+///   `HttpRequestDuration` and `HttpResponses` (default yes), and tower layers to run it in
+///   (`layer = ...`, repeatable; the last is the outermost). `http` alone marks a handler whose
+///   extractors are all your own as an HTTP handler. See `helve::http::HttpHandler`.
+/// - `tracer(capture_response = false, capture_error = false, disabled, export = "otlp")`
+///   (feature `tracer`): whether the `## {handler}` subsegment records the response and the
+///   error (default yes, or `POWERTOOLS_TRACER_CAPTURE_RESPONSE` / `_ERROR`), no tracing at
+///   all, and `"xray"` (segment documents to the X-Ray daemon, the default) or `"otlp"`
+///   (OpenTelemetry spans). See `helve::tracer`.
 /// - `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure, idempotency)`: for
 ///   a handler of one record, how many records (or FIFO message groups) run at once (default 1),
 ///   how long before the deadline helve stops and answers (default 500 ms), for streams, whether
@@ -112,6 +124,16 @@ mod log;
 ///   pointer into its payload (`BatchHandler::idempotency_at`), in memory or, with
 ///   `idempotency(store = make_store)`, in the store `make_store()` returns. `batch`
 ///   alone marks any other `helve::batch::Record` type as one record of a batch.
+///
+/// # HTTP
+///
+/// With helve's extractors as the parameters (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`,
+/// `Claims<T>`, `HeaderMap`, `helve::http::Request`, in any order, with `Context` and the
+/// state), the attribute wraps the handler with `helve::http::http`: behind API Gateway (REST
+/// and HTTP APIs), an ALB or a Function URL, each extractor is taken in order and the first
+/// that fails answers (400, 413, 415, 422 with problem+json); the answer (`Json<T>`,
+/// `Created<R>`, `(StatusCode, R)`, `Problem`, or `Result<R, E>` with
+/// `E: helve::ErrorStatus`) becomes the response.
 ///
 /// # Batches
 ///
