@@ -1,13 +1,83 @@
 //! What helve's AWS SDK clients share (features `cloudwatch`, `dynamodb`, `s3` and the SDK
 //! backends of `parameters`): an HTTPS client
-//! without OpenSSL or aws-lc, and a client configuration read from the Lambda environment.
+//! without OpenSSL or aws-lc, the invocation's trace header on every request
+//! ([`TraceHeader`]), and a client configuration read from the Lambda environment.
 
 pub use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::{Intercept, context::BeforeTransmitInterceptorContextMut},
+        runtime_components::RuntimeComponents,
+    },
+};
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// An SDK interceptor that sends the current invocation's X-Ray trace header
+/// (`X-Amzn-Trace-Id`) with every request: X-Ray links the call to the invocation's trace, and
+/// Lambda's recursive loop detection follows it through SQS, SNS and S3.
+///
+/// The AWS SDK reads the header from the `_X_AMZN_TRACE_ID` environment variable, which helve
+/// does not set for each invocation (every value set stays in the process's memory; with
+/// several invocations at once one variable cannot be right for all of them). helve's own
+/// clients carry this interceptor; add it to yours:
+///
+/// ```no_run
+/// # #[cfg(feature = "dynamodb")]
+/// # fn client() -> aws_sdk_dynamodb::Client {
+/// // Or `aws_sdk_dynamodb::config::Builder::from(&sdk_config)` with aws-config.
+/// let config = aws_sdk_dynamodb::Config::builder()
+///     .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+///     .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+///     .http_client(helve::aws::https_client())
+///     .interceptor(helve::aws::TraceHeader)
+///     .build();
+/// aws_sdk_dynamodb::Client::from_conf(config)
+/// # }
+/// ```
+///
+/// The header is the invocation's own, as Lambda gave it (its `Root`, `Parent`, `Sampled` and
+/// `Lineage`). Outside an invocation (in the init step) the request is left as the SDK made
+/// it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TraceHeader;
+
+impl TraceHeader {
+    /// The header the current invocation's calls carry.
+    fn current() -> Option<String> {
+        crate::context().and_then(|context| context.xray_trace_header().map(str::to_owned))
+    }
+}
+
+impl Intercept for TraceHeader {
+    fn name(&self) -> &'static str {
+        "helve::aws::TraceHeader"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(header) = Self::current() {
+            // It replaces what the SDK took from the environment, which belongs to no
+            // invocation. A header that is not a valid header value is not sent.
+            let _ = context
+                .request_mut()
+                .headers_mut()
+                .try_insert("x-amzn-trace-id", header);
+        }
+        Ok(())
+    }
+}
 
 /// An HTTPS client for the AWS SDK: rustls with ring (no OpenSSL, no aws-lc to build or to
 /// start), the system's roots; plain `http://` endpoints (a local DynamoDB) work too. For
 /// `aws_config::defaults(..).http_client(https_client())` or any SDK's
 /// `Config::builder().http_client(https_client())`: helve turns off the SDK's default client.
+/// Add [`TraceHeader`] beside it, so that the client's calls join the invocation's trace.
 pub fn https_client() -> SharedHttpClient {
     use aws_smithy_http_client::{
         Builder,
@@ -162,7 +232,8 @@ macro_rules! config_from_environment {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(environment.region))
             .credentials_provider(credentials)
-            .http_client($crate::aws::https_client());
+            .http_client($crate::aws::https_client())
+            .interceptor($crate::aws::TraceHeader);
         if let Some(endpoint) = environment.endpoint_url {
             config = config.endpoint_url(endpoint);
         }

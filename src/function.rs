@@ -1,5 +1,5 @@
 //! The function builder: an init step run once, a handler, helve's layers, and the loop that
-//! runs them on `lambda_runtime`, or once on an event file in local mode.
+//! runs them on the Lambda Runtime API, or once on an event file in local mode.
 //!
 //! Everything `#[helve::handler]` generates is a call to this builder:
 //!
@@ -466,8 +466,8 @@ impl<H, I> Function<H, I> {
 
     /// Builds the tower service helve runs for each invocation, around the init step's state.
     ///
-    /// This is what [`run`](Function::run) gives to `lambda_runtime`; it is public for teams
-    /// that compose their own runtime, and for tests. The settings come from `settings`, not
+    /// This is what [`run`](Function::run) runs on each invocation; it is public for teams
+    /// that compose their own runtime (a `lambda_runtime::Runtime`), and for tests. The settings come from `settings`, not
     /// from this builder's options, and the init step is not run: `state` is what it would
     /// have built. Correlation ids and event logging need [`RawEventLayer`] on the runtime;
     /// metrics need a [`MetricsLayer`] around an installed [`EmfRecorder`] (build the stack
@@ -560,7 +560,10 @@ impl<H, I> Function<H, I> {
             multi_thread: _,
             shutdown,
         } = self;
-        let sink = logging::stdout_sink();
+        let sink = match &boot.local {
+            Some(args) if args.pretty() => local::pretty::sink(),
+            _ => logging::stdout_sink(),
+        };
         let started_logging = settings_and_logging(&options, &sink, &boot);
         #[cfg(feature = "tracer")]
         let (settings, tracer) = match started_logging {
@@ -650,10 +653,7 @@ impl<H, I> Function<H, I> {
 /// Whether `run` builds the multi-thread runtime: when the code asks for it, or when Lambda
 /// runs several invocations at once in this process (`AWS_LAMBDA_MAX_CONCURRENCY` above 1).
 fn wants_multi_thread(asked: bool, max_concurrency: Option<&str>) -> bool {
-    asked
-        || max_concurrency
-            .and_then(|value| value.trim().parse::<u32>().ok())
-            .is_some_and(|concurrency| concurrency > 1)
+    asked || runtime_api::concurrency_of(max_concurrency) > 1
 }
 
 /// How the process was started: by Lambda, or in local mode with its arguments.
@@ -686,6 +686,10 @@ impl Boot {
             }),
             Ok(local::Command::Help) => {
                 print!("{}", local::usage());
+                Err(ExitCode::SUCCESS)
+            }
+            Ok(local::Command::Template(template)) => {
+                print!("{}", template.json());
                 Err(ExitCode::SUCCESS)
             }
             Err(error) => {
@@ -957,11 +961,7 @@ where
     S: Sync + 'static,
     M: 'static,
 {
-    match lambda_runtime::Runtime::new(service)
-        .layer(events)
-        .run_concurrent()
-        .await
-    {
+    match runtime_api::run(service, events).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("the Lambda runtime stopped: {error}");

@@ -90,6 +90,14 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
         None
     }
 
+    /// Checks the decoded event before the handler is called (a plain event that derives
+    /// `validator::Validate`, with the feature `validate`): an `Err` fails the invocation with
+    /// it, and the handler is not called. `Ok`, the default: nothing to check.
+    #[doc(hidden)]
+    fn check(&self, _event: &T) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+
     /// What helve reads from the raw event for an idempotent handler: the pointers to its
     /// key and validated part. `None`, the default: nothing.
     #[doc(hidden)]
@@ -208,6 +216,14 @@ where
 
     fn call(&mut self, invocation: Invocation<Payload<T>>) -> Self::Future {
         match invocation.event.0 {
+            Ok(event) if let Err(diagnostic) = self.handler.check(&event) => {
+                tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+                HandlerFuture {
+                    state: HandlerState::Done {
+                        diagnostic: Some(diagnostic),
+                    },
+                }
+            }
             Ok(event) => HandlerFuture {
                 state: HandlerState::Running {
                     future: self.handler.call(event, invocation.context, self.state),
@@ -337,6 +353,111 @@ pub(crate) fn short_type_name<T>() -> &'static str {
     }
     let path = name.split('<').next().unwrap_or(name);
     path.rsplit("::").next().unwrap_or(path)
+}
+
+/// A plain handler whose event is validated before it is called: what `#[helve::handler]`
+/// makes of a handler whose event type derives `validator::Validate` (feature `validate`). A
+/// failure is `helve.ValidationFailed`, listing the fields, never their values.
+#[cfg(feature = "validate")]
+#[doc(hidden)]
+pub struct Validated<H, T> {
+    handler: H,
+    validate: crate::validation::Validator<T>,
+}
+
+#[cfg(feature = "validate")]
+impl<H, T> Validated<H, T> {
+    /// `handler`, with `validate` run on each decoded event first.
+    pub fn new(handler: H, validate: crate::validation::Validator<T>) -> Self {
+        Self { handler, validate }
+    }
+}
+
+#[cfg(feature = "validate")]
+impl<H, T> fmt::Debug for Validated<H, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validated")
+            .field("handler", &std::any::type_name::<H>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "validate")]
+impl<H: Clone, T> Clone for Validated<H, T> {
+    fn clone(&self) -> Self {
+        Self {
+            handler: self.handler.clone(),
+            validate: self.validate,
+        }
+    }
+}
+
+#[cfg(feature = "validate")]
+impl<H, T, S, M> Handler<T, S, M> for Validated<H, T>
+where
+    H: Handler<T, S, M>,
+    T: 'static,
+{
+    type Response = H::Response;
+    type Error = H::Error;
+    type Future = H::Future;
+
+    const RESPONSE_SERIALIZES: bool = H::RESPONSE_SERIALIZES;
+
+    fn call(&self, event: T, context: Context, state: &'static S) -> Self::Future {
+        self.handler.call(event, context, state)
+    }
+
+    fn check(&self, event: &T) -> Result<(), Diagnostic> {
+        self.handler.check(event)?;
+        (self.validate)(event).map_err(|errors| Diagnostic {
+            error_type: codes::VALIDATION_FAILED.to_owned(),
+            error_message: format!(
+                "the event does not validate: {}; the handler was not called",
+                crate::validation::describe(&errors)
+            ),
+        })
+    }
+
+    fn fallback_answer(&self) -> Option<FallbackAnswer> {
+        self.handler.fallback_answer()
+    }
+
+    #[cfg(feature = "idempotency")]
+    fn event_keys(&self) -> Option<crate::context::EventKeys> {
+        self.handler.event_keys()
+    }
+
+    #[cfg(feature = "idempotency")]
+    fn check_idempotency(&self) -> Result<(), crate::ConfigError> {
+        self.handler.check_idempotency()
+    }
+}
+
+/// `$handler`, validated when the event type `$event` implements `validator::Validate` and
+/// helve has the feature `validate` (chosen at compile time, since `$event` is concrete where
+/// `#[helve::handler]` writes this); `$handler` itself otherwise.
+#[cfg(feature = "validate")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __validated_plain {
+    ($handler:expr, $event:ty) => {
+        $crate::handler::Validated::new($handler, |event: &$event| {
+            #[allow(unused_imports)]
+            use $crate::validation::{ProbeAccept as _, ProbeValidate as _};
+            (&$crate::validation::Probe(event)).helve_validate()
+        })
+    };
+}
+
+/// `$handler` itself: without the feature `validate`, nothing is validated.
+#[cfg(not(feature = "validate"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __validated_plain {
+    ($handler:expr, $event:ty) => {
+        $handler
+    };
 }
 
 #[cfg(test)]

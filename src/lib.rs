@@ -241,6 +241,8 @@ pub mod guide {
     pub mod testing {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
+    #[doc = include_str!("../docs/deploy.md")]
+    pub mod deploy {}
     #[doc = include_str!("../docs/architecture.md")]
     pub mod architecture {}
 }

@@ -12,6 +12,7 @@ pub(crate) mod config;
 pub(crate) mod error_field;
 mod json;
 mod level;
+mod location;
 mod mask;
 pub mod redact;
 mod time;
@@ -33,6 +34,7 @@ pub(crate) use level::{LogLevel, resolve as resolve_level};
 #[cfg(feature = "fuzzing")]
 pub(crate) use mask::forget_all as forget_masked_values;
 pub use mask::{MAX_MASKED_VALUES, MIN_MASKED_BYTES, mask_value};
+pub(crate) use time::civil_from_days;
 use tracing_subscriber::{
     Layer as _, Registry,
     filter::{Filtered, Targets},
@@ -427,7 +429,7 @@ fn install_panic_hook() {
         let location = info.location().map(|location| {
             format!(
                 "{}:{}:{}",
-                location.file(),
+                self::location::crate_relative(location.file()),
                 location.line(),
                 location.column()
             )

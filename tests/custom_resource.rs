@@ -210,7 +210,7 @@ async fn properties_that_fail_validation_answer_failed_naming_the_field() {
     assert_eq!(
         put.body,
         failed(
-            "invalid ResourceProperties: database_name: must be letters, digits and underscores, not starting with a digit (identifier)",
+            "invalid ResourceProperties: DatabaseName: must be letters, digits and underscores, not starting with a digit (identifier)",
             &format!("helve:create-failed:{request_id}"),
             request_id,
         )

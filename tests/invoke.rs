@@ -155,6 +155,38 @@ async fn a_call_returns_the_callees_answer_and_its_errors_typed_with_one_correla
 }
 
 #[tokio::test]
+async fn each_call_carries_the_trace_of_the_invocation_that_made_it() {
+    let mut functions = Functions::start().await;
+    let mut roots = Vec::new();
+    for n in 1..=3 {
+        let pushed = functions.caller.push(
+            &format!("traced-{n}"),
+            &json!({"correlation": format!("t-{n}"), "mode": "call", "quote": {"sku": "A-1", "quantity": 1}})
+                .to_string(),
+        );
+        assert!(matches!(
+            functions.caller.next_outcome().await,
+            Outcome::Response { .. }
+        ));
+        roots.push(pushed.trace_root().to_owned());
+    }
+    let requests = functions.invoke.requests_for("invoke-callee");
+    let sent: Vec<String> = requests
+        .iter()
+        .map(|request| {
+            let header = request.trace_header.as_deref().unwrap_or_default();
+            header
+                .split(';')
+                .find_map(|part| part.strip_prefix("Root="))
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    // Every call joins its own invocation's trace, not the first one's, nor none.
+    assert_eq!(sent, roots);
+}
+
+#[tokio::test]
 async fn a_sent_event_carries_the_correlation_id_beside_its_fields_to_the_callees_logs() {
     let mut functions = Functions::start().await;
     let answer = functions

@@ -109,7 +109,12 @@ async fn help_explains_local_mode_and_exits_0() {
     assert_eq!(exit.code(), Some(0), "{exit}");
     assert!(
         exit.stdout
-            .contains("Usage: example-hello [--timeout SECONDS] [--trace] EVENT_FILE"),
+            .contains("Usage: example-hello [OPTIONS] EVENT_FILE"),
+        "{exit}"
+    );
+    assert!(
+        exit.stdout
+            .contains("--http METHOD PATH [--body JSON] [--header NAME:VALUE]..."),
         "{exit}"
     );
     assert!(
@@ -126,7 +131,10 @@ async fn no_event_is_a_usage_error_with_exit_code_2() {
     assert_eq!(exit.code(), Some(2), "{exit}");
     assert_eq!(
         exit.stderr_lines().first().copied(),
-        Some("error: no event: name an event file, or `-` to read the event from stdin"),
+        Some(
+            "error: no event: name an event file, `-` to read the event from stdin, or \
+             `--http METHOD PATH` to make one"
+        ),
         "{exit}"
     );
     assert!(exit.stderr.contains("Usage: example-hello"), "{exit}");
@@ -295,4 +303,157 @@ async fn the_default_local_timeout_is_three_seconds() {
         (2001..=3000).contains(&remaining_ms),
         "3 s from the start: {remaining_ms} ms remain\n{exit}"
     );
+}
+
+/// The body of the new order the HTTP tests send.
+const NEW_ORDER: &str = r#"{"id":"o-2001","customer_email":"ada@example.com","items":[{"sku":"BOOK-42","quantity":1}]}"#;
+
+#[tokio::test]
+async fn an_http_request_on_the_command_line_runs_the_function_on_an_http_api_event() {
+    let exit = local("create-order")
+        .args(["--http", "POST", "/orders", "--body", NEW_ORDER])
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(0), "{exit}");
+    let (lines, response) = logs_and_response(&exit);
+    assert_eq!(response["statusCode"], 201, "{exit}");
+    assert_eq!(response["headers"]["location"], "/orders/o-2001", "{exit}");
+    let order: Value = serde_json::from_str(response["body"].as_str().unwrap_or_default())
+        .unwrap_or_else(|error| panic!("the body is JSON ({error}): {exit}"));
+    assert_eq!(order["id"], "o-2001", "{exit}");
+    assert_eq!(order["customer_email"], "ada@example.com", "{exit}");
+    // The generated event's API Gateway request id is the correlation id, as on AWS.
+    let correlation = lines
+        .iter()
+        .find_map(|line| line.get("correlation_id").as_str())
+        .unwrap_or_else(|| panic!("a correlation id: {exit}"));
+    assert_eq!(correlation.len(), 16, "an API Gateway request id: {exit}");
+    assert!(correlation.ends_with('='), "{exit}");
+}
+
+#[tokio::test]
+async fn an_http_request_with_a_route_reaches_the_path_parameter() {
+    let exit = local("get-order")
+        .args(["--http", "GET", "/orders/o-1001", "--route", "/orders/{id}"])
+        .arg("--header")
+        .arg("Accept: application/json")
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(0), "{exit}");
+    let (_, response) = logs_and_response(&exit);
+    assert_eq!(response["statusCode"], 200, "{exit}");
+    let order: Value = serde_json::from_str(response["body"].as_str().unwrap_or_default())
+        .unwrap_or_else(|error| panic!("the body is JSON ({error}): {exit}"));
+    assert_eq!(order["id"], "o-1001", "{exit}");
+}
+
+#[tokio::test]
+async fn an_http_body_that_fails_validation_gets_the_422_problem() {
+    let exit = local("create-order")
+        .args(["--http", "POST", "/orders", "--body"])
+        .arg(r#"{"id":"o-2002","customer_email":"not an email","items":[{"sku":"BOOK-42","quantity":1}]}"#)
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(0), "an HTTP answer is a response: {exit}");
+    let (_, response) = logs_and_response(&exit);
+    assert_eq!(response["statusCode"], 422, "{exit}");
+    assert_eq!(
+        response["headers"]["content-type"], "application/problem+json",
+        "{exit}"
+    );
+}
+
+#[tokio::test]
+async fn pretty_prints_the_log_lines_and_the_http_body_indented() {
+    let exit = local("create-order")
+        .args(["--pretty", "--http", "POST", "/orders", "--body", NEW_ORDER])
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(0), "{exit}");
+    assert!(
+        exit.stdout.starts_with("{\n  \"level\": \"INFO\",\n"),
+        "{exit}"
+    );
+    let response = exit
+        .stdout
+        .rfind("\n{\n  \"statusCode\": 201,")
+        .map(|start| &exit.stdout[start + 1..])
+        .unwrap_or_else(|| panic!("the response, indented, last: {exit}"));
+    let response: Value = serde_json::from_str(response)
+        .unwrap_or_else(|error| panic!("the response is JSON ({error}): {exit}"));
+    assert_eq!(response["body"]["id"], "o-2001", "the body decoded: {exit}");
+    assert!(
+        exit.stdout
+            .contains("\n  \"body\": {\n    \"id\": \"o-2001\","),
+        "{exit}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_template_is_printed_for_every_kind_with_exit_code_0() {
+    for kind in [
+        "http-v2",
+        "http-v1",
+        "alb",
+        "function-url",
+        "sqs",
+        "sqs-fifo",
+        "kinesis",
+        "dynamodb",
+        "cfn-create",
+        "cfn-update",
+        "cfn-delete",
+        "schedule",
+        "s3",
+    ] {
+        let exit = local("example-hello")
+            .args(["--event-template", kind])
+            .run()
+            .await;
+        assert_eq!(exit.code(), Some(0), "{kind}: {exit}");
+        assert_eq!(
+            exit.stdout,
+            support::read_workspace_file(&format!("src/local/templates/{kind}.json")),
+            "{kind}: {exit}"
+        );
+        assert_eq!(exit.stderr, "", "no init, no logs: {exit}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_event_template_lists_the_kinds_with_exit_code_2() {
+    let exit = local("example-hello")
+        .args(["--event-template", "sns"])
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(2), "{exit}");
+    assert_eq!(
+        exit.stderr_lines().first().copied(),
+        Some(
+            "error: unknown event template `sns`; expected one of: http-v2, http-v1, alb, \
+             function-url, sqs, sqs-fifo, kinesis, dynamodb, cfn-create, cfn-update, \
+             cfn-delete, schedule, s3"
+        ),
+        "{exit}"
+    );
+    assert_eq!(exit.stdout, "", "{exit}");
+}
+
+#[tokio::test]
+async fn the_templates_run_as_they_are_on_the_examples_of_their_source() {
+    for (kind, binary) in [
+        ("sqs", "example-sqs-worker"),
+        ("schedule", "example-scheduled"),
+    ] {
+        let template = local(binary).args(["--event-template", kind]).run().await;
+        let exit = local(binary).arg("-").stdin(template.stdout).run().await;
+        assert_eq!(exit.code(), Some(0), "{kind}: {exit}");
+        if kind == "sqs" {
+            assert_eq!(
+                exit.last_stdout_line(),
+                r#"{"batchItemFailures":[]}"#,
+                "{exit}"
+            );
+        }
+    }
 }

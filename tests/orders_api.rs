@@ -344,6 +344,8 @@ async fn a_bad_request_from_a_rest_api_is_a_problem_in_the_rest_api_shape() {
     assert_eq!(logged.len(), 1, "{:?}", run.lines);
     assert_eq!(logged[0].get("level"), "INFO");
     assert_eq!(logged[0].get("status"), 422);
+    // The failing fields, never their values.
+    assert_eq!(logged[0].get("fields"), "items[0].quantity");
 }
 
 #[tokio::test]

@@ -276,6 +276,86 @@ async fn a_panic_fails_only_its_own_invocation() {
 }
 
 #[tokio::test]
+async fn a_plain_event_that_does_not_validate_never_reaches_the_handler() {
+    let mut api = RuntimeApi::start().await;
+    let mut function = api.function("validated-signup").spawn();
+    api.push("empty-name", r#"{"name": "", "email": "not-an-address"}"#);
+    api.push("valid", r#"{"name": "Ada", "email": "ada@example.com"}"#);
+
+    let (request_id, body) = expect_error(api.next_outcome().await);
+    assert_eq!(request_id, "empty-name");
+    assert_eq!(body["errorType"], "helve.ValidationFailed");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("the event does not validate: email:"),
+        "{message}"
+    );
+    assert!(message.contains("; name:"), "{message}");
+    assert!(message.ends_with("the handler was not called"), "{message}");
+    assert!(!message.contains("not-an-address"), "{message}");
+    assert_eq!(
+        api.next_outcome().await,
+        response("valid", json!({"welcome": "Ada"}))
+    );
+    let output = api.process_output();
+    assert_eq!(
+        output.matches("handler called").count(),
+        1,
+        "only the valid event reached the handler:\n{output}"
+    );
+    assert_eq!(function.try_status(), None);
+}
+
+#[tokio::test]
+async fn a_client_context_that_does_not_read_fails_only_its_own_invocation() {
+    let mut api = RuntimeApi::start().await;
+    let mut function = api.function("panicky").spawn();
+    // A `custom` value must be a string: this one is a number, and must not be repeated.
+    api.push_with_client_context(
+        "bad-context",
+        r#"{"panic": false, "value": "x"}"#,
+        r#"{"custom":{"pin":98765432}}"#,
+    );
+    api.push_with_client_context(
+        "not-json",
+        r#"{"panic": false, "value": "x"}"#,
+        r#"{"custom":"#,
+    );
+    api.push("after", r#"{"panic": false, "value": "kept"}"#);
+
+    let (request_id, body) = expect_error(api.next_outcome().await);
+    assert_eq!(request_id, "bad-context");
+    assert_eq!(body["errorType"], "helve.InvalidEvent");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "the client context the caller passed (lambda-runtime-client-context) is not of the \
+             shape Lambda gives it"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("98765432"), "{message}");
+    let (request_id, body) = expect_error(api.next_outcome().await);
+    assert_eq!(request_id, "not-json");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is not valid JSON"),
+        "{body}"
+    );
+    assert_eq!(
+        api.next_outcome().await,
+        response("after", json!({"value": "kept"}))
+    );
+    assert_eq!(
+        function.try_status(),
+        None,
+        "the same process goes on serving"
+    );
+}
+
+#[tokio::test]
 async fn a_response_that_cannot_be_serialized_fails_only_its_own_invocation() {
     let mut api = RuntimeApi::start().await;
     let mut function = api.function("panicky").spawn();

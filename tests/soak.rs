@@ -21,10 +21,9 @@
 //! the run, `HELVE_SOAK_FIXED_TRACE=1` sends one trace header with every event; the figures are
 //! printed. The reference figures are in `docs/reliability.md`.
 //!
-//! With `lambda_runtime` 1.5.0 on glibc, the three runs of 100,000 invocations fail their bound:
-//! the runtime sets `_X_AMZN_TRACE_ID` to each invocation's trace header, and glibc keeps every
-//! value `setenv` was given, about 144 bytes each (`docs/reliability.md`). Under
-//! `HELVE_SOAK_FIXED_TRACE=1` they pass.
+//! Each event has its own trace header, as on Lambda: a runtime that put each one in the
+//! process environment (as `lambda_runtime`'s own loop does, with `_X_AMZN_TRACE_ID`) would keep
+//! about 144 bytes of every one and fail the memory bound (`docs/reliability.md`).
 
 mod support;
 
@@ -61,10 +60,9 @@ fn batch_records() -> usize {
     usize::try_from(setting("HELVE_SOAK_BATCH_RECORDS", 10_000)).expect("a count that fits")
 }
 
-/// `HELVE_SOAK_FIXED_TRACE=1`: every event with the same trace header, so that the
-/// memory `lambda_runtime`'s `setenv("_X_AMZN_TRACE_ID", ...)` keeps per distinct value (glibc
-/// never frees one) is not counted: what is left is helve's and the function's. Lambda sends a
-/// new trace id with every invocation, so the real run is without it.
+/// `HELVE_SOAK_FIXED_TRACE=1`: every event with the same trace header, a diagnostic that tells
+/// memory kept per distinct trace header from the rest. Lambda sends a new trace id with every
+/// invocation, so the real run is without it.
 fn soak(scenario: &str) -> Soak {
     let soak = Soak::new(scenario, invocations());
     if std::env::var_os("HELVE_SOAK_FIXED_TRACE").is_some_and(|value| value != "0") {

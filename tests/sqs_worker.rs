@@ -190,7 +190,7 @@ async fn a_standard_batch_reports_exactly_the_records_that_failed_in_record_orde
     let invalid = with_message(
         &lines,
         "record 1d605c1e-7a33-4ad9-9c14-a9268950c3b4 failed: the record does not validate: \
-         job_id: must be letters, digits, `-` and `_` (job_id); steps: must be 1 to 100 (range)",
+         jobId: must be letters, digits, `-` and `_` (job_id); steps: must be 1 to 100 (range)",
     );
     assert_eq!(invalid.len(), 1);
     assert_eq!(invalid[0].get("level"), "ERROR");

@@ -39,6 +39,10 @@ mod log;
 /// - optionally the context, `&Context` or `Context`;
 /// - optionally the state built by the init function, `&State` (needs `init = ...`).
 ///
+/// With helve's feature `validate`, a plain event type that derives `validator::Validate` is
+/// validated before the handler is called: one that does not validate fails the invocation
+/// with `helve.ValidationFailed`, listing the fields, and the handler is not called.
+///
 /// The attribute knows each parameter by how its type is written, since it runs before
 /// imports are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
 /// `Query<T>`, `Claims<T>`, `HeaderMap` and `http::Request` make an HTTP handler;
@@ -72,8 +76,10 @@ mod log;
 ///   `helve::Function::on_shutdown`.
 /// - `service = "name"`: the service name in logs and metrics (wins over
 ///   `POWERTOOLS_SERVICE_NAME`).
-/// - `log_level = "debug"`: the log level or `RUST_LOG`-style directives (wins over
-///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it).
+/// - `log_level = "debug"`: the log level (`trace`, `debug`, `info`, `warn`, `error`, `off`)
+///   or `RUST_LOG`-style directives such as `info,hyper=warn` (wins over
+///   `POWERTOOLS_LOG_LEVEL`; Lambda's `AWS_LAMBDA_LOG_LEVEL` wins over it); another level
+///   name is a compile error listing these.
 /// - `namespace = "Shop"`: the CloudWatch namespace of the function's metrics (wins over
 ///   `POWERTOOLS_METRICS_NAMESPACE`); with one, `metrics::counter!` and friends are written
 ///   as EMF documents.
@@ -98,6 +104,18 @@ mod log;
 /// - `custom_resource(deadline_margin_ms = 5000)`: for a `CustomResource<P>` handler, how long
 ///   before the deadline helve stops waiting for the handler and answers FAILED (default 2 s).
 ///
+/// - `http(body_limit = 1048576, deadline_margin_ms = 200, request_metrics = false,
+///   layer = CorsLayer::permissive())` (feature `http`): for an HTTP handler, the largest body
+///   passed to it (larger is answered 413; default 6 MiB), how long before the deadline helve
+///   stops waiting and answers 504 (default 100 ms), whether each request records
+///   `HttpRequestDuration` and `HttpResponses` (default yes), and tower layers to run it in
+///   (`layer = ...`, repeatable; the last is the outermost). `http` alone marks a handler whose
+///   extractors are all your own as an HTTP handler. See `helve::http::HttpHandler`.
+/// - `tracer(capture_response = false, capture_error = false, disabled, export = "otlp")`
+///   (feature `tracer`): whether the `## {handler}` subsegment records the response and the
+///   error (default yes, or `POWERTOOLS_TRACER_CAPTURE_RESPONSE` / `_ERROR`), no tracing at
+///   all, and `"xray"` (segment documents to the X-Ray daemon, the default) or `"otlp"`
+///   (OpenTelemetry spans). See `helve::tracer`.
 /// - `batch(concurrency = 8, deadline_margin_ms = 1000, continue_on_failure, idempotency)`: for
 ///   a handler of one record, how many records (or FIFO message groups) run at once (default 1),
 ///   how long before the deadline helve stops and answers (default 500 ms), for streams, whether
@@ -106,6 +124,16 @@ mod log;
 ///   pointer into its payload (`BatchHandler::idempotency_at`), in memory or, with
 ///   `idempotency(store = make_store)`, in the store `make_store()` returns. `batch`
 ///   alone marks any other `helve::batch::Record` type as one record of a batch.
+///
+/// # HTTP
+///
+/// With helve's extractors as the parameters (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`,
+/// `Claims<T>`, `HeaderMap`, `helve::http::Request`, in any order, with `Context` and the
+/// state), the attribute wraps the handler with `helve::http::http`: behind API Gateway (REST
+/// and HTTP APIs), an ALB or a Function URL, each extractor is taken in order and the first
+/// that fails answers (400, 413, 415, 422 with problem+json); the answer (`Json<T>`,
+/// `Created<R>`, `(StatusCode, R)`, `Problem`, or `Result<R, E>` with
+/// `E: helve::ErrorStatus`) becomes the response.
 ///
 /// # Batches
 ///

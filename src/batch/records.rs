@@ -135,6 +135,14 @@ pub trait Record: Sized + Send + 'static {
         None
     }
 
+    /// The payload of the record `raw` as its sender wrote it, as JSON, read again when the
+    /// payload fails validation so that each field is named by the sender's key (see
+    /// [`crate::validation`]); `None`, the default: the fields keep their Rust names.
+    fn sent_payload(raw: &RawValue) -> Option<serde_json::Value> {
+        let _ = raw;
+        None
+    }
+
     /// Why this record is acknowledged without calling the handler (S3's `s3:TestEvent`),
     /// logged at INFO; `None`, the default: the handler runs.
     fn acknowledged(&self) -> Option<&'static str> {
@@ -265,6 +273,15 @@ impl<T: DeserializeOwned + Send + 'static> Record for SqsMessage<T> {
         Some(&self.body)
     }
 
+    fn sent_payload(raw: &RawValue) -> Option<serde_json::Value> {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        let Body { body } = serde_json::from_str(raw.get()).ok()?;
+        serde_json::from_str(&body).ok()
+    }
+
     #[cfg(feature = "idempotency")]
     fn idempotency_key(&self) -> Option<serde_json::Value> {
         self.message
@@ -353,6 +370,11 @@ impl<T: DeserializeOwned + Send + 'static> Record for KinesisRecord<T> {
 
     fn payload(&self) -> Option<&T> {
         Some(&self.data)
+    }
+
+    fn sent_payload(raw: &RawValue) -> Option<serde_json::Value> {
+        let record: KinesisEventRecord = serde_json::from_str(raw.get()).ok()?;
+        serde_json::from_slice(&record.kinesis.data.0).ok()
     }
 
     #[cfg(feature = "idempotency")]
@@ -455,6 +477,22 @@ impl<T: DeserializeOwned + Send + 'static> Record for DynamoDbRecord<T> {
 
     fn payload(&self) -> Option<&T> {
         self.new_image.as_ref().or(self.old_image.as_ref())
+    }
+
+    fn sent_payload(raw: &RawValue) -> Option<serde_json::Value> {
+        let record: DynamoDbEventRecord = serde_json::from_str(raw.get()).ok()?;
+        // The image validated: the new one, else the old one.
+        let change = &record.change;
+        let item = if change.new_image.is_empty() {
+            &change.old_image
+        } else {
+            &change.new_image
+        };
+        Some(serde_json::Value::Object(
+            item.iter()
+                .map(|(key, value)| (key.clone(), attribute_json(value)))
+                .collect(),
+        ))
     }
 
     #[cfg(feature = "idempotency")]

@@ -837,3 +837,51 @@ fn a_dynamodb_number_is_kept_exactly_in_json() {
     assert_eq!(image["tiny"], 1e-130);
     assert_eq!(image["set"], json!([1, 0.1, "99999999999999999999"]));
 }
+
+#[test]
+fn a_record_that_fails_validation_names_its_fields_by_the_senders_keys() {
+    #[derive(Debug, Deserialize, validator::Validate)]
+    #[serde(rename_all = "camelCase")]
+    struct Reading {
+        #[validate(range(max = 10))]
+        sensor_level: u32,
+    }
+    let raw = |value: Value| serde_json::value::to_raw_value(&value).unwrap();
+    let sqs = raw(sqs_record(1, r#"{"sensorLevel": 11}"#, None, false));
+    let kinesis = raw(kinesis_record(1, r#"{"sensorLevel": 11}"#));
+    let dynamodb = raw(json!({
+        "eventID": "1",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": {
+            "Keys": {"id": {"S": "r-1"}},
+            "NewImage": {"id": {"S": "r-1"}, "sensorLevel": {"N": "11"}},
+            "SequenceNumber": "1",
+            "SizeBytes": 26,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/readings/stream/2026-11-23T00:00:00.000"
+    }));
+    let sent = [
+        SqsMessage::<Reading>::sent_payload(&sqs),
+        KinesisRecord::<Reading>::sent_payload(&kinesis),
+        DynamoDbRecord::<Reading>::sent_payload(&dynamodb),
+    ];
+    for (sent, raw) in sent.iter().zip([&sqs, &kinesis, &dynamodb]) {
+        let sent = sent
+            .as_ref()
+            .unwrap_or_else(|| panic!("the payload of {raw}"));
+        let reading: Reading = serde_json::from_value(sent.clone()).unwrap_or_else(|error| {
+            panic!("{sent} as a reading: {error}");
+        });
+        let errors = validator::Validate::validate(&reading).unwrap_err();
+        assert_eq!(
+            crate::validation::describe_as_sent(&errors, sent),
+            "sensorLevel: must be at most 10 (range)"
+        );
+    }
+    // A raw record has no payload of its own: its fields keep their Rust names.
+    assert_eq!(RawSqsMessage::sent_payload(&sqs), None);
+}

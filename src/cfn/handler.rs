@@ -199,10 +199,11 @@ impl<H, P> CustomResourceHandler<H, P> {
         if let Some(validate) = self.validate
             && let Err(errors) = validate(&properties)
         {
-            let reason = format!(
-                "invalid ResourceProperties: {}",
-                crate::validation::describe(&errors)
-            );
+            let fields = match request.value("ResourceProperties") {
+                Some(sent) => crate::validation::describe_as_sent(&errors, sent),
+                None => crate::validation::describe(&errors),
+            };
+            let reason = format!("invalid ResourceProperties: {fields}");
             return rejected(&ids, on_failure, reason);
         }
 

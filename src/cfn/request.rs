@@ -236,6 +236,11 @@ impl RawRequest {
         request
     }
 
+    /// The field `key`, as sent.
+    pub(super) fn value(&self, key: &str) -> Option<&Value> {
+        self.fields.get(key)
+    }
+
     /// Why the field `key` could not be read, when it could not.
     pub(super) fn unreadable(&self, key: &str) -> Option<&str> {
         self.unreadable

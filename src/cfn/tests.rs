@@ -370,7 +370,7 @@ async fn a_handler_whose_state_panics_when_dropped_at_the_margin_still_gets_fail
 }
 
 #[tokio::test]
-async fn validation_runs_before_the_handler() {
+async fn validation_runs_before_the_handler_and_names_the_property_as_the_template_does() {
     fn at_most_two_versions(bucket: &Bucket) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         if bucket.versions > 2 {
@@ -388,9 +388,10 @@ async fn validation_runs_before_the_handler() {
         Duration::from_secs(30),
     )
     .await;
+    // `versions` is `Versions` in the template (`rename_all = "PascalCase"`).
     assert_eq!(
         answer["Reason"],
-        "invalid ResourceProperties: versions: must be at most 2 (range)"
+        "invalid ResourceProperties: Versions: must be at most 2 (range)"
     );
 }
 

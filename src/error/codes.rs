@@ -54,6 +54,11 @@ error_codes! {
     /// [`Error::msg`](crate::Error::msg).
     ERROR = "helve.Error",
         "a `helve::Error` made from another error or with `Error::msg`";
+    /// Feature `validate`: a plain event whose type derives `validator::Validate` does not
+    /// validate: the message lists each failing field and rule, never a value, and the handler
+    /// is not called.
+    VALIDATION_FAILED = "helve.ValidationFailed",
+        "`validate`: the event decoded but does not validate (its type derives `validator::Validate`); the message, `the event does not validate: ...`, lists each failing field and its rule, never a value; the handler is not called";
     /// The handler's response does not serialize to JSON (or, for HTTP, is not a valid
     /// response): the invocation fails, or an HTTP function answers 500.
     INVALID_RESPONSE = "helve.InvalidResponse",

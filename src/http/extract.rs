@@ -78,10 +78,18 @@ impl<T: DeserializeOwned + validator::Validate> FromRequest for Valid<T> {
         let value: T = json_body(request)?;
         match value.validate() {
             Ok(()) => Ok(Valid(value)),
-            Err(errors) => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-                .with_detail("the request body failed validation")
-                .with_code("validation_failed")
-                .with_errors(validation::field_errors(&errors))),
+            Err(errors) => {
+                // The fields by the keys the client sent: the body decoded again, as JSON,
+                // only when it fails.
+                let fields = match serde_json::from_slice::<serde_json::Value>(request.body()) {
+                    Ok(sent) => validation::field_errors_as_sent(&errors, &sent),
+                    Err(_) => validation::field_errors(&errors),
+                };
+                Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                    .with_detail("the request body failed validation")
+                    .with_code("validation_failed")
+                    .with_errors(fields))
+            }
         }
     }
 }

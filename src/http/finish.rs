@@ -23,9 +23,13 @@ pub(super) fn finish(
         .and_then(|answer| answer.unlogged.take())
     {
         let detail = problem.detail;
-        response::log(problem.status, None, problem.code.as_deref(), || {
-            detail.unwrap_or_else(|| problem.status.to_string())
-        });
+        response::log_fields(
+            problem.status,
+            None,
+            problem.code.as_deref(),
+            problem.fields.as_deref(),
+            || detail.unwrap_or_else(|| problem.status.to_string()),
+        );
     } else if !response::is_problem(&response)
         && (response.status().is_client_error() || response.status().is_server_error())
     {

@@ -169,11 +169,24 @@ pub(super) fn log(
     code: Option<&str>,
     message: impl FnOnce() -> String,
 ) {
+    log_fields(status, error_type, code, None, message);
+}
+
+/// Logs an error answer as [`log`] does, with the paths of the fields that failed validation
+/// (`fields`: `customer_email, items[0].quantity`; never their values).
+pub(super) fn log_fields(
+    status: StatusCode,
+    error_type: Option<&str>,
+    code: Option<&str>,
+    fields: Option<&str>,
+    message: impl FnOnce() -> String,
+) {
     if status.is_server_error() {
         tracing::error!(
             status = status.as_u16(),
             error_type,
             code,
+            fields,
             "the request failed with {status}: {}",
             message()
         );
@@ -182,6 +195,7 @@ pub(super) fn log(
             status = status.as_u16(),
             error_type,
             code,
+            fields,
             "the request failed with {status}: {}",
             message()
         );
@@ -196,6 +210,8 @@ pub(super) struct Unlogged {
     pub(super) status: StatusCode,
     pub(super) code: Option<Cow<'static, str>>,
     pub(super) detail: Option<String>,
+    /// The paths of the fields that failed validation, comma-separated.
+    pub(super) fields: Option<String>,
 }
 
 /// 201 Created, with the new resource's address in `Location`:
@@ -476,10 +492,11 @@ impl IntoResponse for Problem {
             ),
             None => self.render(None, None),
         });
-        let unlogged = (!self.logged).then_some(Unlogged {
+        let unlogged = (!self.logged).then(|| Unlogged {
             status: self.status,
             code: self.code,
             detail: self.detail,
+            fields: (!self.errors.is_empty()).then(|| crate::validation::paths(&self.errors)),
         });
         response.extensions_mut().insert(ProblemAnswer { unlogged });
         response

@@ -206,6 +206,69 @@ async fn a_request_lambda_http_cannot_read_is_logged_once() {
     assert_eq!(lines[0]["error_type"], "helve.MalformedRequest");
 }
 
+#[derive(Debug, Deserialize, Serialize, validator::Validate)]
+#[serde(rename_all = "camelCase")]
+struct NewNote {
+    #[serde(rename = "noteTitle")]
+    #[validate(length(min = 1, max = 100))]
+    note_title: String,
+    #[validate(length(min = 1), nested)]
+    line_items: Vec<NoteLine>,
+}
+
+#[derive(Debug, Deserialize, Serialize, validator::Validate)]
+#[serde(rename_all = "camelCase")]
+struct NoteLine {
+    #[validate(range(min = 1))]
+    item_count: u32,
+}
+
+use validator::Validate as _;
+
+async fn create_note(request: Request, _ctx: Context) -> Response {
+    match Valid::<NewNote>::from_request(&request) {
+        Ok(_) => StatusCode::CREATED.into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+#[tokio::test]
+async fn a_422_names_each_field_as_the_client_sent_it_and_its_log_line_lists_them() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let captured = crate::test_support::Captured::default();
+    let settings = crate::Settings::resolve(&crate::Options::default(), |_| None).unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::json_layer(settings.log(), captured.sink()));
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let response = invoke(
+        &http(create_note),
+        v2(
+            "POST",
+            "/notes",
+            json_headers(),
+            Some(r#"{"noteTitle":"","lineItems":[{"itemCount":1},{"itemCount":0}]}"#),
+        ),
+    )
+    .await;
+    assert_eq!(response["statusCode"], 422);
+    assert_eq!(
+        body(&response)["errors"],
+        json!([
+            {"field": "lineItems[1].itemCount", "code": "range", "message": "must be at least 1"},
+            {"field": "noteTitle", "code": "length", "message": "must be 1 to 100 characters"},
+        ])
+    );
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], 422);
+    assert_eq!(lines[0]["code"], "validation_failed");
+    assert_eq!(lines[0]["fields"], "lineItems[1].itemCount, noteTitle");
+    assert_eq!(
+        lines[0]["message"],
+        "the request failed with 422 Unprocessable Entity: the request body failed validation"
+    );
+}
+
 #[tokio::test]
 async fn a_valid_order_is_created_with_201_json_and_the_correlation_id() {
     let response = invoke(
@@ -321,7 +384,7 @@ async fn a_validation_failure_is_a_422_listing_every_field_without_values() {
     assert_eq!(
         problem["errors"],
         json!([
-            {"field": "quantity", "code": "range"},
+            {"field": "quantity", "code": "range", "message": "must be 1 to 100"},
             {"field": "sku", "code": "length", "message": "must not be empty"}
         ])
     );

@@ -121,6 +121,10 @@ where
         self.handler.fallback_answer()
     }
 
+    fn check(&self, event: &T) -> Result<(), lambda_runtime::Diagnostic> {
+        self.handler.check(event)
+    }
+
     fn check_idempotency(&self) -> Result<(), crate::ConfigError> {
         self.key.check()?;
         self.event_keys().as_ref().map_or(Ok(()), EventKeys::check)

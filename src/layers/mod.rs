@@ -54,16 +54,8 @@ pub type EventLayer = RawEventLayer;
 pub type EventService<S> = RawEventService<S>;
 pub use logging::{BUFFER_FLUSH_MARGIN, LoggingFuture, LoggingLayer, LoggingService};
 pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
-#[cfg(any(
-    feature = "cfn",
-    feature = "batch",
-    feature = "http",
-    feature = "idempotency"
-))]
-pub(crate) use panic::CatchUnwind;
-#[cfg(any(feature = "batch", feature = "http"))]
-pub(crate) use panic::catch;
 pub use panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
+pub(crate) use panic::{CatchUnwind, catch};
 #[cfg(feature = "tracer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
 pub use tracer::{TracerFuture, TracerLayer, TracerService};

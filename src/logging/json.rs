@@ -21,7 +21,7 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-use super::{LineSink, time::write_rfc3339_millis};
+use super::{LineSink, location::crate_relative, time::write_rfc3339_millis};
 // `logging` escapes the lines it writes itself with it too.
 use crate::json_escape::{escape_into, truncated};
 
@@ -275,7 +275,7 @@ impl JsonLayer {
             match (metadata.file(), metadata.line()) {
                 (Some(file), Some(number)) => {
                     line.push(b'"');
-                    escape_into(line, file);
+                    escape_into(line, crate_relative(file));
                     let _ = write!(line, ":{number}\"");
                 }
                 _ => {

@@ -875,3 +875,58 @@ fn a_logged_event_too_big_for_cloudwatch_keeps_its_start_and_says_how_big_it_was
     );
     assert!(line["truncated_from_bytes"].as_u64().unwrap() > 300 * 1024);
 }
+
+#[test]
+fn a_line_from_a_crate_built_outside_the_workspace_shows_no_absolute_path() {
+    use tracing::{
+        Metadata,
+        callsite::{Callsite, Identifier},
+        field::FieldSet,
+        metadata::Kind,
+        subscriber::Interest,
+    };
+
+    // A callsite as `file!()` gives it for helve built from crates.io.
+    struct FromRegistry;
+    static CALLSITE: FromRegistry = FromRegistry;
+    static META: Metadata<'static> = Metadata::new(
+        "event src/layers/logging.rs:144",
+        "helve::layers::logging",
+        tracing::Level::INFO,
+        Some(
+            "/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/helve-0.1.0/src/layers/logging.rs",
+        ),
+        Some(144),
+        Some("helve::layers::logging"),
+        FieldSet::new(&["message"], Identifier(&CALLSITE)),
+        Kind::EVENT,
+    );
+    impl Callsite for FromRegistry {
+        fn set_interest(&self, _: Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            &META
+        }
+    }
+
+    let settings = settings(options("orders"), &[]);
+    let captured = Captured::default();
+    with_logs(&settings, &captured, async {
+        tracing::callsite::register(&CALLSITE);
+        let fields = META.fields();
+        let message = fields.field("message").unwrap();
+        let values = [(&message, Some(&"invocation started" as &dyn tracing::Value))];
+        let values = fields.value_set(&values);
+        tracing::dispatcher::get_default(|dispatch| {
+            if dispatch.enabled(&META) {
+                dispatch.event(&tracing::Event::new(&META, &values));
+            }
+        });
+    });
+    let raw = String::from_utf8(captured.bytes()).unwrap();
+    let value: Value = serde_json::from_str(raw.trim()).unwrap_or_else(|error| {
+        panic!("one line ({error}): {raw}");
+    });
+    assert_eq!(value["message"], "invocation started");
+    assert_eq!(value["location"], "src/layers/logging.rs:144");
+    assert!(!raw.contains("/home/"), "{raw}");
+}

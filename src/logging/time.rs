@@ -24,7 +24,7 @@ pub(crate) fn write_rfc3339_millis(out: &mut Vec<u8>, time: SystemTime) {
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (days ≥ 0), after Howard
 /// Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

@@ -54,13 +54,17 @@ impl Line {
     #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
     pub fn decode_valid<T: DeserializeOwned + validator::Validate>(&self) -> Result<T, LineError> {
         let value: T = self.decode()?;
-        value.validate().map_err(|errors| LineError::Invalid {
-            number: self.number,
-            offset: self.offset,
-            reason: format!(
-                "it does not validate: {}",
-                crate::validation::describe(&errors)
-            ),
+        value.validate().map_err(|errors| {
+            // The fields by the keys the line has: the line decoded again, only when it fails.
+            let fields = match serde_json::from_str::<serde_json::Value>(&self.text) {
+                Ok(sent) => crate::validation::describe_as_sent(&errors, &sent),
+                Err(_) => crate::validation::describe(&errors),
+            };
+            LineError::Invalid {
+                number: self.number,
+                offset: self.offset,
+                reason: format!("it does not validate: {fields}"),
+            }
         })?;
         Ok(value)
     }

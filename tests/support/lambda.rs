@@ -258,6 +258,8 @@ pub(crate) struct InvokeRequest {
     pub(crate) client_context_json: Option<Value>,
     /// The `X-Amz-Tenant-Id` header.
     pub(crate) tenant_id: Option<String>,
+    /// The `X-Amzn-Trace-Id` header: the calling invocation's trace.
+    pub(crate) trace_header: Option<String>,
     /// The body: the payload's bytes.
     pub(crate) payload: Bytes,
     /// The `content-type` header (`application/octet-stream` from the SDK).
@@ -738,6 +740,7 @@ async fn answer(
             .map(|(_, json)| json.clone()),
         client_context,
         tenant_id: header("x-amz-tenant-id"),
+        trace_header: header("x-amzn-trace-id"),
         payload,
         content_type: header("content-type"),
         signed: header("authorization").is_some_and(|value| value.starts_with("AWS4-HMAC-SHA256")),

@@ -648,6 +648,14 @@ impl Parse for HandlerArgs {
                         "`log_level` must not be empty; leave it out to use `POWERTOOLS_LOG_LEVEL`",
                     ));
                 }
+                if let Some(unknown) = unknown_log_level(&level.value()) {
+                    return Err(syn::Error::new(
+                        level.span(),
+                        format!(
+                            "`{unknown}` is not a log level: use `trace`, `debug`, `info`, `warn`, `error` or `off`, or directives such as `info,hyper=warn`"
+                        ),
+                    ));
+                }
                 set_once(&mut args.log_level, level, key.span, "log_level")?;
             } else if lookahead.peek(kw::log_buffer) {
                 let key: kw::log_buffer = input.parse()?;
@@ -777,4 +785,22 @@ impl Parse for HandlerArgs {
 /// [`diagnostics::set_once`] for an option of `#[helve::handler]`.
 fn set_once<T>(slot: &mut Option<T>, value: T, span: Span, key: &str) -> syn::Result<()> {
     diagnostics::set_once(slot, value, span, key, "`#[helve::handler]`")
+}
+
+/// The first level in `value` (a level, or directives `info,hyper=warn`) that helve's logging
+/// would refuse at start: the same names it accepts (`src/logging/level.rs`), in any case.
+fn unknown_log_level(value: &str) -> Option<String> {
+    const KNOWN: [&str; 9] = [
+        "trace", "debug", "info", "warn", "warning", "error", "fatal", "critical", "off",
+    ];
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .map(|directive| match directive.rsplit_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => level.trim(),
+            _ => directive,
+        })
+        .find(|level| !KNOWN.iter().any(|known| known.eq_ignore_ascii_case(level)))
+        .map(str::to_owned)
 }

@@ -164,7 +164,8 @@ impl Kind {
     /// `handler_name` (the user's function) names it in idempotency keys.
     pub(super) fn wrap(&self, args: &HandlerArgs, handler_name: &syn::Ident) -> TokenStream {
         match self {
-            Kind::Plain(_) => quote!(__helve_handler),
+            // Validated first when the event type derives `validator::Validate`.
+            Kind::Plain(event) => quote!(::helve::__validated_plain!(__helve_handler, #event)),
             Kind::Http(_) => {
                 let options = args.http.as_ref();
                 let body_limit = options

@@ -65,7 +65,7 @@ where
         let record_context = context.with_correlation_id(Arc::clone(&id));
         // A `Deserialize` that logs does so with the record's correlation id.
         let record = record_context.clone().enter(|| decode::<R>(&raw));
-        handle_record(&handler, record, id, record_context, state)
+        handle_record(&handler, raw, record, id, record_context, state)
     };
 
     if concurrency == 1 {

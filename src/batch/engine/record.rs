@@ -61,6 +61,7 @@ pub(super) fn invalid(message: String) -> BatchError {
 /// One record: validated and handled under its own correlation id, with panics caught.
 pub(super) fn handle_record<H, R, S, M>(
     handler: &BatchHandler<H, R>,
+    raw: Box<RawValue>,
     record: Result<R, Failure>,
     id: Arc<str>,
     record_context: Context,
@@ -91,12 +92,15 @@ where
                 if let (Some(validate), Some(payload)) = (validate, record.payload())
                     && let Err(errors) = validate(payload)
                 {
+                    // The fields by the sender's keys: the payload read again, only when it
+                    // fails.
+                    let fields = match R::sent_payload(&raw) {
+                        Some(sent) => crate::validation::describe_as_sent(&errors, &sent),
+                        None => crate::validation::describe(&errors),
+                    };
                     return Err(Failure::new(
                         codes::INVALID_RECORD,
-                        format!(
-                            "the record does not validate: {}",
-                            crate::validation::describe(&errors)
-                        ),
+                        format!("the record does not validate: {fields}"),
                     ));
                 }
                 match handler_fn.call(record, record_context, state).await {

@@ -1,6 +1,6 @@
-//! What helve says to the Lambda Runtime API itself, outside `lambda_runtime`'s loop: the init
-//! error, the one invocation a function whose init failed still answers, and the environment
-//! `lambda_runtime` requires.
+//! What helve says to the Lambda Runtime API: the loop over the invocations (`invocations.rs`),
+//! the init error, the one invocation a function whose init failed still answers, and the
+//! environment the loop requires.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +10,10 @@ use lambda_runtime::Diagnostic;
 use lambda_runtime_api_client::{Client, body::Body};
 
 use crate::error::ConfigError;
+
+mod invocations;
+
+pub(crate) use invocations::{concurrency_of, run};
 
 /// `AWS_LAMBDA_RUNTIME_API` must be `host:port` (a path prefix may follow): `lambda_runtime`'s
 /// client panics on anything it cannot turn into a URL. Without a usable address there is no one
