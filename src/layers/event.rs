@@ -84,25 +84,31 @@ impl RawEventLayer {
         self
     }
 
-    /// Calls `service` once on `event`, as `lambda_runtime` calls the stack under this layer:
-    /// what the raw `body` says (correlation id, logged event, ...) is readable during the
-    /// synchronous call. The test kit's and the fuzz targets' one invocation.
-    #[cfg(any(feature = "testing", feature = "fuzzing"))]
+    /// Calls `service` once on `event`, as the layer does on a `lambda_runtime::Runtime`: what
+    /// the raw `body` and the caller's client context (its `custom` map) say (correlation id,
+    /// logged event, ...) is readable during the synchronous call. A panic in the stack (in
+    /// helve's own layers: the handler's is caught inside) is caught too, so that the
+    /// invocation still gets an answer. The one invocation of helve's loop, local mode, the
+    /// test kit and the fuzz targets.
     pub(crate) async fn call_once<Svc, E>(
         &self,
         service: &mut Svc,
         body: &Bytes,
+        client_context: Option<&std::collections::HashMap<String, String>>,
         event: E,
     ) -> Result<Svc::Response, Svc::Error>
     where
         Svc: Service<E>,
+        Svc::Error: From<crate::Panic>,
     {
-        let findings = self.read(body);
+        let findings = self.read_from(body, client_context);
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-        findings.during(|| service.call(event)).await
+        let future = super::catch(|| findings.during(|| service.call(event)))?;
+        super::CatchUnwind::new(future).await?
     }
 
     /// What the raw event says.
+    #[cfg(test)]
     pub(crate) fn read(&self, body: &Bytes) -> Findings {
         self.read_from(body, None)
     }

@@ -60,12 +60,8 @@ where
     };
     let bytes = Bytes::from(bytes);
     let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), context);
-    let findings = events.read(&bytes);
-    let call = async {
-        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-        // As on Lambda: the typed stack is called while what the raw event said is readable.
-        findings.during(|| service.call(event)).await
-    };
+    // As on Lambda: the typed stack is called while what the raw event said is readable.
+    let call = events.call_once(&mut service, &bytes, None, event);
     let outcome = match tokio::time::timeout(args.timeout, call).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Diagnostic {

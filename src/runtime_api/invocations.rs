@@ -16,7 +16,7 @@
 //! With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed Instances), as many loops run at
 //! once, each with its own clone of the stack, as `lambda_runtime` does.
 
-use std::{future::poll_fn, sync::Arc};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, header::CONTENT_TYPE};
@@ -26,12 +26,7 @@ use lambda_runtime_api_client::{Client, body::Body, build_request};
 use serde::{Serialize, de::DeserializeOwned};
 use tower::Service;
 
-use crate::{
-    error::codes,
-    handler::Payload,
-    layers::{CatchUnwind, RawEventLayer, catch},
-    outcome,
-};
+use crate::{error::codes, handler::Payload, layers::RawEventLayer, outcome};
 
 /// A failure that ends the loop: the Runtime API cannot be reached, or said something no
 /// Lambda Runtime API says.
@@ -197,15 +192,13 @@ impl<Svc> Worker<Svc> {
         Svc::Response: Serialize,
         T: DeserializeOwned,
     {
-        let client_context = context.client_context.as_ref().map(|client| &client.custom);
-        let findings = self.events.read_from(&body, client_context);
+        let client_context = context.client_context.clone();
+        let client_context = client_context.as_ref().map(|client| &client.custom);
         let event = LambdaEvent::new(Payload::<T>::from_slice(&body), context);
-        poll_fn(|cx| self.service.poll_ready(cx)).await?;
-        let service = &mut self.service;
-        // The typed stack catches a handler's panic itself; these catch one in helve's layers,
-        // so that the invocation still gets an answer and the loop goes on.
-        let future = catch(|| findings.during(|| service.call(event)))?;
-        let response = CatchUnwind::new(future).await??;
+        let response = self
+            .events
+            .call_once(&mut self.service, &body, client_context, event)
+            .await?;
         serde_json::to_vec(&response).map_err(|error| outcome::invalid_response(&error))
     }
 }
