@@ -186,26 +186,43 @@ pub mod prelude {
 
 /// The guide, one page per topic. The same pages are in the repository's `docs/` folder.
 pub mod guide {
+    // A page writes its links reference-style and defines them at its end for GitHub (`.md`
+    // files, docs.rs URLs). `guide_links/<page>.md`, included before the page, defines the same
+    // names as rustdoc paths, and the first definition wins; a definition of an item behind
+    // another feature than the page's is included with that feature only, and without it the
+    // page's docs.rs URL stands. tests/docs_links.rs checks the pages.
     #[doc = include_str!("../docs/getting-started.md")]
     pub mod getting_started {}
+    #[doc = include_str!("guide_links/handler-and-init.md")]
     #[doc = include_str!("../docs/handler-and-init.md")]
     pub mod handler_and_init {}
+    #[doc = include_str!("guide_links/context.md")]
     #[doc = include_str!("../docs/context.md")]
     pub mod context {}
     #[doc = include_str!("../docs/local-mode.md")]
     pub mod local_mode {}
+    #[cfg_attr(feature = "http", doc = include_str!("guide_links/errors-http.md"))]
+    #[doc = include_str!("guide_links/errors.md")]
     #[doc = include_str!("../docs/errors.md")]
     pub mod errors {}
+    #[doc = include_str!("guide_links/logging.md")]
     #[doc = include_str!("../docs/logging.md")]
     pub mod logging {}
+    #[cfg_attr(
+        feature = "cloudwatch",
+        doc = include_str!("guide_links/metrics-cloudwatch.md")
+    )]
+    #[doc = include_str!("guide_links/metrics.md")]
     #[doc = include_str!("../docs/metrics.md")]
     pub mod metrics {}
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    #[doc = include_str!("guide_links/http.md")]
     #[doc = include_str!("../docs/http.md")]
     pub mod http {}
     #[cfg(feature = "batch")]
     #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+    #[doc = include_str!("guide_links/batch.md")]
     #[doc = include_str!("../docs/batch.md")]
     pub mod batch {}
     #[cfg(feature = "cfn")]
@@ -214,6 +231,12 @@ pub mod guide {
     pub mod custom_resources {}
     #[cfg(feature = "idempotency")]
     #[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+    #[cfg_attr(feature = "http", doc = include_str!("guide_links/idempotency-http.md"))]
+    #[cfg_attr(
+        feature = "dynamodb",
+        doc = include_str!("guide_links/idempotency-dynamodb.md")
+    )]
+    #[doc = include_str!("guide_links/idempotency.md")]
     #[doc = include_str!("../docs/idempotency.md")]
     pub mod idempotency {}
     #[cfg(all(feature = "s3", feature = "dynamodb", feature = "batch"))]
@@ -221,18 +244,22 @@ pub mod guide {
         docsrs,
         doc(cfg(all(feature = "s3", feature = "dynamodb", feature = "batch")))
     )]
+    #[doc = include_str!("guide_links/s3-ingest.md")]
     #[doc = include_str!("../docs/s3-ingest.md")]
     pub mod s3_ingest {}
     #[cfg(feature = "invoke")]
     #[cfg_attr(docsrs, doc(cfg(feature = "invoke")))]
+    #[doc = include_str!("guide_links/invoke.md")]
     #[doc = include_str!("../docs/invoke.md")]
     pub mod invoke {}
     #[cfg(feature = "parameters")]
     #[cfg_attr(docsrs, doc(cfg(feature = "parameters")))]
+    #[doc = include_str!("guide_links/parameters.md")]
     #[doc = include_str!("../docs/parameters.md")]
     pub mod parameters {}
     #[cfg(feature = "tracer")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tracer")))]
+    #[doc = include_str!("guide_links/tracing.md")]
     #[doc = include_str!("../docs/tracing.md")]
     pub mod tracing {}
     #[cfg(feature = "testing")]
@@ -241,6 +268,7 @@ pub mod guide {
     pub mod testing {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
+    #[doc = include_str!("guide_links/deploy.md")]
     #[doc = include_str!("../docs/deploy.md")]
     pub mod deploy {}
     #[doc = include_str!("../docs/architecture.md")]
