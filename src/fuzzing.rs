@@ -107,7 +107,12 @@ where
     let outcome = tracing::subscriber::with_default(subscriber, || {
         // The event layer hands its findings over during the synchronous call, as on the
         // runtime.
-        runtime.block_on(events.call_once(&mut service, &body, None, LambdaEvent::new(event, lambda)))
+        runtime.block_on(events.call_once(
+            &mut service,
+            &body,
+            None,
+            LambdaEvent::new(event, lambda),
+        ))
     });
     let response = match outcome {
         Ok(response) => serde_json::to_value(&response)

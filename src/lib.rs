@@ -191,6 +191,7 @@ pub mod guide {
     // names as rustdoc paths, and the first definition wins; a definition of an item behind
     // another feature than the page's is included with that feature only, and without it the
     // page's docs.rs URL stands. tests/docs_links.rs checks the pages.
+    #[doc = include_str!("guide_links/getting-started.md")]
     #[doc = include_str!("../docs/getting-started.md")]
     pub mod getting_started {}
     #[doc = include_str!("guide_links/handler-and-init.md")]
@@ -264,6 +265,7 @@ pub mod guide {
     pub mod tracing {}
     #[cfg(feature = "testing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    #[doc = include_str!("guide_links/testing.md")]
     #[doc = include_str!("../docs/testing.md")]
     pub mod testing {}
     #[doc = include_str!("../docs/performance.md")]

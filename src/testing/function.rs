@@ -453,7 +453,9 @@ where
             self.service.set_cold_start(cold_start);
         }
         let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), lambda);
-        let call = self.events.call_once(&mut self.service, &bytes, None, event);
+        let call = self
+            .events
+            .call_once(&mut self.service, &bytes, None, event);
         let outcome = tokio::time::timeout(timeout, call)
             .with_subscriber(self.dispatch.clone())
             .await;
