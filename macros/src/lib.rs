@@ -155,6 +155,11 @@ mod log;
 /// `helve::Function::new(..).init(..).service(..).run()`: on Lambda it serves invocations,
 /// several at once when `AWS_LAMBDA_MAX_CONCURRENCY` says so; elsewhere it runs the handler
 /// once on an event file (local mode).
+///
+/// In test builds (`#[cfg(test)]`), also `helve_function!()`, a macro that gives the same
+/// `helve::Function`, every option applied, for the test kit:
+/// `helve::testing::invoke(helve_function!(), event)` in a test module below the handler
+/// that sees its types (`use super::*;`).
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()

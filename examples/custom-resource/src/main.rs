@@ -373,23 +373,12 @@ mod tests {
         );
     }
 
-    /// `migrate` with the context and the state as `helve::Function` passes them.
-    async fn handler(
-        request: CustomResource<Schema>,
-        _ctx: helve::Context,
-        db: &'static Database,
-    ) -> Result<Outcome, MigrationError> {
-        migrate(request, db).await
-    }
-
     #[tokio::test(start_paused = true)]
     async fn cloudformation_gets_success_on_create_and_failed_for_a_version_without_migration() {
         use helve::testing::{TestFunction, fixtures};
 
-        let function = helve::Function::new(helve::cfn::custom_resource(handler))
-            .init(connect)
-            .service("schema-migrations");
-        let mut function = TestFunction::start(function).await.unwrap();
+        // The function as `main` runs it, written by `#[helve::handler]` for tests.
+        let mut function = TestFunction::start(helve_function!()).await.unwrap();
 
         let created =
             function

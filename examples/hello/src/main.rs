@@ -110,31 +110,13 @@ mod tests {
         assert_eq!(error.error_type(), "hello.EmptyName");
     }
 
-    /// `greet` with the context and the state as `helve::Function` passes them.
-    async fn handler(
-        event: Greeting,
-        ctx: Context,
-        app: &'static App,
-    ) -> Result<Reply, HelloError> {
-        greet(event, &ctx, app).await
-    }
-
-    /// The function as `#[helve::handler]` builds it (its init step, service and namespace),
-    /// for the test kit, which runs it through helve's whole stack.
-    macro_rules! function {
-        () => {
-            helve::Function::new(handler)
-                .init(setup)
-                .service("hello")
-                .namespace("Hello")
-        };
-    }
-
     #[tokio::test]
     async fn a_greeting_logs_its_line_and_counts_one_greeting() {
         use helve::testing::{Level, TestFunction};
 
-        let mut function = TestFunction::start(function!()).await.unwrap();
+        // `helve_function!()`, written by `#[helve::handler]` for tests: the function with its init
+        // step, service and namespace, as `main` runs it.
+        let mut function = TestFunction::start(helve_function!()).await.unwrap();
         let outcome = function
             .invoke(include_str!("../events/greeting.json"))
             .await;
@@ -160,7 +142,7 @@ mod tests {
     async fn an_empty_name_is_the_invocations_hello_empty_name_error_and_its_error_line() {
         use helve::testing::{Level, invoke};
 
-        let outcome = invoke(function!(), include_str!("../events/empty-name.json")).await;
+        let outcome = invoke(helve_function!(), include_str!("../events/empty-name.json")).await;
         outcome.assert_error("hello.EmptyName");
         outcome
             .logs()

@@ -153,21 +153,16 @@ mod tests {
         assert_eq!(error.error_type(), "scheduled.NotScheduled");
     }
 
-    /// `run_daily_job` with the context and the state as `helve::Function` passes them.
-    async fn handler(
-        event: EventBridgeEvent,
-        ctx: Context,
-        job: &'static Job,
-    ) -> Result<Summary, ScheduledError> {
-        run_daily_job(event, &ctx, job).await
-    }
-
     #[tokio::test]
     async fn a_schedule_runs_the_job_and_logs_the_day_it_reports_on() {
         use helve::testing::{Level, fixtures, invoke};
 
-        let function = helve::Function::new(handler).init(setup).service("reports");
-        let outcome = invoke(function, fixtures::schedule().time("2026-11-23T06:00:00Z")).await;
+        // The function as `main` runs it, written by `#[helve::handler]` for tests.
+        let outcome = invoke(
+            helve_function!(),
+            fixtures::schedule().time("2026-11-23T06:00:00Z"),
+        )
+        .await;
         let summary = outcome.assert_response();
         assert_eq!(summary["report_date"], "2026-11-22");
         assert_eq!(summary["status"], "done");
@@ -184,9 +179,8 @@ mod tests {
     async fn an_event_that_is_not_a_schedule_fails_the_invocation_with_its_error_type() {
         use helve::testing::{fixtures, invoke};
 
-        let function = helve::Function::new(handler).init(setup).service("reports");
         let event = fixtures::eventbridge("orders", "OrderPlaced");
-        invoke(function, event)
+        invoke(helve_function!(), event)
             .await
             .assert_error("scheduled.NotScheduled");
     }

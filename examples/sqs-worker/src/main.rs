@@ -453,29 +453,18 @@ mod tests {
         let _ = work(SqsMessage::new("m-10", message), &context(), &worker).await;
     }
 
-    /// `work` with the context and the state as `helve::Function` passes them.
-    async fn handler(
-        message: SqsMessage<JobMessage>,
-        ctx: Context,
-        worker: &'static Worker,
-    ) -> Result<(), JobError> {
-        work(message, &ctx, worker).await
-    }
-
     #[tokio::test(start_paused = true)]
     async fn only_the_message_that_is_not_a_job_is_reported_failed() {
         use helve::testing::{Level, fixtures, invoke};
 
-        let function = helve::Function::new(helve::batch::batch(handler).concurrency(8))
-            .init(setup)
-            .service("jobs-worker");
         let event = fixtures::sqs()
             .message_id("m-1")
             .body(serde_json::json!({"jobId": "job-kit-1", "kind": "report", "steps": 2}))
             .record()
             .message_id("m-2")
             .body("not a job");
-        let outcome = invoke(function, event).await;
+        // The function as `main` runs it (batch of 8 at once), written by `#[helve::handler]`.
+        let outcome = invoke(helve_function!(), event).await;
         outcome.assert_failed_records(&["m-2"]);
         outcome
             .logs()

@@ -156,38 +156,54 @@ pub(super) fn expand(
     };
     let run = quote!(#call #run_types #parens);
 
+    let build = quote! {
+        #event_check
+        #state_check
+        #context_check
+        #helpers
+        // A named fn, not a closure: diagnostics then name it without a file path. Not
+        // an `async fn`: the `impl Trait`s of its output keep the spans given them.
+        fn __helve_handler #generics(
+            __helve_event: #event_ty,
+            __helve_ctx: ::helve::__private::Context,
+            __helve_state: &'static #state_ty,
+        ) -> impl ::core::future::Future<Output = #output> {
+            async move { #body }
+        }
+        let __helve_function = ::helve::__private::Function::new(#handler)
+            .handler_name(#handler_name)
+            #init
+            #shutdown
+            #service
+            #log_level
+            #log_buffer
+            #correlation_id
+            #namespace
+            #idempotency
+            #tracer
+            #runtime;
+    };
+
     quote! {
         #function
 
         /// Runs the function: on Lambda, serves invocations; elsewhere, runs it once on an
         /// event file (local mode). Written by `#[helve::handler]`.
         pub(crate) fn main() -> ::std::process::ExitCode {
-            #event_check
-            #state_check
-            #context_check
-            #helpers
-            // A named fn, not a closure: diagnostics then name it without a file path. Not
-            // an `async fn`: the `impl Trait`s of its output keep the spans given them.
-            fn __helve_handler #generics(
-                __helve_event: #event_ty,
-                __helve_ctx: ::helve::__private::Context,
-                __helve_state: &'static #state_ty,
-            ) -> impl ::core::future::Future<Output = #output> {
-                async move { #body }
-            }
-            let __helve_function = ::helve::__private::Function::new(#handler)
-                .handler_name(#handler_name)
-                #init
-                #shutdown
-                #service
-                #log_level
-                #log_buffer
-                #correlation_id
-                #namespace
-                #idempotency
-                #tracer
-                #runtime;
+            #build
             #run
+        }
+
+        /// The `helve::Function` this `main` runs, with every option of the attribute, for the
+        /// crate's tests: `helve::testing::invoke(helve_function!(), event)`. Written by
+        /// `#[helve::handler]`, in test builds only.
+        #[cfg(test)]
+        #[allow(unused_macros)]
+        macro_rules! helve_function {
+            () => {{
+                #build
+                __helve_function
+            }};
         }
     }
 }
