@@ -28,6 +28,8 @@ pub use config::LogConfig;
 pub use helve_macros::{debug, error, info, trace, warn};
 #[cfg(feature = "fuzzing")]
 pub(crate) use json::MAX_LINE_BYTES;
+#[cfg(feature = "testing")]
+pub(crate) use json::level_name;
 pub(crate) use json::raw_line;
 pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};

@@ -450,7 +450,8 @@ fn write_context(line: &mut Vec<u8>, service: &str, sampling_rate: Option<f64>) 
     }
 }
 
-fn level_name(level: Level) -> &'static str {
+/// The `level` a line carries: `INFO`, `ERROR`, ...
+pub(crate) fn level_name(level: Level) -> &'static str {
     match level {
         Level::TRACE => "TRACE",
         Level::DEBUG => "DEBUG",

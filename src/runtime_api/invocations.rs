@@ -32,7 +32,7 @@ use crate::{error::codes, handler::Payload, layers::RawEventLayer, outcome};
 /// Lambda Runtime API says.
 pub(crate) type LoopError = Box<dyn std::error::Error + Send + Sync>;
 
-const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+pub(super) const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
 const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
 const TRACE_ID: &str = "lambda-runtime-trace-id";
@@ -203,8 +203,13 @@ impl<Svc> Worker<Svc> {
     }
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// The invocation's deadline, in milliseconds since the epoch.
+pub(super) fn deadline_ms(headers: &HeaderMap) -> Option<u64> {
+    header(headers, DEADLINE_MS).and_then(|ms| ms.trim().parse::<u64>().ok())
 }
 
 /// The invocation's context, from the Runtime API's headers. The outer error is the Runtime
@@ -215,8 +220,7 @@ fn context(
     config: &Arc<lambda_runtime::Config>,
     headers: &HeaderMap,
 ) -> Result<Result<lambda_runtime::Context, Diagnostic>, LoopError> {
-    let deadline = header(headers, DEADLINE_MS)
-        .and_then(|ms| ms.trim().parse::<u64>().ok())
+    let deadline = deadline_ms(headers)
         .ok_or("the Runtime API sent an invocation without a valid lambda-runtime-deadline-ms")?;
     let lossy = |name: &str| {
         headers

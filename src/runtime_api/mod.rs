@@ -113,17 +113,10 @@ pub(crate) async fn next_invocation() -> Result<Fetched, lambda_runtime::Error> 
     if !response.status().is_success() {
         return Err(format!("the Runtime API answered {}", response.status()).into());
     }
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let request_id = header("lambda-runtime-aws-request-id")
-        .ok_or("the Runtime API sent no lambda-runtime-aws-request-id")?;
-    let deadline_ms = header("lambda-runtime-deadline-ms")
-        .and_then(|ms| ms.parse::<u64>().ok())
+    let request_id = invocations::header(response.headers(), invocations::REQUEST_ID)
+        .ok_or("the Runtime API sent no lambda-runtime-aws-request-id")?
+        .to_owned();
+    let deadline_ms = invocations::deadline_ms(response.headers())
         .ok_or("the Runtime API sent no valid lambda-runtime-deadline-ms")?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

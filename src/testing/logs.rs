@@ -243,7 +243,7 @@ impl<'a> Logs<'a> {
 
     /// The lines at this level (`level` is `"ERROR"` for [`Level::ERROR`]).
     pub fn at(self, level: Level) -> Self {
-        let name = level_name(level);
+        let name = crate::logging::level_name(level);
         self.narrow(format!("at {name}"), |line| line.level() == name)
     }
 
@@ -364,17 +364,6 @@ impl<'a> Logs<'a> {
         }
         let lines: Vec<&str> = self.all.iter().map(|line| line.raw.as_str()).collect();
         format!("--- every line written ---\n{}", lines.join("\n"))
-    }
-}
-
-/// The `level` helve writes for `level`.
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::TRACE => "TRACE",
-        Level::DEBUG => "DEBUG",
-        Level::INFO => "INFO",
-        Level::WARN => "WARN",
-        Level::ERROR => "ERROR",
     }
 }
 
