@@ -634,7 +634,7 @@ impl<H, I> Function<H, I> {
         let events = events.keep_raw_event(keep_raw_event);
         match boot.local {
             Some(args) => {
-                let code = local::run_once(service, events, args).await;
+                let code = local::run(service, events, args).await;
                 if let Some(shutdown) = shutdown {
                     shutdown.run("the local invocation ended").await;
                 }

@@ -40,6 +40,7 @@
 //! | Name | Description | Default |
 //! |---|---|---|
 //! | (none) | the foundation: handler, init, context, errors, logs, metrics, local mode | always |
+//! | `axum` | [many routes in one function](http#many-routes-an-axum-router): helve's extractors and answers in an axum `Router`, so one route function serves as a single-route handler and as a route; turns on `http` | off |
 //! | `batch` | [batches](batch) from SQS (standard and FIFO), Kinesis and DynamoDB Streams, with partial failures; turns on `validate` | off |
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
 //! | `cloudwatch` | [metrics published with PutMetricData](metrics::cloudwatch) through aws-sdk-cloudwatch instead of EMF; an HTTPS client (rustls and ring) | off |
@@ -277,11 +278,37 @@ pub mod guide {
     pub mod architecture {}
 }
 
+/// The items given, when helve has the feature `axum` (an error's axum `IntoResponse`, which
+/// `#[derive(helve::ErrorStatus)]` writes); nothing otherwise.
+#[cfg(feature = "axum")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_axum {
+    ($($item:item)*) => {
+        $($item)*
+    };
+}
+
+/// The items given, when helve has the feature `axum`; nothing otherwise.
+#[cfg(not(feature = "axum"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_axum {
+    ($($item:item)*) => {};
+}
+
 /// What `#[helve::handler]` generates code against. Not a public API: it changes without
 /// notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::{Context, Function};
+
+    /// What `#[derive(helve::ErrorStatus)]` writes an axum `IntoResponse` with (feature `axum`).
+    #[cfg(feature = "axum")]
+    pub mod axum {
+        pub use crate::http::__axum_error_response as error_response;
+        pub use ::axum::response::{IntoResponse, Response};
+    }
     pub use tracing;
     pub use {
         crate::error::IntoDiagnostic, crate::logging::DEFAULT_BUFFER_BYTES, serde::Serialize,

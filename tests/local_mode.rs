@@ -1,5 +1,6 @@
 //! Local mode: a helve binary started without `AWS_LAMBDA_RUNTIME_API` runs its handler once on
-//! an event file (or stdin), prints the response as the last stdout line, and exits.
+//! an event file (or stdin), prints the response as the last stdout line, and exits; given
+//! several event files, it runs them in turn in one execution environment.
 
 mod support;
 
@@ -36,6 +37,64 @@ async fn an_event_file_prints_the_response_as_the_last_line() {
         r#"{"message":"Hello, Ada!"}"#,
         "{exit}"
     );
+}
+
+#[tokio::test]
+async fn several_event_files_are_invocations_of_one_execution_environment() {
+    let exit = local("example-hello")
+        .arg(workspace_file("examples/hello/events/greeting.json"))
+        .arg(workspace_file("examples/hello/events/invalid.json"))
+        .arg("-")
+        .stdin(r#"{"name": "Grace"}"#)
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(1), "one invocation failed: {exit}");
+    let responses: Vec<&str> = exit
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with(r#"{"message""#))
+        .collect();
+    assert_eq!(
+        responses,
+        [
+            r#"{"message":"Hello, Ada!"}"#,
+            r#"{"message":"Hello, Grace!"}"#
+        ],
+        "{exit}"
+    );
+    assert!(
+        exit.stderr.contains("helve.InvalidEvent"),
+        "the second invocation's error: {exit}"
+    );
+    // Only the first is the cold start.
+    let logs: Vec<&str> = exit
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with(r#"{"level""#))
+        .collect();
+    let lines = log_lines(&logs.join("\n"));
+    let first = lines[0].get("function_request_id");
+    for line in &lines {
+        let cold = line.get("function_request_id") == first;
+        assert_eq!(line.get("cold_start"), cold, "{}", line.raw);
+    }
+    let requests: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .filter_map(|line| line.get("function_request_id").as_str())
+        .collect();
+    assert_eq!(requests.len(), 3, "a request id per invocation: {exit}");
+}
+
+#[tokio::test]
+async fn a_mistyped_event_file_among_several_runs_nothing() {
+    let exit = local("example-hello")
+        .arg(workspace_file("examples/hello/events/greeting.json"))
+        .arg("examples/hello/events/no-such-event.json")
+        .run()
+        .await;
+    assert_eq!(exit.code(), Some(2), "{exit}");
+    assert!(!exit.stdout.contains("Hello"), "{exit}");
+    assert!(exit.stderr.contains("no-such-event.json"), "{exit}");
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ use support::{
 
 const CREATE: &str = "create-order";
 const GET: &str = "get-order";
+/// Both routes in one function: an axum router.
+const ORDERS: &str = "orders";
 const SERVICE: &str = "orders";
 
 /// The `requestContext.requestId` of each event file: its correlation id.
@@ -713,4 +715,76 @@ async fn an_invalid_setting_fails_init_and_names_it() {
         other => panic!("expected an init error, got {other:?}"),
     }
     function.stop().await;
+}
+
+#[tokio::test]
+async fn the_router_function_finds_the_order_it_created_and_answers_as_each_route_function() {
+    let run = invoke(
+        ORDERS,
+        &[],
+        &[
+            ("req-create", "create.json"),
+            ("req-get", "get-created.json"),
+            ("req-retry", "create.json"),
+            ("req-missing", "get-missing.json"),
+            ("req-invalid", "create-invalid.json"),
+        ],
+    )
+    .await;
+    let created = &run.responses[0];
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let mut answer = created.clone();
+    answer["body"] = json!("<the order>");
+    assert_eq!(
+        answer,
+        v2_response(
+            201,
+            headers(
+                CREATE_ID,
+                Some("application/json"),
+                json!({"location": "/orders/o-1002"})
+            ),
+            Some("<the order>".to_owned()),
+        ),
+        "the same answer as `create-order`'s"
+    );
+
+    // The same store: the order created is found, as it was answered.
+    let found = &run.responses[1];
+    assert_eq!(found["statusCode"], 200, "{found}");
+    assert_eq!(found["body"], created["body"]);
+    assert_eq!(found["headers"]["x-correlation-id"], "Kx7dQ2bNIAMEgTw=");
+
+    // The create is idempotent; the read needs no key, and no line says it had none.
+    assert_eq!(run.responses[2]["headers"]["x-idempotent-replay"], "true");
+    assert_eq!(run.responses[2]["body"], created["body"]);
+    assert_eq!(lines_of(&run.lines, "req-get"), Vec::<&LogLine>::new());
+
+    let missing_id = "Kx7cpjW0oAMEf0A=";
+    assert_eq!(
+        body(&run.responses[3]),
+        problem(
+            404,
+            "Not Found",
+            Some("order o-9999 not found"),
+            "/orders/o-9999",
+            "order_not_found",
+            ("req-missing", missing_id),
+        )
+    );
+    let invalid = body(&run.responses[4]);
+    assert_eq!(invalid["status"], 422);
+    assert_eq!(invalid["code"], "validation_failed");
+    assert_eq!(
+        invalid["errors"].as_array().map(Vec::len),
+        Some(5),
+        "{invalid}"
+    );
+    // Each failure logged once, by the function, as the single-route functions log it.
+    for (request_id, status) in [("req-missing", 404), ("req-invalid", 422)] {
+        let lines = lines_of(&run.lines, request_id);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].get("status"), status);
+    }
+    assert_eq!(run.documents[0], cold_start_document(ORDERS));
 }

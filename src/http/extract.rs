@@ -42,7 +42,7 @@ pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest for Json<T> {
     fn from_request(request: &Request) -> Result<Self, Problem> {
-        json_body(request).map(Json)
+        json_body(request.headers(), request.body().as_ref()).map(Json)
     }
 }
 
@@ -75,21 +75,29 @@ pub struct Valid<T>(pub T);
 
 impl<T: DeserializeOwned + validator::Validate> FromRequest for Valid<T> {
     fn from_request(request: &Request) -> Result<Self, Problem> {
-        let value: T = json_body(request)?;
-        match value.validate() {
-            Ok(()) => Ok(Valid(value)),
-            Err(errors) => {
-                // The fields by the keys the client sent: the body decoded again, as JSON,
-                // only when it fails.
-                let fields = match serde_json::from_slice::<serde_json::Value>(request.body()) {
-                    Ok(sent) => validation::field_errors_as_sent(&errors, &sent),
-                    Err(_) => validation::field_errors(&errors),
-                };
-                Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-                    .with_detail("the request body failed validation")
-                    .with_code("validation_failed")
-                    .with_errors(fields))
-            }
+        valid_body(request.headers(), request.body().as_ref()).map(Valid)
+    }
+}
+
+/// The body decoded from JSON and validated, or the problem to answer.
+pub(super) fn valid_body<T: DeserializeOwned + validator::Validate>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Problem> {
+    let value: T = json_body(headers, body)?;
+    match value.validate() {
+        Ok(()) => Ok(value),
+        Err(errors) => {
+            // The fields by the keys the client sent: the body decoded again, as JSON,
+            // only when it fails.
+            let fields = match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(sent) => validation::field_errors_as_sent(&errors, &sent),
+                Err(_) => validation::field_errors(&errors),
+            };
+            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail("the request body failed validation")
+                .with_code("validation_failed")
+                .with_errors(fields))
         }
     }
 }
@@ -106,22 +114,47 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
         let pairs: Vec<(&str, &str)> = parameters
             .map(|map| map.iter().collect())
             .unwrap_or_default();
-        params::deserialize(&pairs).map(Path).map_err(|error| {
-            if pairs.is_empty() {
-                // Not the client's mistake: the route gives no parameters at all.
-                tracing::error!(
+        path_parameters(&pairs, Routes::Event).map(Path)
+    }
+}
+
+/// Where a request's path parameters come from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Routes {
+    /// The event's: API Gateway's route match.
+    Event,
+    /// An axum `Router`'s route match.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    Router,
+}
+
+/// The path parameters decoded into `T`, or the problem to answer.
+pub(super) fn path_parameters<T: DeserializeOwned>(
+    pairs: &[(&str, &str)],
+    routes: Routes,
+) -> Result<T, Problem> {
+    params::deserialize(pairs).map_err(|error| {
+        if pairs.is_empty() {
+            // Not the client's mistake: the route gives no parameters at all.
+            match routes {
+                Routes::Event => tracing::error!(
                     error_type = codes::NO_PATH_PARAMETERS,
                     "the handler takes `Path`, but the request's route has no path parameters \
                      ({error}): ALB and Function URL events carry none, and an API Gateway \
                      route names them in braces, `/orders/{{id}}`"
-                );
-                return Problem::new(StatusCode::INTERNAL_SERVER_ERROR).logged();
+                ),
+                Routes::Router => tracing::error!(
+                    error_type = codes::NO_PATH_PARAMETERS,
+                    "the route takes `Path`, but the router's route has no path parameters \
+                     ({error}): name them in braces in the route, `.route(\"/orders/{{id}}\", ..)`"
+                ),
             }
-            Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail(format!("invalid path parameter {error}"))
-                .with_code("invalid_path")
-        })
-    }
+            return Problem::new(StatusCode::INTERNAL_SERVER_ERROR).logged();
+        }
+        Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(format!("invalid path parameter {error}"))
+            .with_code("invalid_path")
+    })
 }
 
 /// The query string, decoded into `T` (usually a struct; `Option` fields for optional
@@ -131,22 +164,25 @@ pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest for Query<T> {
     fn from_request(request: &Request) -> Result<Self, Problem> {
-        let query = request.uri().query().unwrap_or_default();
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        decode::deserialize(deserializer)
-            .map(Query)
-            .map_err(|error| {
-                let message = decode::sanitize(&error.to_string());
-                let detail = match error.path() {
-                    None => format!("invalid query string: {message}"),
-                    Some(path) => format!("invalid query parameter `{path}`: {message}"),
-                };
-                Problem::new(StatusCode::BAD_REQUEST)
-                    .with_detail(detail)
-                    .with_code("invalid_query")
-            })
+        query(request.uri()).map(Query)
     }
+}
+
+/// The query string of `uri` decoded into `T`, or the problem to answer.
+pub(super) fn query<T: DeserializeOwned>(uri: &http::Uri) -> Result<T, Problem> {
+    let query = uri.query().unwrap_or_default();
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    decode::deserialize(deserializer).map_err(|error| {
+        let message = decode::sanitize(&error.to_string());
+        let detail = match error.path() {
+            None => format!("invalid query string: {message}"),
+            Some(path) => format!("invalid query parameter `{path}`: {message}"),
+        };
+        Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(detail)
+            .with_code("invalid_query")
+    })
 }
 
 /// The claims of the request's authorizer, decoded into `T`: the JWT claims of an HTTP API
@@ -161,25 +197,28 @@ pub struct Claims<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest for Claims<T> {
     fn from_request(request: &Request) -> Result<Self, Problem> {
-        let unauthorized = |detail: String| {
-            tracing::info!(
-                status = 401,
-                code = "unauthorized",
-                "the request failed with 401 Unauthorized: no usable authorizer claims: {detail}"
-            );
-            Problem::new(StatusCode::UNAUTHORIZED)
-                .with_detail("the request is not authorized")
-                .with_code("unauthorized")
-                .logged()
-        };
-        let claims = request
-            .request_context_ref()
-            .and_then(claims_of)
-            .ok_or_else(|| unauthorized("no authorizer claims or context".to_owned()))?;
-        decode::deserialize(Value::Object(claims))
-            .map(Claims)
-            .map_err(|error| unauthorized(describe_path_error(&error)))
+        claims(request.request_context_ref()).map(Claims)
     }
+}
+
+/// The claims of the request's authorizer decoded into `T`, or the 401 to answer.
+pub(super) fn claims<T: DeserializeOwned>(context: Option<&RequestContext>) -> Result<T, Problem> {
+    let unauthorized = |detail: String| {
+        tracing::info!(
+            status = 401,
+            code = "unauthorized",
+            "the request failed with 401 Unauthorized: no usable authorizer claims: {detail}"
+        );
+        Problem::new(StatusCode::UNAUTHORIZED)
+            .with_detail("the request is not authorized")
+            .with_code("unauthorized")
+            .logged()
+    };
+    let claims = context
+        .and_then(claims_of)
+        .ok_or_else(|| unauthorized("no authorizer claims or context".to_owned()))?;
+    decode::deserialize(Value::Object(claims))
+        .map_err(|error| unauthorized(describe_path_error(&error)))
 }
 
 /// The claims of whichever authorizer the request went through.
@@ -231,8 +270,11 @@ impl FromRequest for Request {
 }
 
 /// The body decoded from JSON, or the problem to answer.
-fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
-    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE)
+pub(super) fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Problem> {
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE)
         && !is_json(content_type.as_bytes())
     {
         let shown = String::from_utf8_lossy(content_type.as_bytes());
@@ -242,13 +284,12 @@ fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
             ))
             .with_code("unsupported_media_type"));
     }
-    let bytes: &[u8] = request.body().as_ref();
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("the request has no body; this endpoint takes a JSON document")
             .with_code("missing_body"));
     }
-    decode::json_slice(bytes).map_err(|error| {
+    decode::json_slice(body).map_err(|error| {
         if error.is_syntax() {
             return Problem::new(StatusCode::BAD_REQUEST)
                 .with_detail(format!("the request body is not valid JSON: {error}"))

@@ -17,6 +17,20 @@ pub(super) fn finish(
     started: Instant,
     request_metrics: bool,
 ) -> HttpResponse {
+    // A problem answered with a success status around it (axum's `(StatusCode::CREATED,
+    // Json(value))` whose value did not serialize) keeps the problem's status.
+    if let Some(status) = response
+        .extensions()
+        .get::<response::ProblemAnswer>()
+        .map(|answer| answer.status)
+        .filter(|status| {
+            *status != response.status()
+                && !response.status().is_client_error()
+                && !response.status().is_server_error()
+        })
+    {
+        *response.status_mut() = status;
+    }
     if let Some(problem) = response
         .extensions_mut()
         .get_mut::<response::ProblemAnswer>()

@@ -432,7 +432,10 @@ where
                     .render(None, Some((context.request_id(), context.correlation_id())));
                 response
                     .extensions_mut()
-                    .insert(super::response::ProblemAnswer { unlogged: None });
+                    .insert(super::response::ProblemAnswer {
+                        status: StatusCode::BAD_REQUEST,
+                        unlogged: None,
+                    });
                 return Box::pin(context.clone().scope(async move {
                     Ok(finish(
                         response,

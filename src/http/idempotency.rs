@@ -90,6 +90,8 @@ impl<Svc: HandlerName, S> HttpHandler<Guarded<Svc, S>, S> {
     /// key gets the first response, with the header `x-idempotent-replay: true`, and the
     /// handler does not run again.
     ///
+    /// - A request of a safe method (`GET`, `HEAD`, `OPTIONS`, `TRACE`) runs as it is: it is
+    ///   idempotent by itself, so a router's reads need no key.
     /// - Only successful and redirect responses (2xx, 3xx) are kept; any other answer (a
     ///   validation failure, a 500) releases the key, so a corrected retry runs.
     /// - A retry while the first request runs is answered `409 Conflict`
@@ -202,6 +204,14 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let mut inner = self.inner.clone();
+        // A safe method (`GET`, `HEAD`, `OPTIONS`, `TRACE`) is idempotent by itself: a
+        // router's reads run as they are, with no key asked for.
+        if request.method().is_safe() {
+            return Box::pin(async move {
+                let Ok(()) = poll_fn(|cx| inner.poll_ready(cx)).await;
+                inner.call(request).await
+            });
+        }
         let idempotency = Arc::clone(&self.idempotency);
         let keys = Arc::clone(&self.keys);
         Box::pin(async move {

@@ -180,6 +180,10 @@ where
         .await
         .map_err(|error| format!("the response body failed: {error}"))?
         .to_bytes();
+    let mut parts = parts;
+    // The length of the body as it was streamed (an axum router sets it): API Gateway, an ALB
+    // and a Function URL set their own from the body helve answers, as they do for a handler's.
+    parts.headers.remove(header::CONTENT_LENGTH);
     let body = into_body(&parts.headers, bytes);
     Ok(http::Response::from_parts(parts, body))
 }

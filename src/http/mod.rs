@@ -82,6 +82,8 @@ mod idempotency;
 mod lambda;
 mod params;
 mod response;
+#[cfg(feature = "axum")]
+mod router;
 #[cfg(test)]
 mod tests;
 
@@ -98,6 +100,9 @@ pub use handler::{Endpoint, EndpointFuture, FromState, Http, HttpFn, HttpHandler
 pub use idempotency::{HandlerName, HttpKey, IdempotentHttp, REPLAY_HEADER};
 pub use lambda::{HttpEvent, HttpResponse};
 pub use response::{Created, IntoHeaders, IntoResponse, PROBLEM_JSON, Problem};
+#[cfg(feature = "axum")]
+#[doc(hidden)]
+pub use router::error_response as __axum_error_response;
 
 use crate::context::Context;
 

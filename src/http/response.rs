@@ -132,6 +132,9 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
 /// made, or, when `unlogged` holds it, when the request is answered.
 #[derive(Debug, Clone)]
 pub(super) struct ProblemAnswer {
+    /// The problem's status, which a status given around it (axum's `(StatusCode, R)`) does
+    /// not replace.
+    pub(super) status: StatusCode,
     pub(super) unlogged: Option<Unlogged>,
 }
 
@@ -498,7 +501,10 @@ impl IntoResponse for Problem {
             detail: self.detail,
             fields: (!self.errors.is_empty()).then(|| crate::validation::paths(&self.errors)),
         });
-        response.extensions_mut().insert(ProblemAnswer { unlogged });
+        response.extensions_mut().insert(ProblemAnswer {
+            status: self.status,
+            unlogged,
+        });
         response
     }
 }

@@ -16,10 +16,11 @@ pub(crate) enum Command {
     Run(Args),
 }
 
-/// The event to run, and how long it may take.
+/// The events to run, in turn, and how long each may take.
 #[derive(Debug)]
 pub(crate) struct Args {
-    pub(super) event: EventSource,
+    /// One or more: each a new invocation of the same execution environment.
+    pub(super) events: Vec<EventSource>,
     pub(super) timeout: Duration,
     /// `--trace`: the invocation is sampled, and the tracer prints its documents to stderr.
     trace: bool,
@@ -55,7 +56,7 @@ struct HttpOptions {
 
 impl Args {
     pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
-        let mut event = None;
+        let mut events = Vec::new();
         let mut timeout = Duration::from_secs(3);
         let mut trace = false;
         let mut pretty = false;
@@ -94,7 +95,7 @@ impl Args {
                         &format!("a path after the method, as `--http {method} /orders`"),
                     )?;
                     let request = HttpRequest::new(&method, &path).map_err(UsageError)?;
-                    set_event(&mut event, EventSource::Http(request), &text)?;
+                    add_event(&mut events, EventSource::Http(request), &text)?;
                 }
                 "--body" => http.body = Some(value_of("--body", "the request body, as JSON")?),
                 "--header" => http.headers.push(value_of(
@@ -110,23 +111,23 @@ impl Args {
                     } else if text.starts_with('-') && text != "-" {
                         return Err(UsageError(format!("unknown option `{text}`")));
                     } else if text == "-" {
-                        set_event(&mut event, EventSource::Stdin, &text)?;
+                        add_event(&mut events, EventSource::Stdin, &text)?;
                     } else {
-                        set_event(&mut event, EventSource::File(PathBuf::from(arg)), &text)?;
+                        add_event(&mut events, EventSource::File(PathBuf::from(arg)), &text)?;
                     }
                 }
             }
         }
-        let mut event = event.ok_or_else(|| {
-            UsageError(
+        if events.is_empty() {
+            return Err(UsageError(
                 "no event: name an event file, `-` to read the event from stdin, or \
                  `--http METHOD PATH` to make one"
                     .to_owned(),
-            )
-        })?;
-        http.apply(&mut event)?;
+            ));
+        }
+        http.apply(&mut events)?;
         Ok(Command::Run(Args {
-            event,
+            events,
             timeout,
             trace,
             pretty,
@@ -146,8 +147,8 @@ impl Args {
 
 impl HttpOptions {
     /// Puts the options in the request of `--http`; without it, they are a mistake.
-    fn apply(self, event: &mut EventSource) -> Result<(), UsageError> {
-        let EventSource::Http(request) = event else {
+    fn apply(self, events: &mut [EventSource]) -> Result<(), UsageError> {
+        let [EventSource::Http(request)] = events else {
             let given = [
                 self.body.as_ref().map(|_| "--body"),
                 self.headers.first().map(|_| "--header"),
@@ -169,17 +170,28 @@ impl HttpOptions {
     }
 }
 
-fn set_event(
-    event: &mut Option<EventSource>,
+/// Adds an event to run: event files in turn, stdin once, or `--http`'s request alone.
+fn add_event(
+    events: &mut Vec<EventSource>,
     source: EventSource,
     text: &str,
 ) -> Result<(), UsageError> {
-    if event.is_some() {
+    let http = |events: &[EventSource]| {
+        events
+            .iter()
+            .any(|event| matches!(event, EventSource::Http(_)))
+    };
+    if http(events) || (matches!(source, EventSource::Http(_)) && !events.is_empty()) {
         return Err(UsageError(format!(
-            "one event at a time: unexpected argument `{text}`"
+            "`--http` makes the one event of a run: unexpected argument `{text}`"
         )));
     }
-    *event = Some(source);
+    if source == EventSource::Stdin && events.contains(&EventSource::Stdin) {
+        return Err(UsageError(
+            "stdin holds one event: `-` may be given once".to_owned(),
+        ));
+    }
+    events.push(source);
     Ok(())
 }
 
@@ -216,9 +228,9 @@ pub(crate) fn usage() -> String {
     }
     format!(
         "\
-Runs this Lambda function once, locally, on an event.
+Runs this Lambda function locally, on an event, or on several in turn.
 
-Usage: {name} [OPTIONS] EVENT_FILE
+Usage: {name} [OPTIONS] EVENT_FILE...
        {name} [OPTIONS] -        (read the event from stdin)
        {name} [OPTIONS] --http METHOD PATH [--body JSON] [--header NAME:VALUE]...
            [--route ROUTE]
@@ -228,7 +240,9 @@ Started without AWS_LAMBDA_RUNTIME_API, a helve function runs in local mode: it 
 init step, calls the handler once with the event, prints the log lines and metrics as they
 would reach CloudWatch, then prints the response JSON as the last line on stdout. On
 failure it prints the error as Lambda records it ({{\"errorType\":...,\"errorMessage\":...}})
-on stderr and exits with status 1.
+on stderr and exits with status 1. Several event files are invocations of one execution
+environment, in turn (the first a cold start, the state of the init step shared): each
+prints its lines, then its response or error; the exit status is 1 if any failed.
 
 The context is filled as Lambda would: a new request id, the function name from
 AWS_LAMBDA_FUNCTION_NAME or the program name, memory from AWS_LAMBDA_FUNCTION_MEMORY_SIZE
@@ -284,15 +298,28 @@ mod tests {
     fn an_event_file_and_a_timeout_are_read() {
         let args = run(&["--timeout", "10", "events/hello.json"]);
         assert_eq!(
-            args.event,
-            EventSource::File(PathBuf::from("events/hello.json"))
+            args.events,
+            [EventSource::File(PathBuf::from("events/hello.json"))]
         );
         assert_eq!(args.timeout, Duration::from_secs(10));
         assert!(!args.pretty);
         let args = run(&["-", "--timeout=5s", "--pretty"]);
-        assert_eq!(args.event, EventSource::Stdin);
+        assert_eq!(args.events, [EventSource::Stdin]);
         assert_eq!(args.timeout, Duration::from_secs(5));
         assert!(args.pretty);
+    }
+
+    #[test]
+    fn several_event_files_are_run_in_turn() {
+        let args = run(&["create.json", "-", "get.json"]);
+        assert_eq!(
+            args.events,
+            [
+                EventSource::File(PathBuf::from("create.json")),
+                EventSource::Stdin,
+                EventSource::File(PathBuf::from("get.json")),
+            ]
+        );
     }
 
     #[test]
@@ -318,8 +345,8 @@ mod tests {
             "--route",
             "/orders/{id}",
         ]);
-        let EventSource::Http(request) = args.event else {
-            panic!("an HTTP request: {:?}", args.event);
+        let [EventSource::Http(request)] = &args.events[..] else {
+            panic!("an HTTP request: {:?}", args.events);
         };
         assert_eq!(request.method, "POST");
         assert_eq!(request.path, "/orders/o-1?dry_run=true");
@@ -367,12 +394,16 @@ mod tests {
             "unknown option `--verbose`"
         );
         assert_eq!(
-            error(&["a.json", "b.json"]),
-            "one event at a time: unexpected argument `b.json`"
+            error(&["a.json", "--http", "GET", "/"]),
+            "`--http` makes the one event of a run: unexpected argument `--http`"
         );
         assert_eq!(
-            error(&["a.json", "--http", "GET", "/"]),
-            "one event at a time: unexpected argument `--http`"
+            error(&["--http", "GET", "/", "a.json"]),
+            "`--http` makes the one event of a run: unexpected argument `a.json`"
+        );
+        assert_eq!(
+            error(&["-", "a.json", "-"]),
+            "stdin holds one event: `-` may be given once"
         );
         assert_eq!(
             error(&["--timeout", "0", "a.json"]),

@@ -1,6 +1,7 @@
 //! Local mode: a helve binary started without `AWS_LAMBDA_RUNTIME_API` runs its handler once on
-//! an event (a file, stdin, or one made by `--http`), prints what would reach CloudWatch, then
-//! the response, and exits; `--event-template` prints an event to start from.
+//! an event (a file, stdin, or one made by `--http`), or on several event files in turn,
+//! prints what would reach CloudWatch, then the response, and exits; `--event-template`
+//! prints an event to start from.
 //!
 //! `args.rs` reads the command line, `http.rs` makes the event of `--http`, `templates.rs`
 //! holds the templates (`templates/*.json`), `pretty.rs` prints for `--pretty`.
@@ -39,29 +40,67 @@ pub(crate) fn print_error(diagnostic: &Diagnostic) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
-/// Runs `service` (helve's stack, built for local mode) once on the event named by `args`.
-pub(crate) async fn run_once<Svc, T>(
-    mut service: Svc,
-    events: RawEventLayer,
-    args: Args,
-) -> ExitCode
+/// Runs `service` (helve's stack, built for local mode) on each event named by `args`, in
+/// turn: the invocations of one execution environment.
+pub(crate) async fn run<Svc, T>(mut service: Svc, events: RawEventLayer, args: Args) -> ExitCode
 where
     Svc: Service<LambdaEvent<Payload<T>>, Error = Diagnostic>,
     Svc::Response: serde::Serialize,
     T: DeserializeOwned,
 {
-    let context = context(args.timeout, args.trace());
-    let bytes = match read_event(&args.event, &context) {
-        Ok(bytes) => bytes,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
+    // Every file read before the first invocation: a name mistyped runs nothing.
+    let mut read = Vec::with_capacity(args.events.len());
+    for source in &args.events {
+        match read_event(source) {
+            Ok(bytes) => read.push(bytes),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
         }
-    };
+    }
+    let mut code = ExitCode::SUCCESS;
+    for (source, bytes) in args.events.iter().zip(read) {
+        let context = context(args.timeout, args.trace());
+        // `--http`'s event is made now, with the trace header of its context.
+        let bytes = match (source, bytes) {
+            (_, Some(bytes)) => bytes,
+            (EventSource::Http(request), None) => match http_event(request, &context) {
+                Ok(bytes) => bytes,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(2);
+                }
+            },
+            (_, None) => Vec::new(),
+        };
+        if invoke(&mut service, &events, &args, bytes, context)
+            .await
+            .is_err()
+        {
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
+}
+
+/// One invocation: the response printed on stdout, or the error on stderr.
+async fn invoke<Svc, T>(
+    service: &mut Svc,
+    events: &RawEventLayer,
+    args: &Args,
+    bytes: Vec<u8>,
+    context: lambda_runtime::Context,
+) -> Result<(), ()>
+where
+    Svc: Service<LambdaEvent<Payload<T>>, Error = Diagnostic>,
+    Svc::Response: serde::Serialize,
+    T: DeserializeOwned,
+{
     let bytes = Bytes::from(bytes);
     let event = LambdaEvent::new(Payload::<T>::from_slice(&bytes), context);
     // As on Lambda: the typed stack is called while what the raw event said is readable.
-    let call = events.call_once(&mut service, &bytes, None, event);
+    let call = events.call_once(service, &bytes, None, event);
     let outcome = match tokio::time::timeout(args.timeout, call).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Diagnostic {
@@ -76,39 +115,46 @@ where
     }) {
         Ok(json) if args.pretty => {
             let _ = writeln!(stdout, "{}", pretty::response(&json));
-            ExitCode::SUCCESS
+            Ok(())
         }
         Ok(json) => {
             let _ = writeln!(stdout, "{json}");
-            ExitCode::SUCCESS
+            Ok(())
         }
         Err(diagnostic) => {
             drop(stdout);
             print_error(&diagnostic);
-            ExitCode::FAILURE
+            Err(())
         }
     }
 }
 
-/// The event's bytes; `--http`'s made with the trace header of `context`.
-fn read_event(source: &EventSource, context: &lambda_runtime::Context) -> Result<Vec<u8>, String> {
+/// The bytes of an event file or stdin; `None` for `--http`'s, made at its invocation.
+fn read_event(source: &EventSource) -> Result<Option<Vec<u8>>, String> {
     match source {
-        EventSource::Http(request) => {
-            let trace = context.xray_trace_id.as_deref().unwrap_or_default();
-            let root = trace.split(';').next().unwrap_or_default();
-            let event = request.event(SystemTime::now(), &api_gateway_request_id(), root);
-            serde_json::to_vec(&event).map_err(|error| format!("cannot write the event: {error}"))
-        }
+        EventSource::Http(_) => Ok(None),
         EventSource::Stdin => {
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .map_err(|error| format!("cannot read the event from stdin: {error}"))?;
-            Ok(bytes)
+            Ok(Some(bytes))
         }
         EventSource::File(path) => std::fs::read(path)
+            .map(Some)
             .map_err(|error| format!("cannot read the event file {}: {error}", path.display())),
     }
+}
+
+/// `--http`'s event, with the trace header of `context`.
+fn http_event(
+    request: &http::HttpRequest,
+    context: &lambda_runtime::Context,
+) -> Result<Vec<u8>, String> {
+    let trace = context.xray_trace_id.as_deref().unwrap_or_default();
+    let root = trace.split(';').next().unwrap_or_default();
+    let event = request.event(SystemTime::now(), &api_gateway_request_id(), root);
+    serde_json::to_vec(&event).map_err(|error| format!("cannot write the event: {error}"))
 }
 
 /// A context as Lambda would fill it for this invocation.

@@ -75,6 +75,8 @@ impl ErrorType<'_> {
             }
         });
 
+        let axum = self.axum_response();
+
         quote! {
             #[automatically_derived]
             impl #impl_generics ::helve::ErrorStatus for #ident #ty_generics #where_clause {
@@ -105,6 +107,33 @@ impl ErrorType<'_> {
             impl #impl_generics ::helve::FunctionError for #ident #ty_generics #where_clause {
                 fn error_type(&self) -> ::std::borrow::Cow<'static, ::core::primitive::str> {
                     #error_type
+                }
+            }
+
+            #axum
+        }
+    }
+
+    /// With helve's feature `axum`, the error as an axum response, as `#[helve::handler]`
+    /// answers it: `Result<R, E>` is then a route's answer. Not for a type with lifetimes,
+    /// which could not be answered after the route returns.
+    fn axum_response(&self) -> TokenStream {
+        let generics = &self.input.generics;
+        if generics.lifetimes().next().is_some() {
+            return TokenStream::new();
+        }
+        let ident = &self.input.ident;
+        let (impl_generics, ty_generics, _) = generics.split_for_impl();
+        quote! {
+            ::helve::__with_axum! {
+                #[automatically_derived]
+                impl #impl_generics ::helve::__private::axum::IntoResponse for #ident #ty_generics
+                where
+                    Self: ::helve::ErrorStatus + 'static,
+                {
+                    fn into_response(self) -> ::helve::__private::axum::Response {
+                        ::helve::__private::axum::error_response(self)
+                    }
                 }
             }
         }

@@ -41,6 +41,7 @@ pub(super) fn expand(
                 <#ty as __HelveContext>::__helve_own(__helve_ctx)
             },
             Param::State(_) => quote!(__helve_state),
+            Param::WrappedState(wrapper, _) => quote!(#wrapper(__helve_state)),
         })
         .collect();
     let call = quote!(#name(#(#call_args),*).await);

@@ -15,7 +15,11 @@ pub(super) enum Param {
     ContextRef(Type),
     /// `Context`, by value.
     ContextOwned(Type),
+    /// `&State`: the state's type.
     State(Type),
+    /// `State<&S>` (axum's `State`, as a route of a router takes it): the path of the wrapper,
+    /// without its arguments, and the state's type `S`.
+    WrappedState(syn::Path, Type),
 }
 
 /// The user's function, understood.
@@ -124,7 +128,10 @@ impl Signature {
                     continue;
                 }
                 ty if is_context(ty) => Param::ContextOwned(ty.clone()),
-                ty => Param::Event(ty.clone()),
+                ty => match wrapped_state(ty) {
+                    Some((path, state)) => Param::WrappedState(path, state),
+                    None => Param::Event(ty.clone()),
+                },
             };
             match &param {
                 Param::Event(ty) => events.push(ty.clone()),
@@ -139,7 +146,7 @@ impl Signature {
                     }
                     context_seen = true;
                 }
-                Param::State(ty) => {
+                Param::State(ty) | Param::WrappedState(_, ty) => {
                     if state.is_some() {
                         errors.push(syn::Error::new(
                             typed.ty.span(),
@@ -183,6 +190,33 @@ impl Signature {
             unqualified_context,
         }
     }
+}
+
+/// `State<&S>` → (`State`'s path, `S`): a wrapper named `State` around a shared reference,
+/// as axum's `State(store): State<&'static Store>` (a router's routes take the state so).
+fn wrapped_state(ty: &Type) -> Option<(syn::Path, Type)> {
+    let path = type_path(ty)?;
+    let last = path.segments.last()?;
+    if last.ident != "State" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
+    let mut args = arguments.args.iter();
+    let (Some(syn::GenericArgument::Type(Type::Reference(reference))), None) =
+        (args.next(), args.next())
+    else {
+        return None;
+    };
+    if reference.mutability.is_some() {
+        return None;
+    }
+    let mut wrapper = path.clone();
+    if let Some(last) = wrapper.segments.last_mut() {
+        last.arguments = syn::PathArguments::None;
+    }
+    Some((wrapper, (*reference.elem).clone()))
 }
 
 /// helve's context, by [`helve_name`]: `Context`, `helve::Context`, `helve::prelude::Context`;

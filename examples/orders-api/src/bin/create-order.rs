@@ -23,6 +23,7 @@
 //!
 //! Deploy with `sam build && sam deploy --guided` from `examples/orders-api` (see the README).
 
+use axum::extract::State;
 use example_orders_api::{
     NewOrder, Order, OrderError, OrderStore, Store, cors, created, idempotency_store, now_ms, setup,
 };
@@ -35,9 +36,9 @@ use helve::http::{Created, Json, Valid};
     http(layer = cors(), body_limit = 65536),
     idempotency(key = "header:Idempotency-Key", expires = 86400, store = idempotency_store)
 )]
-async fn create_order(
+pub(crate) async fn create_order(
+    State(store): State<&'static Store>,
     Valid(new): Valid<NewOrder>,
-    store: &Store,
 ) -> Result<Created<Json<Order>>, OrderError> {
     let order = Order::new(new, now_ms());
     // Indexed in X-Ray: find the trace of an order with `annotation.order_id = "o-1001"`.
@@ -72,8 +73,9 @@ mod tests {
         }
     }
 
-    fn memory() -> Store {
-        Store::Memory(MemoryStore::new())
+    /// A store for one test, as the init step's lives: for the whole process.
+    fn memory() -> &'static Store {
+        Box::leak(Box::new(Store::Memory(MemoryStore::new())))
     }
 
     #[tokio::test]
@@ -82,7 +84,7 @@ mod tests {
         let Created {
             location,
             body: order,
-        } = create_order(Valid(new_order("o-1002")), &store)
+        } = create_order(State(store), Valid(new_order("o-1002")))
             .await
             .unwrap();
         assert_eq!(location, "/orders/o-1002");
@@ -94,7 +96,7 @@ mod tests {
     #[tokio::test]
     async fn an_id_that_is_taken_is_a_conflict_and_changes_nothing() {
         let store = memory();
-        let error = create_order(Valid(new_order("o-1001")), &store)
+        let error = create_order(State(store), Valid(new_order("o-1001")))
             .await
             .unwrap_err();
         assert_eq!(error.status(), StatusCode::CONFLICT);
@@ -111,7 +113,8 @@ mod tests {
     async fn a_store_that_fails_is_a_503_whose_message_is_not_shown() {
         let store = MemoryStore::new();
         store.set_unavailable(true);
-        let error = create_order(Valid(new_order("o-1003")), &Store::Memory(store))
+        let store = Box::leak(Box::new(Store::Memory(store)));
+        let error = create_order(State(store), Valid(new_order("o-1003")))
             .await
             .unwrap_err();
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
