@@ -40,7 +40,7 @@
 //! | Name | Description | Default |
 //! |---|---|---|
 //! | (none) | the foundation: handler, init, context, errors, logs, metrics, local mode | always |
-//! | `axum` | [many routes in one function](http#many-routes-an-axum-router): helve's extractors and answers in an axum `Router`, so one route function serves as a single-route handler and as a route; turns on `http` | off |
+//! | `axum` | [many routes in one function](guide::http): helve's extractors and answers in an axum `Router`, so one route function serves as a single-route handler and as a route; turns on `http` | off |
 //! | `batch` | [batches](batch) from SQS (standard and FIFO), Kinesis and DynamoDB Streams, with partial failures; turns on `validate` | off |
 //! | `cfn` | [CloudFormation custom resources](cfn) that always answer; an HTTPS client (hyper and rustls, no OpenSSL); turns on `validate` | off |
 //! | `cloudwatch` | [metrics published with PutMetricData](metrics::cloudwatch) through aws-sdk-cloudwatch instead of EMF; an HTTPS client (rustls and ring) | off |

@@ -37,7 +37,10 @@ mod log;
 ///   one record of a batch, `helve::batch::SqsMessage<T>`, `KinesisRecord<T>` or
 ///   `DynamoDbRecord<T>` (feature `batch`);
 /// - optionally the context, `&Context` or `Context`;
-/// - optionally the state built by the init function, `&State` (needs `init = ...`).
+/// - optionally the state built by the init function, `&State` (needs `init = ...`), or
+///   `State<&State>` (any wrapper named `State` around a reference: axum's
+///   `State(app): State<&'static App>`, as the routes of an axum router take it, so that one
+///   route function serves as a handler and as a route).
 ///
 /// With helve's feature `validate`, a plain event type that derives `validator::Validate` is
 /// validated before the handler is called: one that does not validate fails the invocation

@@ -68,7 +68,12 @@
 //! Every response is an `http::Response<`[`Body`]`>`, and the handler runs as a tower service,
 //! so tower-http layers compose: `#[helve::handler(http(layer = CorsLayer::permissive()))]`,
 //! or [`HttpHandler::layer`] by hand. A function with many routes runs an axum `Router` (or
-//! any tower service) with [`service`]. Each response carries the invocation's correlation id
+//! any tower service) with [`service`]; with the feature `axum`, helve's extractors
+//! ([`Json`], [`Valid`], [`Path`], [`Query`], [`Claims`], and [`Context`] by
+//! value) are axum extractors and its answers ([`Json`], [`Created`], [`Problem`], and
+//! `Result<R, E>` where `E` derives [`ErrorStatus`](crate::ErrorStatus)) axum responses, with
+//! the same problems, statuses, codes and log lines, so one route function serves both ways
+//! (see the HTTP guide page, "Many routes"). Each response carries the invocation's correlation id
 //! in `x-correlation-id`; each request records the `HttpRequestDuration` histogram
 //! (milliseconds) and the `HttpResponses` count with a `status_class` dimension (`2xx` ...
 //! `5xx`), unless `request_metrics = false`.
