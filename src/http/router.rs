@@ -64,15 +64,22 @@ impl IntoResponse for crate::Error {
     }
 }
 
-/// The body, whole: helve has it in memory already, and its limit (`body_limit`) is enforced
-/// before the router runs.
-async fn body_bytes(body: ::axum::body::Body) -> Result<::axum::body::Bytes, AxumResponse> {
-    ::axum::body::to_bytes(body, usize::MAX).await.map_err(|_| {
-        let problem = Problem::new(StatusCode::BAD_REQUEST)
+/// What `take` makes of the request's headers and whole body (helve has the body in memory
+/// already, and its limit, `body_limit`, is enforced before the router runs), or the problem
+/// it answers.
+async fn from_body<T>(
+    request: ::axum::extract::Request,
+    take: impl FnOnce(&http::HeaderMap, &[u8]) -> Result<T, Problem>,
+) -> Result<T, AxumResponse> {
+    let (parts, body) = request.into_parts();
+    let bytes = ::axum::body::to_bytes(body, usize::MAX).await.map_err(|_| {
+        Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("the request body could not be read")
-            .with_code("invalid_body");
-        IntoResponse::into_response(problem)
-    })
+            .with_code("invalid_body")
+    });
+    bytes
+        .and_then(|bytes| take(&parts.headers, &bytes))
+        .map_err(IntoResponse::into_response)
 }
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -83,11 +90,7 @@ where
     type Rejection = AxumResponse;
 
     async fn from_request(request: ::axum::extract::Request, _: &S) -> Result<Self, AxumResponse> {
-        let (parts, body) = request.into_parts();
-        let bytes = body_bytes(body).await?;
-        extract::json_body(&parts.headers, &bytes)
-            .map(Json)
-            .map_err(IntoResponse::into_response)
+        from_body(request, extract::json_body).await.map(Json)
     }
 }
 
@@ -99,11 +102,7 @@ where
     type Rejection = AxumResponse;
 
     async fn from_request(request: ::axum::extract::Request, _: &S) -> Result<Self, AxumResponse> {
-        let (parts, body) = request.into_parts();
-        let bytes = body_bytes(body).await?;
-        extract::valid_body(&parts.headers, &bytes)
-            .map(Valid)
-            .map_err(IntoResponse::into_response)
+        from_body(request, extract::valid_body).await.map(Valid)
     }
 }
 
