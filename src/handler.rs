@@ -317,7 +317,7 @@ where
                     }
                 }
                 Poll::Ready(Err(error)) => {
-                    let diagnostic = error::diagnostic(&error);
+                    let diagnostic = outcome::masked(error::diagnostic(&error));
                     outcome::log_failure(&diagnostic);
                     Poll::Ready(Err(diagnostic))
                 }

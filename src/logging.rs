@@ -33,6 +33,7 @@ pub(crate) use json::level_name;
 pub(crate) use json::raw_line;
 pub use json::{JsonLayer, RESERVED_KEYS};
 pub(crate) use level::{LogLevel, resolve as resolve_level};
+pub(crate) use mask::apply_text as mask_text;
 #[cfg(feature = "fuzzing")]
 pub(crate) use mask::forget_all as forget_masked_values;
 pub use mask::{MAX_MASKED_VALUES, MIN_MASKED_BYTES, mask_value};

@@ -18,6 +18,15 @@ impl fmt::Display for HandlerFailed<'_> {
     }
 }
 
+/// `diagnostic` with every value given to [`mask_value`](crate::logging::mask_value) masked in
+/// its message: what leaves the function (the Runtime API's `errorMessage`, which the caller
+/// of a synchronous invocation reads, a custom resource's `Reason`, which the CloudFormation
+/// console shows) holds no secret that a log line would not.
+pub(crate) fn masked(mut diagnostic: Diagnostic) -> Diagnostic {
+    crate::logging::mask_text(&mut diagnostic.error_message);
+    diagnostic
+}
+
 /// Logs, at ERROR with its `error_type`, that the handler returned the error `diagnostic`
 /// describes.
 pub(crate) fn log_failure(diagnostic: &Diagnostic) {

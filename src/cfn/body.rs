@@ -71,6 +71,10 @@ impl Body {
     /// fits in [`MAX_BODY_BYTES`] (the reason is cut first; `Data` that cannot fit turns the
     /// answer into `FAILED`).
     pub(crate) fn finish(mut self, log_stream: &str) -> Self {
+        // A panic's message or a validation's may hold a secret the handler read.
+        if let Some(reason) = &mut self.reason {
+            crate::logging::mask_text(reason);
+        }
         let suffix = if log_stream.is_empty() {
             String::new()
         } else {

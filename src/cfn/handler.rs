@@ -237,7 +237,7 @@ impl<H, P> CustomResourceHandler<H, P> {
                 success(&ids, request_type, existing, outcome, on_failure)
             }
             Ok(Ok(Err(error))) => {
-                let diagnostic = error::diagnostic(&error);
+                let diagnostic = outcome::masked(error::diagnostic(&error));
                 outcome::log_failure(&diagnostic);
                 failed(&ids, on_failure, diagnostic.error_message)
             }

@@ -389,7 +389,9 @@ impl Problem {
                 logged: true,
             };
         }
-        let message = error.to_string();
+        let mut message = error.to_string();
+        // The `detail` a client reads holds no secret a log line would not.
+        crate::logging::mask_text(&mut message);
         log(status, error_type.as_deref(), code.as_deref(), || {
             message.clone()
         });

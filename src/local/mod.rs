@@ -31,6 +31,7 @@ use crate::{error::codes, handler::Payload, layers::RawEventLayer, outcome};
 
 /// Prints an error as Lambda records it, on stderr.
 pub(crate) fn print_error(diagnostic: &Diagnostic) {
+    let diagnostic = &outcome::masked(diagnostic.clone());
     let text = serde_json::to_string(diagnostic).unwrap_or_else(|_| {
         format!(
             "{{\"errorType\":\"{}\"}}",

@@ -154,7 +154,11 @@ impl<Svc> Worker<Svc> {
         };
         let (path, failed, json) = match outcome {
             Ok(json) => ("response", false, json),
-            Err(diagnostic) => ("error", true, serde_json::to_vec(&diagnostic)?),
+            Err(diagnostic) => (
+                "error",
+                true,
+                serde_json::to_vec(&outcome::masked(diagnostic))?,
+            ),
         };
         let mut answer = build_request()
             .method(Method::POST)

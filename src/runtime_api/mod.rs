@@ -77,7 +77,7 @@ async fn post_init_error(diagnostic: &Diagnostic) -> Result<(), lambda_runtime::
 
 async fn post_error(path: &str, diagnostic: &Diagnostic) -> Result<(), lambda_runtime::Error> {
     let client = Client::builder().build()?;
-    let body = serde_json::to_vec(diagnostic)?;
+    let body = serde_json::to_vec(&crate::outcome::masked(diagnostic.clone()))?;
     let request = http::Request::builder()
         .method(http::Method::POST)
         .uri(path)
