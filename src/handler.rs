@@ -41,9 +41,29 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Payload<T> {
 
 impl<T: for<'de> Deserialize<'de>> Payload<T> {
     /// Decodes a whole JSON document, as local mode reads an event file.
+    ///
+    /// An event a calling helve function sent (`Invoker::send`) carries its correlation id in
+    /// one more field, `_helve`: when the event does not decode with it (a type with
+    /// `#[serde(deny_unknown_fields)]`), it is decoded again without it.
     pub fn from_slice(bytes: &[u8]) -> Self {
-        Payload(decode::json_slice(bytes).map_err(|error| InvalidEvent::decoding(&error)))
+        match decode::json_slice(bytes) {
+            Ok(event) => Payload(Ok(event)),
+            Err(error) => {
+                Payload(without_envelope(bytes).ok_or_else(|| InvalidEvent::decoding(&error)))
+            }
+        }
     }
+}
+
+/// The event decoded without the top-level `_helve` field of a calling function, if it has
+/// one and decodes so.
+fn without_envelope<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    let field = crate::correlation::ENVELOPE_FIELD;
+    memchr::memmem::find(bytes, field.as_bytes())?;
+    let mut event: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).ok()?;
+    event.remove(field)?;
+    serde_json::from_value(serde_json::Value::Object(event)).ok()
 }
 
 /// The signature of a handler without state: `async fn(T, Context) -> Result<R, E>`.
@@ -480,6 +500,30 @@ mod tests {
             invalid.to_string(),
             "invalid event at qty: invalid type: string, expected u32 at line 2 column 13"
         );
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        task: String,
+    }
+
+    #[test]
+    fn a_strict_event_sent_by_a_helve_function_decodes_without_its_correlation_field() {
+        let sent = br#"{"task": "t-1", "_helve": {"correlation_id": "c-1"}}"#;
+        let Payload(result) = Payload::<Strict>::from_slice(sent);
+        assert_eq!(
+            result.unwrap(),
+            Strict {
+                task: "t-1".to_owned()
+            }
+        );
+        // Any other unknown field is still refused, and said as the first decoding said it.
+        let Payload(result) = Payload::<Strict>::from_slice(
+            br#"{"task": "t-1", "_helve": {"correlation_id": "c-1"}, "extra": 1}"#,
+        );
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains("unknown field `_helve`"), "{message}");
     }
 
     #[test]
