@@ -70,7 +70,9 @@ use self::{
     source::{Configuration, Source, Version},
     value::{Raw, transform},
 };
-pub use self::{extension::STARTING, secret::Secret, value::ParameterValue};
+pub use self::{
+    cache::MAX_CACHED_NAMES, extension::STARTING, secret::Secret, value::ParameterValue,
+};
 use crate::ConfigError;
 pub use crate::error::{ParameterError, Service};
 

@@ -13,6 +13,11 @@ use tokio::time::Instant;
 
 use crate::{context::lock, error::ParameterError};
 
+/// The most names a cache keeps; a new name past that forgets the one read least recently
+/// (that no caller is reading), so that a function reading a name per tenant or per request
+/// does not grow without end.
+pub const MAX_CACHED_NAMES: usize = 1024;
+
 /// Values of one service (or one kind of read), by name, then by the type they were read as.
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
@@ -123,6 +128,9 @@ impl Cache {
 }
 
 fn slot<'a, T: 'static>(entries: &'a mut HashMap<Box<str>, Vec<Slot>>, key: &str) -> &'a mut Slot {
+    if entries.len() >= MAX_CACHED_NAMES && !entries.contains_key(key) {
+        forget_least_recent(entries);
+    }
     let slots = entries.entry(Box::from(key)).or_default();
     let type_id = TypeId::of::<T>();
     let index = match slots.iter().position(|slot| slot.type_id == type_id) {
@@ -138,4 +146,74 @@ fn slot<'a, T: 'static>(entries: &'a mut HashMap<Box<str>, Vec<Slot>>, key: &str
         }
     };
     &mut slots[index]
+}
+
+/// Forgets the name whose newest value was read longest ago (a name with no value first),
+/// leaving the names a caller is reading.
+fn forget_least_recent(entries: &mut HashMap<Box<str>, Vec<Slot>>) {
+    let idle = |slots: &Vec<Slot>| {
+        slots
+            .iter()
+            .all(|slot| Arc::strong_count(&slot.reading) == 1)
+    };
+    let newest = |slots: &Vec<Slot>| {
+        slots
+            .iter()
+            .filter_map(|slot| slot.value.as_ref().map(|cached| cached.read_at))
+            .max()
+    };
+    let oldest = entries
+        .iter()
+        .filter(|(_, slots)| idle(slots))
+        .min_by_key(|(_, slots)| newest(slots))
+        .map(|(name, _)| name.clone());
+    if let Some(name) = oldest {
+        entries.remove(&name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_name_past_the_limit_forgets_the_one_read_least_recently() {
+        let cache = Cache::default();
+        let hour = Duration::from_secs(3600);
+        for index in 0..MAX_CACHED_NAMES {
+            cache.put(&format!("/tenants/{index}"), Arc::new(index));
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        // The first name, read again, is the most recent now.
+        cache.put("/tenants/0", Arc::new(0_usize));
+        cache.put("/tenants/new", Arc::new(usize::MAX));
+        assert_eq!(lock(&cache.entries).len(), MAX_CACHED_NAMES);
+        assert!(cache.fresh::<usize>("/tenants/1", hour, None).is_none());
+        assert_eq!(
+            cache.fresh::<usize>("/tenants/0", hour, None).as_deref(),
+            Some(&0)
+        );
+        assert_eq!(
+            cache.fresh::<usize>("/tenants/2", hour, None).as_deref(),
+            Some(&2)
+        );
+        assert_eq!(
+            cache.fresh::<usize>("/tenants/new", hour, None).as_deref(),
+            Some(&usize::MAX)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_name_being_read_is_not_forgotten() {
+        let cache = Cache::default();
+        let (reading, _) = cache.reading::<usize>("/being/read");
+        let _held = reading.lock().await;
+        tokio::time::advance(Duration::from_millis(1)).await;
+        for index in 0..MAX_CACHED_NAMES {
+            cache.put(&format!("/tenants/{index}"), Arc::new(index));
+        }
+        let entries = lock(&cache.entries);
+        assert_eq!(entries.len(), MAX_CACHED_NAMES);
+        assert!(entries.contains_key("/being/read"));
+    }
 }
