@@ -376,13 +376,20 @@ async fn each_record_of_a_batch_is_a_subsegment_named_for_its_source_and_id() {
             .unwrap_or_else(|| panic!("no subsegment {name}"));
         assert_eq!(subsegment["parent_id"], handler["id"]);
         assert_eq!(subsegment["metadata"]["default"]["record_id"], id);
-        // The job's steps are under their record.
-        for step in documents
+        // The job's steps are under their record, each one.
+        let body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+        let steps: Vec<&Value> = documents
             .iter()
             .filter(|document| document["parent_id"] == subsegment["id"])
-        {
+            .collect();
+        assert_eq!(
+            steps.len() as u64,
+            body["steps"].as_u64().unwrap(),
+            "the steps of {id}: {steps:?}"
+        );
+        for step in steps {
             assert_eq!(step["name"], "simulate_step");
-            assert!(step["annotations"]["job_id"].is_string());
+            assert_eq!(step["annotations"]["job_id"], body["jobId"]);
         }
     }
 }
