@@ -94,8 +94,10 @@ async fn a_hook_that_outlasts_the_budget_is_stopped_and_the_process_still_exits_
     let shutdown = shutdown_line(&lines);
     assert_eq!(shutdown["level"], "WARN");
     assert_eq!(shutdown["shutdown_hook"], "timed_out");
+    // Stopped at the 400 ms budget (`timed_out`), not before; how soon after depends on the
+    // machine's load, so only the process's exit below is bounded, generously.
     let elapsed = shutdown["elapsed_ms"].as_u64().unwrap();
-    assert!((400..500).contains(&elapsed), "stopped after {elapsed} ms");
+    assert!(elapsed >= 400, "stopped after {elapsed} ms");
     // What the hook recorded before it was stopped is still written.
     assert!(
         lines.iter().any(|line| line["PoolsClosed"] == json!(1.0)),
