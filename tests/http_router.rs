@@ -337,7 +337,7 @@ async fn the_route_function_is_also_a_single_route_handler() {
         .invoke(
             fixtures::api_gateway_http()
                 .path("/notes/n-1")
-                .set("/pathParameters", json!({ "id": "n-1" })),
+                .path_parameter("id", "n-1"),
         )
         .await;
     let response = outcome.http();

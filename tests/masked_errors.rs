@@ -89,7 +89,7 @@ async fn an_http_problem_s_detail_masks_the_secret() {
         helve_function!(),
         fixtures::api_gateway_http()
             .path("/login")
-            .set("/pathParameters", json!({ "password": PASSWORD })),
+            .path_parameter("password", PASSWORD),
     )
     .await;
     let problem = outcome.http().json();

@@ -325,6 +325,30 @@ async fn every_http_source_reaches_the_handler_and_gets_its_response() {
     }
 }
 
+async fn order(request: Request, _ctx: Context) -> Response {
+    use helve::http::{FromRequest as _, IntoResponse as _, Path};
+    match Path::<String>::from_request(&request) {
+        Ok(Path(id)) => Json(json!({ "id": id })).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+#[tokio::test]
+async fn a_path_parameter_reaches_the_handler_from_either_api_gateway() {
+    let mut function = TestFunction::start(Function::new(http(order)))
+        .await
+        .unwrap();
+    for (source, request) in [
+        ("REST API", fixtures::api_gateway_rest()),
+        ("HTTP API", fixtures::api_gateway_http()),
+    ] {
+        let outcome = function
+            .invoke(request.path("/orders/o-7").path_parameter("id", "o-7"))
+            .await;
+        assert_eq!(outcome.http().json(), json!({ "id": "o-7" }), "{source}");
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Schema {

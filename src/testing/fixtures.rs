@@ -614,6 +614,18 @@ impl Http {
         self
     }
 
+    /// A path parameter of the route API Gateway matched (`id` of `/orders/{id}`), which
+    /// `Path<T>` reads; set the path to match with [`path`](Self::path). An ALB and a Function
+    /// URL match no routes: their requests have none.
+    pub fn path_parameter(mut self, name: &str, value: &str) -> Self {
+        let params = &mut self.event["pathParameters"];
+        if !params.is_object() {
+            *params = json!({});
+        }
+        params[name] = json!(value);
+        self
+    }
+
     /// The body, as text.
     pub fn body(mut self, body: &str) -> Self {
         self.event["body"] = json!(body);
