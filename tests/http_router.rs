@@ -2,7 +2,6 @@
 //! helve's extractors and answer helve's answers, with the problems, statuses, codes, log
 //! lines and metrics a single-route `#[helve::handler]` gives; and one route function that is
 //! both.
-#![cfg(feature = "axum")]
 
 use std::{collections::BTreeMap, sync::Mutex};
 
