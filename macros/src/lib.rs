@@ -149,6 +149,16 @@ mod log;
 /// whatever happens; validates `P` first when it implements `validator::Validate`; and takes
 /// CloudFormation's `RequestId` as the correlation id (unless `correlation_id` names another).
 ///
+/// # Features
+///
+/// An option or a parameter type that needs a helve feature the crate's helve dependency
+/// lacks (an extractor or `http(...)`: `http`; a record or `batch(...)`: `batch`;
+/// `CustomResource<P>` or `custom_resource(...)`: `cfn`; `idempotency(...)` or
+/// `batch(idempotency)`: `idempotency`; `tracer(...)`: `tracer`) is one compile error at that
+/// token, naming the feature and the Cargo.toml line that turns it on; the function itself is
+/// then left out of the build. A `use helve::http::Json;` elsewhere in the file still fails on
+/// its own, since `helve::http` does not exist without the feature.
+///
 /// # What it writes
 ///
 /// A `main` (visible in the crate, so put the handler in `main.rs`) equivalent to
