@@ -47,7 +47,9 @@ mod log;
 /// imports are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
 /// `Query<T>`, `Claims<T>`, `HeaderMap` and `http::Request` make an HTTP handler;
 /// `SqsMessage`, `KinesisRecord`, `DynamoDbRecord` and `KinesisEventRecord` a batch handler;
-/// `CustomResource<P>` a custom resource handler.
+/// `CustomResource<P>` a custom resource handler. `Request` alone is not recognised (it may be
+/// a type of your own): taken for a plain event, it fails to build with a note to write
+/// `helve::http::Request` or `#[helve::handler(http)]`.
 ///
 /// helve's own types (`Context`, the extractors `Json` to `Claims`, `CustomResource`) are
 /// recognised when written alone (`Context`, as `use helve::prelude::*` imports it) or by a
@@ -70,7 +72,9 @@ mod log;
 /// # Options
 ///
 /// - `init = path`: an `async fn() -> Result<State, E>` run once per execution environment,
-///   before the first invocation; its failure is reported to Lambda as an init error.
+///   before the first invocation; its failure is reported to Lambda as an init error. A path
+///   to anything else, or to one whose `State` is not the type the handler's `&State`
+///   parameter borrows, is one compile error at `init = path` that says so.
 /// - `shutdown = path`: an `async fn()` run when Lambda stops the execution environment (on
 ///   SIGTERM), within Lambda's shutdown budget: close pools, flush a sink. See
 ///   `helve::Function::on_shutdown`.
