@@ -1,10 +1,12 @@
 //! The items written beside the user's function: a `main` that builds a `helve::Function`
 //! around it and runs it.
 //!
-//! Every bound a user's type must meet is checked once, at that type: the event by
-//! `Function::run` (its type given explicitly) or by a check function, the success and error
-//! types by the `impl Trait` the inner handler returns, HTTP extractors and responses where
-//! they are taken and converted. So a mistake gives one error, on the user's token.
+//! Every bound a user's type must meet is checked once, at that type: the event, the init
+//! function and a `Valid<T>`'s `T` by a check function named after the handler
+//! (`event_of_handle`, `init_of_handle`, `valid_of_handle`) whose bound is a public helve trait
+//! with its own message, the success and error types by the `impl Trait` the inner handler
+//! returns, HTTP extractors and responses where they are taken and converted. So a mistake
+//! gives one error, on the user's token, naming nothing of the generated code.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -35,10 +37,10 @@ pub(super) fn expand(
             }
             Param::Event(_) => quote!(__helve_event),
             Param::ContextRef(ty) => quote_spanned! {ty.span()=>
-                <#ty as __HelveContext>::__helve_borrow(&__helve_ctx)
+                <#ty as ::helve::context::ContextParameter>::from_ref(&__helve_ctx)
             },
             Param::ContextOwned(ty) => quote_spanned! {ty.span()=>
-                <#ty as __HelveContext>::__helve_own(__helve_ctx)
+                <#ty as ::helve::context::ContextParameter>::from_owned(__helve_ctx)
             },
             Param::State(_) => quote!(__helve_state),
         })
@@ -73,11 +75,6 @@ pub(super) fn expand(
         }
     });
     let mut event_check = kind.checks();
-    let context_check = sig
-        .params
-        .iter()
-        .any(|param| matches!(param, Param::ContextRef(_) | Param::ContextOwned(_)))
-        .then(context_check);
 
     let (init_check, init) = match &args.init {
         Some(path) => {
@@ -180,7 +177,6 @@ pub(super) fn expand(
         #event_check
         #init_check
         #state_check
-        #context_check
         #helpers
         // A named fn, not a closure: diagnostics then name it without a file path. Not
         // an `async fn`: the `impl Trait`s of its output keep the spans given them.
@@ -292,31 +288,6 @@ fn init_check(
         },
     };
     (check, name)
-}
-
-/// The context passed as a parameter written `Context` (or `&Context`) is helve's: a type of
-/// the user's own named `Context`, imported, is reported at the parameter with what to do,
-/// not passed helve's. The only impl is helve's context.
-fn context_check() -> TokenStream {
-    quote! {
-        #[diagnostic::on_unimplemented(
-            message = "this `{Self}` is not helve's: `#[helve::handler]` passes helve's context to a parameter of type `Context`",
-            label = "taken for helve's context",
-            note = "name a type of your own by its path (`model::Context`), an alias or another name (`use model::Context as Tenant;`); helve's is `helve::Context`"
-        )]
-        trait __HelveContext: ::core::marker::Sized {
-            fn __helve_borrow(context: &::helve::__private::Context) -> &Self;
-            fn __helve_own(context: ::helve::__private::Context) -> Self;
-        }
-        impl __HelveContext for ::helve::__private::Context {
-            fn __helve_borrow(context: &::helve::__private::Context) -> &Self {
-                context
-            }
-            fn __helve_own(context: ::helve::__private::Context) -> Self {
-                context
-            }
-        }
-    }
 }
 
 /// The return type and body of the inner handler of any kind but HTTP, and the functions
