@@ -384,6 +384,8 @@ impl<R: Record> crate::idempotency::KeyOf<R> for RecordKey {
 )]
 pub trait RecordResponse {}
 
+// Not listed in a diagnostic: the message says to return `()`, without a path into helve.
+#[diagnostic::do_not_recommend]
 impl RecordResponse for () {}
 
 /// The future of [`BatchHandler`].

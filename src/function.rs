@@ -105,8 +105,9 @@ pub struct NoInit;
 /// Implemented for every `FnOnce() -> impl Future<Output = Result<S, E>>` where `E` is a
 /// [`FunctionError`](crate::FunctionError).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a helve init function",
-    note = "an init function is `async fn() -> Result<State, E>` where `E` implements `helve::FunctionError` (for example `helve::Error`)"
+    message = "`init = ...` must name an `async fn() -> Result<State, E>`; `{Self}` is not one",
+    label = "not an `async fn() -> Result<State, E>`",
+    note = "`State` is what the handler's `&State` parameter borrows (`Send + Sync + 'static`), and `E` implements `helve::FunctionError` (for example `helve::Error`)"
 )]
 pub trait Init: Send + 'static {
     /// What the init step builds, shared by every invocation.
@@ -118,6 +119,20 @@ pub trait Init: Send + 'static {
     fn init(self) -> impl Future<Output = Result<Self::State, Self::Error>> + Send;
 }
 
+/// An [`Init`] whose state is `S`: what `#[helve::handler]` requires of `init = ...` when the
+/// handler takes `&S`, so that an init function that returns another state, or is not one, is
+/// reported once, at the init path, with both types.
+#[diagnostic::on_unimplemented(
+    message = "`init = ...` must name an `async fn() -> Result<{S}, E>`, since the handler's state parameter is `&{S}`",
+    label = "not an `async fn() -> Result<{S}, E>`",
+    note = "the state parameter is `&T`, where `T` is what the init function returns; this one is `{Self}`"
+)]
+pub trait InitFor<S>: Init<State = S> {}
+
+#[diagnostic::do_not_recommend]
+impl<I: Init<State = S>, S> InitFor<S> for I {}
+
+#[diagnostic::do_not_recommend]
 impl Init for NoInit {
     type State = ();
     type Error = std::convert::Infallible;
@@ -127,6 +142,9 @@ impl Init for NoInit {
     }
 }
 
+// A function that is not one is reported as not an `Init`, with what it must be, rather than
+// by the first bound it misses ("`u32` is not a future").
+#[diagnostic::do_not_recommend]
 impl<F, Fut, S, E> Init for F
 where
     F: FnOnce() -> Fut + Send + 'static,

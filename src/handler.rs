@@ -480,6 +480,44 @@ macro_rules! __validated_plain {
     };
 }
 
+/// A plain handler's event: any type that deserializes from the invocation's payload.
+/// Implemented for every `serde::de::DeserializeOwned` type; `#[helve::handler]` requires it of
+/// the event at the user's type, so that one that does not deserialize is reported there,
+/// once, with what to do.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the handler's event: it does not implement `serde::Deserialize`",
+    label = "helve decodes each invocation's event into this type",
+    note = "derive `serde::Deserialize` on `{Self}`, or take `serde_json::Value`"
+)]
+pub trait Event: serde::de::DeserializeOwned {
+    /// The event type itself.
+    type Checked;
+}
+
+// Reported as not an `Event`, with what to do, rather than by serde's bound.
+#[diagnostic::do_not_recommend]
+impl<T: serde::de::DeserializeOwned> Event for T {
+    type Checked = T;
+}
+
+/// [`Event`], for an event written `Request` alone: `#[helve::handler]` recognises helve's HTTP
+/// request by its path only, so a `Request` alone is taken for a plain event, and its message
+/// says how to write the HTTP request.
+#[diagnostic::on_unimplemented(
+    message = "this `Request` is taken for the handler's event, and `{Self}` does not implement `serde::Deserialize`",
+    label = "taken for the event, as `Request` alone",
+    note = "for an HTTP handler, write `helve::http::Request` (or `http::Request<..>`), or mark it `#[helve::handler(http)]`"
+)]
+pub trait RequestEvent: serde::de::DeserializeOwned {
+    /// The event type itself.
+    type Checked;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: serde::de::DeserializeOwned> RequestEvent for T {
+    type Checked = T;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,7 +301,7 @@ macro_rules! __with_axum {
 /// notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::{Context, Function};
+    pub use crate::{Context, Function, Init};
 
     /// What `#[derive(helve::ErrorStatus)]` writes an axum `IntoResponse` with (feature `axum`).
     #[cfg(feature = "axum")]
@@ -313,16 +313,6 @@ pub mod __private {
     pub use {
         crate::error::IntoDiagnostic, crate::logging::DEFAULT_BUFFER_BYTES, serde::Serialize,
     };
-
-    /// The response of an idempotent handler is read back from the store for a replay.
-    #[diagnostic::on_unimplemented(
-        message = "the response of an idempotent handler must implement `serde::Deserialize`",
-        label = "a replay reads this response back from the store",
-        note = "derive `serde::Deserialize` on `{Self}` as well as `Serialize`"
-    )]
-    pub trait Replayable: serde::de::DeserializeOwned {}
-
-    impl<T: serde::de::DeserializeOwned> Replayable for T {}
 
     /// What `helve::logging::error!` and its siblings make of an `error` field.
     pub mod logging {

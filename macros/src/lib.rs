@@ -50,7 +50,9 @@ mod log;
 /// imports are resolved: `Context` is the context; `Json<T>`, `Valid<T>`, `Path<T>`,
 /// `Query<T>`, `Claims<T>`, `HeaderMap` and `http::Request` make an HTTP handler;
 /// `SqsMessage`, `KinesisRecord`, `DynamoDbRecord` and `KinesisEventRecord` a batch handler;
-/// `CustomResource<P>` a custom resource handler.
+/// `CustomResource<P>` a custom resource handler. `Request` alone is not recognised (it may be
+/// a type of your own): taken for a plain event, it fails to build with a note to write
+/// `helve::http::Request` or `#[helve::handler(http)]`.
 ///
 /// helve's own types (`Context`, the extractors `Json` to `Claims`, `CustomResource`) are
 /// recognised when written alone (`Context`, as `use helve::prelude::*` imports it) or by a
@@ -73,7 +75,9 @@ mod log;
 /// # Options
 ///
 /// - `init = path`: an `async fn() -> Result<State, E>` run once per execution environment,
-///   before the first invocation; its failure is reported to Lambda as an init error.
+///   before the first invocation; its failure is reported to Lambda as an init error. A path
+///   to anything else, or to one whose `State` is not the type the handler's `&State`
+///   parameter borrows, is one compile error at `init = path` that says so.
 /// - `shutdown = path`: an `async fn()` run when Lambda stops the execution environment (on
 ///   SIGTERM), within Lambda's shutdown budget: close pools, flush a sink. See
 ///   `helve::Function::on_shutdown`.
@@ -151,6 +155,16 @@ mod log;
 /// `helve::cfn::custom_resource`, which answers CloudFormation at the request's `ResponseURL`
 /// whatever happens; validates `P` first when it implements `validator::Validate`; and takes
 /// CloudFormation's `RequestId` as the correlation id (unless `correlation_id` names another).
+///
+/// # Features
+///
+/// An option or a parameter type that needs a helve feature the crate's helve dependency
+/// lacks (an extractor or `http(...)`: `http`; a record or `batch(...)`: `batch`;
+/// `CustomResource<P>` or `custom_resource(...)`: `cfn`; `idempotency(...)` or
+/// `batch(idempotency)`: `idempotency`; `tracer(...)`: `tracer`) is one compile error at that
+/// token, naming the feature and the Cargo.toml line that turns it on; the function itself is
+/// then left out of the build. A `use helve::http::Json;` elsewhere in the file still fails on
+/// its own, since `helve::http` does not exist without the feature.
 ///
 /// # What it writes
 ///

@@ -73,12 +73,15 @@ pub trait IntoOutcome {
     fn into_outcome(self) -> Outcome;
 }
 
+// Neither impl is listed in a diagnostic: the message names both, without a path into helve.
+#[diagnostic::do_not_recommend]
 impl IntoOutcome for Outcome {
     fn into_outcome(self) -> Outcome {
         self
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl IntoOutcome for () {
     fn into_outcome(self) -> Outcome {
         Outcome::default()

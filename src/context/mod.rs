@@ -43,6 +43,34 @@ tokio::task_local! {
     static SCOPE: Context;
 }
 
+/// What `#[helve::handler]` requires of a parameter written `Context` or `&Context`: that it is
+/// helve's [`Context`], the only type that implements it. A type of the user's own named
+/// `Context`, imported, is then reported at the parameter with what to do, instead of being
+/// passed helve's.
+#[diagnostic::on_unimplemented(
+    message = "this `{Self}` is not helve's: `#[helve::handler]` passes helve's context to a parameter of type `Context`",
+    label = "taken for helve's context",
+    note = "name a type of your own by its path (`model::Context`), an alias or another name (`use model::Context as Tenant;`); helve's is `helve::Context`"
+)]
+pub trait ContextParameter: Sized {
+    /// The context, borrowed: a `&Context` parameter.
+    fn from_ref(context: &Context) -> &Self;
+    /// The context, owned: a `Context` parameter.
+    fn from_owned(context: Context) -> Self;
+}
+
+// Not listed in a diagnostic: the note names helve's context, without a path into helve.
+#[diagnostic::do_not_recommend]
+impl ContextParameter for Context {
+    fn from_ref(context: &Context) -> &Self {
+        context
+    }
+
+    fn from_owned(context: Context) -> Self {
+        context
+    }
+}
+
 /// One invocation as it travels through helve's layers: the event and its [`Context`].
 #[derive(Debug, Clone)]
 pub struct Invocation<T> {

@@ -333,12 +333,16 @@ pub trait ErrorStatus: fmt::Display {
     }
 }
 
+// helve's impls are not listed in a diagnostic: the message says what to derive, without a
+// path into helve.
+#[diagnostic::do_not_recommend]
 impl ErrorStatus for std::convert::Infallible {
     fn status(&self) -> http::StatusCode {
         match *self {}
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl ErrorStatus for Error {
     /// A [`helve::Error`](Error) is an internal error: 500, its message not shown.
     fn status(&self) -> http::StatusCode {

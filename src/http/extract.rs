@@ -73,7 +73,26 @@ impl<T: Serialize> IntoResponse for Json<T> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Valid<T>(pub T);
 
-impl<T: DeserializeOwned + validator::Validate> FromRequest for Valid<T> {
+/// What [`Valid<T>`] needs of `T`: `validator::Validate`. Implemented for every type that
+/// implements it; an extractor `Valid<T>` whose `T` does not is reported at `T` with what to
+/// derive.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is taken as `Valid<{Self}>`, so it must implement `validator::Validate`",
+    label = "validated before the handler is called",
+    note = "derive `validator::Validate` on `{Self}` (`#[derive(Deserialize, Validate)]`), or take `Json<{Self}>` to skip validation"
+)]
+pub trait Validates: validator::Validate {
+    /// The type itself.
+    type Checked;
+}
+
+// Reported as not `Validates`, with what to derive.
+#[diagnostic::do_not_recommend]
+impl<T: validator::Validate> Validates for T {
+    type Checked = T;
+}
+
+impl<T: DeserializeOwned + Validates> FromRequest for Valid<T> {
     fn from_request(request: &Request) -> Result<Self, Problem> {
         valid_body(request.headers(), request.body().as_ref()).map(Valid)
     }

@@ -97,7 +97,7 @@ use std::{future::Future, pin::Pin, time::Duration};
 pub use http::{HeaderMap, Method, StatusCode, header};
 pub use lambda_http::Body;
 
-pub use extract::{Claims, FromRequest, Json, Path, Query, Valid};
+pub use extract::{Claims, FromRequest, Json, Path, Query, Valid, Validates};
 pub use guard::Guarded;
 pub use handler::{Endpoint, EndpointFuture, FromState, Http, HttpFn, HttpHandler, http, service};
 #[cfg(feature = "idempotency")]

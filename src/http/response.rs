@@ -471,6 +471,8 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+// Not listed in a diagnostic (see `ErrorStatus for Error`).
+#[diagnostic::do_not_recommend]
 impl ErrorStatus for Problem {
     fn status(&self) -> StatusCode {
         self.status

@@ -22,6 +22,20 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+/// The response of an idempotent handler: read back from the store for a replay, so it
+/// deserializes as well as serializes. Implemented for every `serde::de::DeserializeOwned` type;
+/// `#[helve::handler]` requires it of an idempotent handler's response at the user's type.
+#[diagnostic::on_unimplemented(
+    message = "the response of an idempotent handler must implement `serde::Deserialize`",
+    label = "a replay reads this response back from the store",
+    note = "derive `serde::Deserialize` on `{Self}` as well as `Serialize`"
+)]
+pub trait Replayable: serde::de::DeserializeOwned {}
+
+// Reported as not `Replayable`, with what to derive, rather than by serde's bound.
+#[diagnostic::do_not_recommend]
+impl<T: serde::de::DeserializeOwned> Replayable for T {}
+
 pub use config::{DEFAULT_EXPIRES, DEFAULT_RELEASE_MARGIN, DISABLED_VARIABLE, Idempotency};
 pub use dialect::Dialect;
 #[cfg(feature = "dynamodb")]

@@ -76,8 +76,10 @@ impl ErrorType<'_> {
         });
 
         let axum = self.axum_response();
-
+        let error_check = is_an_error(self.input);
         quote! {
+            #error_check
+
             #[automatically_derived]
             impl #impl_generics ::helve::ErrorStatus for #ident #ty_generics #where_clause {
                 fn status(&self) -> ::helve::__private::StatusCode {
@@ -195,10 +197,18 @@ impl ErrorType<'_> {
 /// field whose type names a type parameter, that it is an `ErrorStatus`.
 fn where_clause(input: &DeriveInput, cases: &[Case]) -> Option<syn::WhereClause> {
     let mut generics = input.generics.clone();
+    let ident = &input.ident;
     if generics.params.is_empty() {
+        // A bound rustc checks where the impls are used, not here: the one check that the
+        // type is a `std::error::Error` is `is_an_error`'s, which reports it once.
+        generics
+            .make_where_clause()
+            .predicates
+            .push(syn::parse_quote_spanned! {ident.span()=>
+                for<'any> #ident: ::std::error::Error
+            });
         return generics.where_clause;
     }
-    let ident = &input.ident;
     let (_, ty_generics, _) = input.generics.split_for_impl();
     let params: Vec<&Ident> = input
         .generics
@@ -219,6 +229,24 @@ fn where_clause(input: &DeriveInput, cases: &[Case]) -> Option<syn::WhereClause>
     }
     generics.make_where_clause().predicates.extend(predicates);
     generics.where_clause
+}
+
+/// For a type without generics, the check that it is a `std::error::Error`, at its name: the
+/// error when it is not, reported once (the impls' bound is checked where they are used). A
+/// generic type's impls require it in their where clause.
+fn is_an_error(input: &DeriveInput) -> TokenStream {
+    if !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = &input.ident;
+    quote_spanned! {ident.span()=>
+        const _: () = {
+            #[allow(dead_code)]
+            fn is_an_error(error: &#ident) -> &impl ::std::error::Error {
+                error
+            }
+        };
+    }
 }
 
 /// Whether `tokens` name any of `params`.

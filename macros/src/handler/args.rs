@@ -344,6 +344,8 @@ pub(crate) enum LogBuffer {
 /// `http`, or `http(body_limit = 65536, deadline_margin_ms = 200, request_metrics = false,
 /// layer = CorsLayer::permissive())`.
 pub(crate) struct HttpArgs {
+    /// The span of the `http` key, where errors about the option point.
+    pub(super) span: Span,
     pub(super) body_limit: Option<syn::LitInt>,
     pub(super) deadline_margin_ms: Option<syn::LitInt>,
     pub(super) request_metrics: Option<syn::LitBool>,
@@ -351,8 +353,9 @@ pub(crate) struct HttpArgs {
 }
 
 impl HttpArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+    fn parse(key: kw::http, input: ParseStream<'_>) -> syn::Result<Self> {
         let mut args = HttpArgs {
+            span: key.span,
             body_limit: None,
             deadline_margin_ms: None,
             request_metrics: None,
@@ -424,6 +427,8 @@ pub(crate) struct BatchArgs {
     pub(super) continue_on_failure: bool,
     /// `idempotency`: each record once per `messageId` (or stream `eventID`).
     pub(super) idempotency: bool,
+    /// The span of `idempotency` in `batch(...)`, where errors about it point.
+    pub(super) idempotency_span: Option<Span>,
     /// `idempotency(store = make_store)`: the records in that store instead of memory.
     pub(super) idempotency_store: Option<Path>,
     /// `idempotency(key = "/jobId")`: each record keyed by the value at that pointer into its
@@ -439,6 +444,7 @@ impl BatchArgs {
             deadline_margin_ms: None,
             continue_on_failure: false,
             idempotency: false,
+            idempotency_span: None,
             idempotency_store: None,
             idempotency_key: None,
         };
@@ -484,6 +490,7 @@ impl BatchArgs {
                     ));
                 }
                 args.idempotency = true;
+                args.idempotency_span = Some(key.span);
                 let (mut store, mut pointer) = (None, None);
                 parse_option_list(content, |inner| {
                     if inner.peek(kw::store) {
@@ -715,7 +722,7 @@ impl Parse for HandlerArgs {
             } else if lookahead.peek(kw::http) {
                 let key: kw::http = input.parse()?;
                 let span = key.span;
-                let http = HttpArgs::parse(input)?;
+                let http = HttpArgs::parse(key, input)?;
                 set_once(&mut args.http, http, span, "http")?;
             } else if lookahead.peek(kw::custom_resource) {
                 let key: kw::custom_resource = input.parse()?;

@@ -1,10 +1,12 @@
 //! The items written beside the user's function: a `main` that builds a `helve::Function`
 //! around it and runs it.
 //!
-//! Every bound a user's type must meet is checked once, at that type: the event by
-//! `Function::run` (its type given explicitly) or by a check function, the success and error
-//! types by the `impl Trait` the inner handler returns, HTTP extractors and responses where
-//! they are taken and converted. So a mistake gives one error, on the user's token.
+//! Every bound a user's type must meet is checked once, at that type: the event, the init
+//! function and a `Valid<T>`'s `T` by a check function named after the handler
+//! (`event_of_handle`, `init_of_handle`, `valid_of_handle`) whose bound is a public helve trait
+//! with its own message, the success and error types by the `impl Trait` the inner handler
+//! returns, HTTP extractors and responses where they are taken and converted. So a mistake
+//! gives one error, on the user's token, naming nothing of the generated code.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -12,7 +14,7 @@ use syn::{ItemFn, ReturnType, Type, spanned::Spanned};
 
 use super::args::{HandlerArgs, LogBuffer};
 use super::kind::{Kind, idempotency_config};
-use super::signature::{Param, Signature};
+use super::signature::{Param, Signature, helve_name};
 
 /// `main`, for a function that validated.
 pub(super) fn expand(
@@ -35,10 +37,10 @@ pub(super) fn expand(
             }
             Param::Event(_) => quote!(__helve_event),
             Param::ContextRef(ty) => quote_spanned! {ty.span()=>
-                <#ty as __HelveContext>::__helve_borrow(&__helve_ctx)
+                <#ty as ::helve::context::ContextParameter>::from_ref(&__helve_ctx)
             },
             Param::ContextOwned(ty) => quote_spanned! {ty.span()=>
-                <#ty as __HelveContext>::__helve_own(__helve_ctx)
+                <#ty as ::helve::context::ContextParameter>::from_owned(__helve_ctx)
             },
             Param::State(_) => quote!(__helve_state),
             Param::WrappedState(wrapper, _) => quote!(#wrapper(__helve_state)),
@@ -73,14 +75,25 @@ pub(super) fn expand(
             ::helve::__private::assert_state::<#ty>();
         }
     });
-    let event_check = kind.checks();
-    let context_check = sig
-        .params
-        .iter()
-        .any(|param| matches!(param, Param::ContextRef(_) | Param::ContextOwned(_)))
-        .then(context_check);
+    let mut event_check = kind.checks();
 
-    let init = args.init.as_ref().map(|path| quote!(.init(#path)));
+    let (init_check, init) = match &args.init {
+        Some(path) => {
+            let (check, name) = init_check(path, sig.state.as_ref(), &function.sig.ident);
+            // Bound first, at the path: the first place rustc sees the checked init function's
+            // type, and so where what it checks of that type is reported, with the check's
+            // own error.
+            let bound = respan(quote!(let __helve_init = #name(#path);), path.span());
+            // A statement of its own, all at the path: what rustc checks of the function's
+            // new type is reported there too, as the same error.
+            let init = respan(
+                quote!(let __helve_function = __helve_function.init(__helve_init);),
+                path.span(),
+            );
+            (Some(quote!(#check #bound)), Some(init))
+        }
+        None => (None, None),
+    };
     let shutdown = args
         .shutdown
         .as_ref()
@@ -147,7 +160,11 @@ pub(super) fn expand(
     // rustc sees the same error twice at one place and reports it once. The event type,
     // given explicitly, takes the error of an event that does not deserialize.
     let run_types = match kind {
-        Kind::Plain(event) => Some(quote!(::<#event, _>)),
+        Kind::Plain(event) => {
+            let (check, checked) = checked_event(event, name);
+            event_check.extend(check);
+            Some(quote!(::<#checked, _>))
+        }
         _ => None,
     };
     let (call, parens) = (quote!(__helve_function.run), quote!(()));
@@ -159,8 +176,8 @@ pub(super) fn expand(
 
     let build = quote! {
         #event_check
+        #init_check
         #state_check
-        #context_check
         #helpers
         // A named fn, not a closure: diagnostics then name it without a file path. Not
         // an `async fn`: the `impl Trait`s of its output keep the spans given them.
@@ -172,8 +189,9 @@ pub(super) fn expand(
             async move { #body }
         }
         let __helve_function = ::helve::__private::Function::new(#handler)
-            .handler_name(#handler_name)
-            #init
+            .handler_name(#handler_name);
+        #init
+        let __helve_function = __helve_function
             #shutdown
             #service
             #log_level
@@ -209,29 +227,68 @@ pub(super) fn expand(
     }
 }
 
-/// The context passed as a parameter written `Context` (or `&Context`) is helve's: a type of
-/// the user's own named `Context`, imported, is reported at the parameter with what to do,
-/// not passed helve's. The only impl is helve's context.
-fn context_check() -> TokenStream {
-    quote! {
-        #[diagnostic::on_unimplemented(
-            message = "this `{Self}` is not helve's: `#[helve::handler]` passes helve's context to a parameter of type `Context`",
-            label = "taken for helve's context",
-            note = "name a type of your own by its path (`model::Context`), an alias or another name (`use model::Context as Tenant;`); helve's is `helve::Context`"
-        )]
-        trait __HelveContext: ::core::marker::Sized {
-            fn __helve_borrow(context: &::helve::__private::Context) -> &Self;
-            fn __helve_own(context: ::helve::__private::Context) -> Self;
-        }
-        impl __HelveContext for ::helve::__private::Context {
-            fn __helve_borrow(context: &::helve::__private::Context) -> &Self {
-                context
+/// The check of a plain handler's event, named after the handler (`event_of_handle`), and the
+/// event type given to `Function::run`, both at the user's type: an event that does not
+/// deserialize is reported there, once, with what to do (the check's error implies the
+/// projection's, and `run` sees an error type, which rustc reports nothing more about). An
+/// event written `Request` alone is most likely helve's HTTP request, which the attribute
+/// recognises only by its path: its message says how to write that one.
+fn checked_event(event: &Type, handler: &syn::Ident) -> (TokenStream, TokenStream) {
+    let written_request = matches!(
+        event,
+        Type::Path(path) if path.qself.is_none()
+            && path.path.leading_colon.is_none()
+            && path.path.segments.len() == 1
+            && path.path.segments[0].ident == "Request"
+    );
+    let span = event.span();
+    let bound = if written_request {
+        quote_spanned!(span=> ::helve::handler::RequestEvent)
+    } else {
+        quote_spanned!(span=> ::helve::handler::Event)
+    };
+    let name = syn::Ident::new(&format!("event_of_{}", unraw(handler)), span);
+    let check = quote_spanned! {span=>
+        fn #name<T: #bound>() {}
+        #name::<#event>();
+    };
+    (check, quote_spanned! {span=> <#event as #bound>::Checked })
+}
+
+/// The handler's name without `r#`.
+fn unraw(handler: &syn::Ident) -> String {
+    handler.to_string().trim_start_matches("r#").to_owned()
+}
+
+/// The function `init = path` goes through, named after the handler (`init_of_handle`), and
+/// its definition, at the path: it takes only an init function, so that a wrong one is
+/// reported once, there, with what it must be. When the handler takes `&State`, the init
+/// function must return that `State`, and it comes out as an `impl Init<State = State>`, so
+/// that `run` does not report the handler again; otherwise it comes out as it went in, and the
+/// same error from `.init(..)` and `run` at the same path is reported once.
+fn init_check(
+    path: &syn::Path,
+    state: Option<&Type>,
+    handler: &syn::Ident,
+) -> (TokenStream, syn::Ident) {
+    let span = path.span();
+    let name = syn::Ident::new(&format!("init_of_{}", unraw(handler)), span);
+    let init = quote_spanned!(span=> ::helve::__private::Init);
+    let check = match state {
+        Some(state) => quote_spanned! {span=>
+            fn #name<I: ::helve::function::InitFor<#state>>(
+                init: I,
+            ) -> impl #init<State = #state, Error = <I as #init>::Error> {
+                init
             }
-            fn __helve_own(context: ::helve::__private::Context) -> Self {
-                context
+        },
+        None => quote_spanned! {span=>
+            fn #name<I: #init>(init: I) -> I {
+                init
             }
-        }
-    }
+        },
+    };
+    (check, name)
 }
 
 /// The return type and body of the inner handler of any kind but HTTP, and the functions
@@ -243,7 +300,7 @@ fn answer(kind: &Kind, call: &TokenStream, sig: &Signature, replayed: bool) -> [
     let mut bounds = kind.response_bounds().unwrap_or_default();
     // An idempotent handler's response is also read back from the store, for a replay.
     if replayed {
-        bounds.extend(quote!(+ ::helve::__private::Replayable));
+        bounds.extend(quote!(+ ::helve::idempotency::Replayable));
     }
     let opaque = |bounds: &TokenStream, ty: &Type| respan(quote!(impl #bounds), ty.span());
     let pass = |name: &str, ty: &Type, bounds: &TokenStream| {
@@ -314,7 +371,10 @@ fn http_body(
 ) -> TokenStream {
     let takes = extractors.iter().enumerate().map(|(index, ty)| {
         let arg = quote::format_ident!("__helve_arg{}", index);
+        let (check, ty) = checked_extractor(ty, &function.sig.ident);
+        let ty = &ty;
         quote_spanned! {ty.span()=>
+            #check
             let #arg = match <#ty as ::helve::http::FromRequest>::from_request(&__helve_event) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(problem) => {
@@ -328,10 +388,22 @@ fn http_body(
             let ok = quote_spanned! {ok.span()=>
                 ::helve::http::IntoResponse::into_response(__helve_ok)
             };
+            // Through a function that gives the error back as an `impl ErrorStatus`, at the
+            // user's type: one without a status is reported there, by `ErrorStatus`.
+            let name = syn::Ident::new(
+                &format!("error_of_{}", unraw(&function.sig.ident)),
+                err.span(),
+            );
+            let status = respan(quote!(impl ::helve::ErrorStatus + 'static), err.span());
             let err = quote_spanned! {err.span()=>
-                ::helve::http::IntoResponse::into_response(
-                    ::core::result::Result::<(), #err>::Err(__helve_err),
-                )
+                {
+                    fn #name(error: #err) -> #status {
+                        error
+                    }
+                    ::helve::http::IntoResponse::into_response(
+                        ::core::result::Result::<(), _>::Err(#name(__helve_err)),
+                    )
+                }
             };
             quote! {
                 match #call {
@@ -349,6 +421,46 @@ fn http_body(
         #(#takes)*
         #answer
     }
+}
+
+/// helve's `Valid<T>` as `Valid<<T as Validates>::Checked>`, with a check of `T` named after
+/// the handler (`valid_of_create`), both at `T`: a `T` that is not `validator::Validate` is
+/// reported there, once, with what to derive (the check's error implies the projection's, and
+/// the extractor is then an error type, which rustc reports nothing more about). Any other
+/// extractor as written, without a check.
+fn checked_extractor(ty: &Type, handler: &syn::Ident) -> (TokenStream, Type) {
+    let mut checked = ty.clone();
+    if helve_name(ty, &["Valid"]).is_none() {
+        return (TokenStream::new(), checked);
+    }
+    let Type::Path(path) = &mut checked else {
+        return (TokenStream::new(), checked);
+    };
+    let Some(syn::PathSegment {
+        arguments: syn::PathArguments::AngleBracketed(arguments),
+        ..
+    }) = path.path.segments.last_mut()
+    else {
+        return (TokenStream::new(), checked);
+    };
+    if arguments.args.len() != 1 {
+        return (TokenStream::new(), checked);
+    }
+    let Some(syn::GenericArgument::Type(inner)) = arguments.args.first_mut() else {
+        return (TokenStream::new(), checked);
+    };
+    let span = inner.span();
+    let bound = quote_spanned!(span=> ::helve::http::Validates);
+    let name = syn::Ident::new(&format!("valid_of_{}", unraw(handler)), span);
+    // In a block of its own: a handler may take several `Valid<T>`.
+    let check = quote_spanned! {span=>
+        {
+            fn #name<T: #bound>() {}
+            #name::<#inner>();
+        }
+    };
+    *inner = syn::parse_quote_spanned! {span=> <#inner as #bound>::Checked };
+    (check, checked)
 }
 
 /// `tokens` with every token at `span`, so that rustc reports what they require there.

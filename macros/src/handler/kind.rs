@@ -261,7 +261,7 @@ fn validation_probe(ty: TokenStream) -> TokenStream {
 /// helve's typed records (`SqsMessage<T>`, `KinesisRecord<T>`, `DynamoDbRecord<T>`) and the
 /// `aws_lambda_events` records with names of their own (`SqsMessage`, `KinesisEventRecord`);
 /// any other record type needs the `batch` option.
-fn is_batch_record(ty: &Type) -> bool {
+pub(super) fn is_batch_record(ty: &Type) -> bool {
     last_segment(ty).is_some_and(|segment| {
         matches!(
             segment.ident.to_string().as_str(),
@@ -273,7 +273,7 @@ fn is_batch_record(ty: &Type) -> bool {
 /// helve's HTTP extractors (`Json<T>`, `Valid<T>`, `Path<T>`, `Query<T>`, `Claims<T>`, alone
 /// or under `helve::`, by [`helve_name`]), `HeaderMap`, and the request as `http::Request` or
 /// `helve::http::Request`; any other extractor needs the `http` option.
-fn is_http_extractor(ty: &Type) -> bool {
+pub(super) fn is_http_extractor(ty: &Type) -> bool {
     if let Some(segment) = helve_name(ty, &["Json", "Valid", "Path", "Query", "Claims"]) {
         return matches!(segment.arguments, syn::PathArguments::AngleBracketed(_));
     }
@@ -298,7 +298,7 @@ fn is_http_extractor(ty: &Type) -> bool {
 }
 
 /// `P` of helve's `CustomResource<P>` (alone or under `helve::`, by [`helve_name`]).
-fn custom_resource_properties(ty: &Type) -> Option<Type> {
+pub(super) fn custom_resource_properties(ty: &Type) -> Option<Type> {
     let segment = helve_name(ty, &["CustomResource"])?;
     let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
         return None;

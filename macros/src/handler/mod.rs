@@ -1,8 +1,10 @@
-//! `#[helve::handler]`: parse the options ([`args`]), read the function ([`signature`]),
-//! decide its kind ([`kind`]), write `main` beside it ([`expand`]).
+//! `#[helve::handler]`: parse the options ([`args`]), check that helve has the features they
+//! and the parameters need ([`features`]), read the function ([`signature`]), decide its kind
+//! ([`kind`]), write `main` beside it ([`expand`]).
 
 mod args;
 mod expand;
+mod features;
 mod kind;
 mod signature;
 
@@ -28,25 +30,36 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_item(error, item);
         }
     };
-    let outcome = syn::parse2::<HandlerArgs>(args).and_then(|args| {
-        let (sig, kind) = validate(&function, &args)?;
-        Ok(expand::expand(&function, &args, &sig, &kind))
-    });
-    match outcome {
-        Ok(expanded) => expanded,
-        // rustc would also reject the user's `async fn main` itself: a stand-in takes its
-        // place, so that the name is reported once.
-        Err(error) if function.sig.ident == "main" => {
-            let error = error.into_compile_error();
-            let main = stand_in_main();
-            quote! { #error #main }
-        }
-        Err(error) => {
-            let mut expanded = with_item(error, item);
-            expanded.extend(fallback_main(&function));
-            expanded
-        }
+    let args = match syn::parse2::<HandlerArgs>(args) {
+        Ok(args) => args,
+        Err(error) => return rejected(error, &function, item),
+    };
+    // Without the feature, the function names items helve does not have (`helve::http::Json`),
+    // and each would be an error of its own: only the one that says which feature to turn on
+    // is written, with a stand-in `main`.
+    if let Some(error) = features::missing(&function, &args) {
+        let error = error.into_compile_error();
+        let main = is_free_function(&function).then(stand_in_main);
+        return quote! { #error #main };
     }
+    match validate(&function, &args) {
+        Ok((sig, kind)) => expand::expand(&function, &args, &sig, &kind),
+        Err(error) => rejected(error, &function, item),
+    }
+}
+
+/// The error, and what stands in for the expansion beside it.
+fn rejected(error: syn::Error, function: &ItemFn, item: TokenStream) -> TokenStream {
+    // rustc would also reject the user's `async fn main` itself: a stand-in takes its
+    // place, so that the name is reported once.
+    if function.sig.ident == "main" {
+        let error = error.into_compile_error();
+        let main = stand_in_main();
+        return quote! { #error #main };
+    }
+    let mut expanded = with_item(error, item);
+    expanded.extend(fallback_main(function));
+    expanded
 }
 
 /// Reads the function and decides its kind; every problem found is reported at once.
@@ -70,15 +83,19 @@ fn validate(function: &ItemFn, args: &HandlerArgs) -> syn::Result<(Signature, Ki
 /// A stand-in `main` beside a function the attribute rejected, so the crate's only error is
 /// the one that says what to fix (not also "`main` function not found").
 fn fallback_main(function: &ItemFn) -> Option<TokenStream> {
-    let is_method = function
-        .sig
-        .inputs
-        .iter()
-        .any(|input| matches!(input, FnArg::Receiver(_)));
-    if is_method || function.sig.ident == "main" {
+    if !is_free_function(function) || function.sig.ident == "main" {
         return None;
     }
     Some(stand_in_main())
+}
+
+/// Whether the function is not a method, and so a `main` can stand beside it.
+fn is_free_function(function: &ItemFn) -> bool {
+    !function
+        .sig
+        .inputs
+        .iter()
+        .any(|input| matches!(input, FnArg::Receiver(_)))
 }
 
 /// A `main` that does nothing, written only beside an error.

@@ -1,0 +1,4 @@
+#[helve::handler(http(body_limit = 65536))]
+async fn get(request: String) -> String {
+    request
+}
