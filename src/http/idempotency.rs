@@ -92,6 +92,8 @@ impl<Svc: HandlerName, S> HttpHandler<Guarded<Svc, S>, S> {
     ///
     /// - A request of a safe method (`GET`, `HEAD`, `OPTIONS`, `TRACE`) runs as it is: it is
     ///   idempotent by itself, so a router's reads need no key.
+    /// - Under a router ([`service`](super::service)), the key is the route's: the method and
+    ///   path with the key's value, so that one value sent to two routes runs each once.
     /// - Only successful and redirect responses (2xx, 3xx) are kept; any other answer (a
     ///   validation failure, a 500) releases the key, so a corrected retry runs.
     /// - A retry while the first request runs is answered `409 Conflict`
@@ -125,6 +127,9 @@ impl<Svc: HandlerName, S> HttpHandler<Guarded<Svc, S>, S> {
         idempotency: Idempotency,
         key: &str,
     ) -> HttpHandler<IdempotentHttp<Guarded<Svc, S>, S>, S> {
+        // A service without a name of its own (a router) answers several routes: each route's
+        // requests have keys of their own.
+        let per_route = Svc::handler_name().is_none();
         let idempotency = match Svc::handler_name() {
             Some(name) => idempotency.named(name),
             None => idempotency,
@@ -144,6 +149,7 @@ impl<Svc: HandlerName, S> HttpHandler<Guarded<Svc, S>, S> {
                 inner: self.service,
                 idempotency: Arc::new(idempotency),
                 keys: Arc::new(keys),
+                per_route,
                 _state: PhantomData,
             },
             options: self.options,
@@ -164,6 +170,8 @@ pub struct IdempotentHttp<Svc, S> {
     inner: Svc,
     idempotency: Arc<Idempotency>,
     keys: Arc<Result<Keys, ConfigError>>,
+    /// Whether the key is the route's (method and path) with the key's value: for a router.
+    per_route: bool,
     _state: PhantomData<fn(S)>,
 }
 
@@ -173,6 +181,7 @@ impl<Svc: Clone, S> Clone for IdempotentHttp<Svc, S> {
             inner: self.inner.clone(),
             idempotency: Arc::clone(&self.idempotency),
             keys: Arc::clone(&self.keys),
+            per_route: self.per_route,
             _state: PhantomData,
         }
     }
@@ -214,6 +223,7 @@ where
         }
         let idempotency = Arc::clone(&self.idempotency);
         let keys = Arc::clone(&self.keys);
+        let per_route = self.per_route;
         Box::pin(async move {
             let Ok(keys) = &*keys else {
                 // Unreachable: the function does not start with an invalid key.
@@ -223,7 +233,15 @@ where
                 .extensions()
                 .get::<Invoked<S>>()
                 .map(|invoked| invoked.limits.body_limit);
-            let (key, validated) = read_keys(keys, &request, body_limit);
+            let (mut key, validated) = read_keys(keys, &request, body_limit);
+            // `POST /orders` and `POST /refunds` with one key value are two requests.
+            if per_route && !key.is_null() {
+                key = Value::Array(vec![
+                    Value::String(request.method().as_str().to_owned()),
+                    Value::String(request.uri().path().to_owned()),
+                    key,
+                ]);
+            }
             // Set when this request runs the handler: its answer is not a replay.
             let ran = AtomicBool::new(false);
             let run = || async {

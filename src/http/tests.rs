@@ -1172,6 +1172,37 @@ mod idempotency {
     }
 
     #[tokio::test]
+    async fn under_a_router_one_key_sent_to_two_routes_runs_each_once_and_reads_need_none() {
+        let (store, runs) = (MemoryStore::new(), Arc::new(AtomicUsize::new(0)));
+        let counted = Arc::clone(&runs);
+        let router = super::super::service(move |_: &'static ()| {
+            let runs = Arc::clone(&counted);
+            tower::service_fn(move |request: Request| {
+                let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                let path = request.uri().path().to_owned();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        Json(json!({"path": path, "run": run})).into_response(),
+                    )
+                }
+            })
+        })
+        .idempotency(idempotency(&store), "header:Idempotency-Key");
+        let orders = invoke(&router, post(keyed("k-1"), "{}")).await;
+        let refunds = invoke(&router, v2("POST", "/refunds", keyed("k-1"), Some("{}"))).await;
+        assert_eq!(body(&orders), json!({"path": "/orders", "run": 1}));
+        assert_eq!(body(&refunds), json!({"path": "/refunds", "run": 2}));
+        let replay = invoke(&router, post(keyed("k-1"), "{}")).await;
+        assert_eq!(replay["headers"][REPLAY_HEADER], "true");
+        assert_eq!(body(&replay), json!({"path": "/orders", "run": 1}));
+        // A read runs each time, with or without a key.
+        for _ in 0..2 {
+            invoke(&router, v2("GET", "/orders/o-1", keyed("k-1"), None)).await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
     async fn a_binary_answer_is_replayed_byte_for_byte() {
         let store = MemoryStore::new();
         let handler = http(|_: Request, _: Context| async {
