@@ -22,16 +22,22 @@ struct Need {
     subject: String,
 }
 
-/// Whether helve's feature `name` is on, as helve forwards it.
+/// The features helve forwards, and whether each is on.
+const FORWARDED: [(&str, bool); 5] = [
+    ("batch", cfg!(feature = "batch")),
+    ("cfn", cfg!(feature = "cfn")),
+    ("http", cfg!(feature = "http")),
+    ("idempotency", cfg!(feature = "idempotency")),
+    ("tracer", cfg!(feature = "tracer")),
+];
+
+/// Whether helve's feature `name` is on, as helve forwards it (a feature helve does not
+/// forward is taken to be on).
 fn enabled(name: &str) -> bool {
-    match name {
-        "batch" => cfg!(feature = "batch"),
-        "cfn" => cfg!(feature = "cfn"),
-        "http" => cfg!(feature = "http"),
-        "idempotency" => cfg!(feature = "idempotency"),
-        "tracer" => cfg!(feature = "tracer"),
-        _ => true,
-    }
+    FORWARDED
+        .iter()
+        .find(|(feature, _)| *feature == name)
+        .is_none_or(|(_, on)| *on)
 }
 
 /// The one error for the features the handler needs and the crate's helve lacks, at the
