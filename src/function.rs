@@ -626,7 +626,7 @@ impl<H, I> Function<H, I> {
         #[cfg(feature = "idempotency")]
         let event_keys = handler.event_keys();
         // Kept for a source that must hear back even about an event that cannot be decoded.
-        let keep_raw_event = handler.fallback_answer().is_some();
+        let keep_raw_event = handler.keeps_raw_event();
         let shutdown = shutdown.map(|hook| crate::shutdown::Shutdown {
             hook,
             metrics: metrics.clone(),

@@ -112,10 +112,18 @@ pub trait Handler<T, S, M>: Clone + Send + Sync + 'static {
 
     /// Checks the decoded event before the handler is called (a plain event that derives
     /// `validator::Validate`, with the feature `validate`): an `Err` fails the invocation with
-    /// it, and the handler is not called. `Ok`, the default: nothing to check.
+    /// it, and the handler is not called. `Ok`, the default: nothing to check. `context` is
+    /// the invocation's (the raw event is in it when [`keeps_raw_event`](Self::keeps_raw_event)).
     #[doc(hidden)]
-    fn check(&self, _event: &T) -> Result<(), Diagnostic> {
+    fn check(&self, _event: &T, _context: &Context) -> Result<(), Diagnostic> {
         Ok(())
+    }
+
+    /// Whether the event layer keeps the raw event in the invocation's context: for a
+    /// [`fallback_answer`](Self::fallback_answer), and for a check that names fields as sent.
+    #[doc(hidden)]
+    fn keeps_raw_event(&self) -> bool {
+        self.fallback_answer().is_some()
     }
 
     /// What helve reads from the raw event for an idempotent handler: the pointers to its
@@ -236,7 +244,7 @@ where
 
     fn call(&mut self, invocation: Invocation<Payload<T>>) -> Self::Future {
         match invocation.event.0 {
-            Ok(event) if let Err(diagnostic) = self.handler.check(&event) => {
+            Ok(event) if let Err(diagnostic) = self.handler.check(&event, &invocation.context) => {
                 tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
                 HandlerFuture {
                     state: HandlerState::Done {
@@ -428,15 +436,30 @@ where
         self.handler.call(event, context, state)
     }
 
-    fn check(&self, event: &T) -> Result<(), Diagnostic> {
-        self.handler.check(event)?;
-        (self.validate)(event).map_err(|errors| Diagnostic {
-            error_type: codes::VALIDATION_FAILED.to_owned(),
-            error_message: format!(
-                "the event does not validate: {}; the handler was not called",
-                crate::validation::describe(&errors)
-            ),
+    fn check(&self, event: &T, context: &Context) -> Result<(), Diagnostic> {
+        self.handler.check(event, context)?;
+        (self.validate)(event).map_err(|errors| {
+            // The fields by the keys the event has: the raw event parsed again, as JSON, only
+            // when it fails.
+            let sent = context
+                .state()
+                .take_raw_event()
+                .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok());
+            let fields = match &sent {
+                Some(sent) => crate::validation::describe_as_sent(&errors, sent),
+                None => crate::validation::describe(&errors),
+            };
+            Diagnostic {
+                error_type: codes::VALIDATION_FAILED.to_owned(),
+                error_message: format!(
+                    "the event does not validate: {fields}; the handler was not called"
+                ),
+            }
         })
+    }
+
+    fn keeps_raw_event(&self) -> bool {
+        true
     }
 
     fn fallback_answer(&self) -> Option<FallbackAnswer> {

@@ -3,8 +3,9 @@
 //! helve validates what it decodes for you, before your handler sees it, when the type
 //! derives `validator::Validate`: an HTTP body taken as `Valid<T>` (answered 422), a batch
 //! record's payload (`SqsMessage<T>`, `KinesisRecord<T>`, `DynamoDbRecord<T>`: the record
-//! fails), a custom resource's `ResourceProperties` (answered FAILED), and an S3 object's
-//! lines read with `decode_valid`. A type that does not derive `Validate` is used as decoded.
+//! fails), a custom resource's `ResourceProperties` (answered FAILED), a `#[helve::handler]`'s
+//! plain event (`helve.ValidationFailed`), and an S3 object's lines read with `decode_valid`.
+//! A type that does not derive `Validate` is used as decoded.
 //!
 //! The errors are reported field by field: where ([`FieldError::path`]), the rule's code, and
 //! its message: the one given in `#[validate(...)]`, else one helve writes from the rule's

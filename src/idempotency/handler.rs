@@ -121,8 +121,12 @@ where
         self.handler.fallback_answer()
     }
 
-    fn check(&self, event: &T) -> Result<(), lambda_runtime::Diagnostic> {
-        self.handler.check(event)
+    fn check(&self, event: &T, context: &Context) -> Result<(), lambda_runtime::Diagnostic> {
+        self.handler.check(event, context)
+    }
+
+    fn keeps_raw_event(&self) -> bool {
+        self.handler.keeps_raw_event()
     }
 
     fn check_idempotency(&self) -> Result<(), crate::ConfigError> {

@@ -283,7 +283,7 @@ impl<H, I: Init> TestFunctionBuilder<H, I> {
         let logging = LoggingLayer::with_sink(&settings, captured.sink(), Some(started.elapsed()));
         #[cfg(feature = "idempotency")]
         let event_keys = parts.handler.event_keys();
-        let keep_raw_event = parts.handler.fallback_answer().is_some();
+        let keep_raw_event = parts.handler.keeps_raw_event();
         let layers = layers::Layers {
             logging,
             metrics,
